@@ -1,0 +1,44 @@
+/** SendGrid's parse settings API (SPEC §5) over the route registry. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { normalizeHostname } from '../domain/address.ts';
+import { MxhookError } from '../domain/errors.ts';
+import { validateParseSetting } from '../domain/route.ts';
+import type { RouteRegistry } from '../routes/registry.ts';
+import { fail, readJsonBody, sendJson } from './http.ts';
+
+export async function listSettings(routes: RouteRegistry, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, { result: await routes.list() });
+}
+
+export async function createSetting(routes: RouteRegistry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const checked = validateParseSetting(await readJsonBody(req));
+  if (checked.errors) throw new MxhookError('VALIDATION_FAILED', { fieldErrors: checked.errors });
+  if (!(await routes.create(checked.setting))) {
+    throw new MxhookError('DUPLICATE_HOSTNAME', { fieldErrors: [{ field: 'hostname', message: `a parse setting for ${checked.setting.hostname} already exists` }] });
+  }
+  sendJson(res, 201, checked.setting);
+}
+
+export async function getSetting(routes: RouteRegistry, hostname: string, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, await mustExist(routes, hostname));
+}
+
+export async function patchSetting(routes: RouteRegistry, hostname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readJsonBody(req);
+  const existing = await mustExist(routes, hostname);
+  const checked = validateParseSetting(body, existing);
+  if (checked.errors) throw new MxhookError('VALIDATION_FAILED', { fieldErrors: checked.errors });
+  if (!(await routes.replace(checked.setting))) fail('NOT_FOUND', `no parse setting for ${hostname}`);
+  sendJson(res, 200, checked.setting);
+}
+
+export async function deleteSetting(routes: RouteRegistry, hostname: string, res: ServerResponse): Promise<void> {
+  if (!(await routes.remove(normalizeHostname(hostname)))) fail('NOT_FOUND', `no parse setting for ${hostname}`);
+  res.writeHead(204).end();
+}
+
+async function mustExist(routes: RouteRegistry, hostname: string) {
+  const setting = await routes.get(normalizeHostname(hostname));
+  if (!setting) fail('NOT_FOUND', `no parse setting for ${hostname}`);
+  return setting;
+}

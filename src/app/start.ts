@@ -1,0 +1,131 @@
+/**
+ * Wires the pipeline for the roles this process runs (smtp, worker, api; all three by default),
+ * against REDIS_URL or a managed local redis-server. Returns a handle to stop it cleanly.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { redactConfig } from '../config/load.ts';
+import type { RetryPolicy } from '../domain/retry-policy.ts';
+import { createApiHandler } from '../api/app.ts';
+import { resolveApiKey } from '../api/api-key.ts';
+import { createDeliveryAgent } from '../deliver/post.ts';
+import { createDeliveryWorker } from '../deliver/worker.ts';
+import { createAcceptMessage, createDeliveryQueue } from '../queue/delivery-queue.ts';
+import { createRouteRegistry } from '../routes/registry.ts';
+import { createSmtpIntake } from '../smtp/intake.ts';
+import { createKeySpace } from '../store/keys.ts';
+import { startManagedRedis, type ManagedRedis } from '../store/managed-redis.ts';
+import { createRedis, waitForRedis } from '../store/redis.ts';
+
+export type Role = 'smtp' | 'worker' | 'api';
+export const ALL_ROLES: readonly Role[] = ['smtp', 'worker', 'api'];
+
+export interface RunningMxhook {
+  /** Bound SMTP port (useful with port 0), when the smtp role runs. */
+  readonly smtpPort?: number;
+  readonly apiPort?: number;
+  /** The Redis URL or socket in use. */
+  readonly redisUrl: string;
+  /** Set when no API key was configured and this start generated one. */
+  readonly generatedApiKey?: string;
+  stop(): Promise<void>;
+}
+
+export function retryPolicyFrom(config: Config): RetryPolicy {
+  return {
+    fastIntervalMs: config.retryFastInterval,
+    fastPhaseMs: config.retryFastPhase,
+    slowIntervalMs: config.retrySlowInterval,
+    maxAgeMs: config.retryMaxAge,
+  };
+}
+
+export async function startMxhook(config: Config, roles: readonly Role[], logger: Logger): Promise<RunningMxhook> {
+  logger.info({ event: 'starting', roles, config: redactConfig(config) });
+  const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => logger.warn({ event: 'stop_error', err: String(err) }));
+  };
+  try {
+    let managed: ManagedRedis | undefined;
+    let redisUrl = config.redisUrl;
+    if (!redisUrl) {
+      managed = await startManagedRedis({
+        dir: path.join(config.dataDir, 'redis'),
+        onEvent: (event, detail) => logger.warn({ event, ...detail }),
+      });
+      stops.push(() => managed!.stop());
+      redisUrl = managed.socketPath;
+      logger.info({ event: 'managed_redis_started', socket: redisUrl });
+    }
+    const keys = createKeySpace(config.redisPrefix);
+    const connect = (role: 'fail-fast' | 'patient', name: string): Redis => {
+      const redis = createRedis(redisUrl, role, name);
+      redis.on('error', (err) => logger.debug({ event: 'redis_error', connection: name, err: String(err) }));
+      stops.push(() => redis.quit().catch(() => redis.disconnect()));
+      return redis;
+    };
+    const redis = connect('fail-fast', 'mxhook');
+    await waitForRedis(redis);
+    const routes = createRouteRegistry(redis, keys);
+    const result: { smtpPort?: number; apiPort?: number; generatedApiKey?: string } = {};
+
+    if (roles.includes('smtp')) {
+      const queue = createDeliveryQueue(connect('fail-fast', 'mxhook-intake'), keys);
+      stops.push(() => queue.close());
+      await queue.waitUntilReady();
+      const server = createSmtpIntake({
+        hostname: config.hostname ?? 'localhost', maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
+        maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
+        lookupRoute: (hostname) => routes.get(hostname), acceptMessage: createAcceptMessage(queue, keys), logger,
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.smtpPort, config.smtpHost, () => resolve());
+      });
+      // Stop accepting first; sessions in progress get closeTimeout (smtp-server default 30 s) to finish.
+      stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      result.smtpPort = (server.server.address() as AddressInfo).port;
+      logger.info({ event: 'smtp_listening', host: config.smtpHost, port: result.smtpPort });
+    }
+
+    if (roles.includes('worker')) {
+      const agent = createDeliveryAgent({ connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout });
+      stops.push(() => agent.close());
+      const worker = createDeliveryWorker({
+        connection: connect('patient', 'mxhook-worker'), redis: connect('patient', 'mxhook-worker-store'), keys, routes, agent,
+        post: { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout },
+        retryPolicy: retryPolicyFrom(config), deadLetterRetentionMs: config.deadLetterRetention,
+        concurrency: config.workerConcurrency, spoolDir: path.join(config.dataDir, 'spool'), logger,
+      });
+      // Workers finish the POSTs in progress before closing.
+      stops.push(() => worker.close());
+      await worker.waitUntilReady();
+      logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
+    }
+
+    if (roles.includes('api')) {
+      const apiKey = await resolveApiKey(redis, keys, config.apiKey);
+      if (apiKey.generated) result.generatedApiKey = apiKey.generated;
+      const server: Server = createServer(createApiHandler({ redis, keys, routes, apiKeyHash: apiKey.hash, logger }));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.apiPort, config.apiHost, () => resolve());
+      });
+      stops.push(() => new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }));
+      result.apiPort = (server.address() as AddressInfo).port;
+      logger.info({ event: 'api_listening', host: config.apiHost, port: result.apiPort });
+    }
+    return { ...result, redisUrl, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,70 @@
+/** Builds the frozen Config from flags and env vars, validating every value against the schema. */
+import os from 'node:os';
+import { settingsSchema, type Config, type SettingName, type SettingDefinition } from './schema.ts';
+
+/** A setting had a value its parser refused, or a flag was unknown. The message names the setting. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const entries = Object.entries(settingsSchema) as [SettingName, SettingDefinition<unknown>][];
+
+/**
+ * Reads `--flag value` / `--flag=value` pairs out of argv (flags win over env vars).
+ * Returns the config and the arguments that were not settings (the command and its operands).
+ */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { config: Config; rest: string[] } {
+  const byFlag = new Map(entries.map(([name, def]) => [def.flag, name]));
+  const fromFlags = new Map<SettingName, string>();
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--') || arg === '--help') {
+      rest.push(arg);
+      continue;
+    }
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const name = byFlag.get(flag);
+    if (!name) throw new ConfigError(`unknown option ${flag} (see mxhook --help)`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`);
+    fromFlags.set(name, value);
+  }
+  const values: Record<string, unknown> = {};
+  for (const [name, def] of entries) {
+    const raw = fromFlags.get(name) ?? env[def.env] ?? def.default;
+    if (raw === undefined || (raw === '' && def.default === undefined)) {
+      values[name] = undefined;
+      continue;
+    }
+    try {
+      values[name] = def.parse(raw);
+    } catch (err) {
+      throw new ConfigError(`${def.env} (${def.flag}): ${(err as Error).message}`);
+    }
+  }
+  values.hostname ??= os.hostname();
+  return { config: Object.freeze(values) as Config, rest };
+}
+
+/** The config as a log line may show it: secrets replaced, URL passwords masked. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [name, def] of entries) {
+    const value = config[name];
+    shown[name] = def.secret && value !== undefined ? redactSecret(name, String(value)) : value;
+  }
+  return shown;
+}
+
+function redactSecret(name: SettingName, value: string): string {
+  if (name === 'redisUrl') return value.replace(/\/\/([^@/]*)@/, '//***@');
+  return '***';
+}
+
+/** `--help` text, derived from the schema. */
+export function describeSettings(): string {
+  return entries
+    .map(([, def]) => `  ${def.flag.padEnd(26)} ${def.env}\n      ${def.description}${def.default === undefined ? '' : ` (default: ${def.default})`}`)
+    .join('\n');
+}

@@ -1,0 +1,75 @@
+/** One POST of a payload to an app with undici: timeouts, basic auth from the URL, no redirects. */
+import { Agent, request } from 'undici';
+import type { AttemptResult } from '../domain/outcome.ts';
+import type { EncodedForm } from './encode-form.ts';
+
+export interface PostOptions {
+  /** Connect timeout, ms. Default 10 s. */
+  readonly connectTimeoutMs: number;
+  /** Whole request (connect to end of answer), ms. Default 30 s. */
+  readonly requestTimeoutMs: number;
+}
+
+/** A keep-alive pool per worker process, shared by every delivery. */
+export function createDeliveryAgent(options: PostOptions): Agent {
+  return new Agent({
+    connect: { timeout: options.connectTimeoutMs },
+    headersTimeout: options.requestTimeoutMs,
+    bodyTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: 4_000,
+    connections: 64,
+  });
+}
+
+/** The URL without credentials (safe to log), and the Authorization header they make. */
+export function splitUrlCredentials(url: string): { url: string; authorization?: string } {
+  const parsed = new URL(url);
+  if (!parsed.username && !parsed.password) return { url: parsed.href };
+  const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+export async function postForm(
+  agent: Agent,
+  target: { url: string; authorization?: string | undefined },
+  form: EncodedForm,
+  headers: Record<string, string>,
+  options: PostOptions,
+): Promise<AttemptResult & { bodySnippet?: string }> {
+  try {
+    const response = await request(target.url, {
+      method: 'POST',
+      dispatcher: agent,
+      body: form.body,
+      headers: {
+        'content-type': form.contentType,
+        'content-length': String(form.contentLength),
+        'user-agent': 'mxhook/0.1 (+inbound parse)',
+        ...(target.authorization ? { authorization: target.authorization } : {}),
+        ...headers,
+      },
+      signal: AbortSignal.timeout(options.requestTimeoutMs),
+    });
+    const bodySnippet = (await readLimited(response.body, 512)).replace(/\s+/g, ' ').trim();
+    const retryAfter = response.headers['retry-after'];
+    return { kind: 'response', status: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, bodySnippet };
+  } catch (err) {
+    form.body.destroy();
+    const error = err as Error & { code?: string; cause?: { code?: string } };
+    const code = error.name === 'TimeoutError' ? 'ETIMEDOUT' : (error.code ?? error.cause?.code);
+    return { kind: 'error', code, message: error.message };
+  }
+}
+
+async function readLimited(body: AsyncIterable<Buffer> & { destroy?: () => void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < limit) chunks.push(chunk);
+    size += chunk.length;
+    // Read to the end even past the limit, so the connection can be reused.
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}

@@ -1,0 +1,56 @@
+/**
+ * The error catalogue: every failure mxhook reports to a client has a stable code here, with the
+ * SMTP reply and/or HTTP status it maps to. Code raises `MxhookError(code)`; SMTP and HTTP layers
+ * turn it into the wire answer, so the same failure always reads the same way.
+ */
+
+export interface CatalogueEntry {
+  /** SMTP basic reply code, when the error can reach an SMTP client. */
+  readonly smtp?: { readonly code: number; readonly enhanced: string };
+  /** HTTP status, when the error can reach an API client. */
+  readonly http?: number;
+  readonly message: string;
+}
+
+export const errorCatalogue = {
+  RELAY_DENIED: { smtp: { code: 550, enhanced: '5.7.1' }, message: 'Relay access denied: no parse route for this domain' },
+  RESERVED_RECIPIENT: { smtp: { code: 550, enhanced: '5.7.1' }, message: 'This mailbox is reserved and does not accept mail' },
+  BAD_RECIPIENT: { smtp: { code: 553, enhanced: '5.1.3' }, message: 'Recipient address is not valid' },
+  TOO_MANY_RECIPIENTS: { smtp: { code: 452, enhanced: '4.5.3' }, message: 'Too many recipients for one message' },
+  MESSAGE_TOO_BIG: { smtp: { code: 552, enhanced: '5.3.4' }, message: 'Message size exceeds the fixed maximum message size' },
+  STORE_UNAVAILABLE: { smtp: { code: 451, enhanced: '4.3.0' }, http: 503, message: 'Temporary local problem storing the message, try again later' },
+  ROUTE_LOOKUP_FAILED: { smtp: { code: 451, enhanced: '4.3.0' }, message: 'Temporary local problem looking up the route, try again later' },
+  UNAUTHORIZED: { http: 401, message: 'authorization required: send the API key as a Bearer token' },
+  NOT_FOUND: { http: 404, message: 'not found' },
+  METHOD_NOT_ALLOWED: { http: 405, message: 'method not allowed' },
+  BAD_JSON: { http: 400, message: 'request body is not valid JSON' },
+  BODY_TOO_LARGE: { http: 413, message: 'request body is too large' },
+  VALIDATION_FAILED: { http: 400, message: 'invalid parse setting' },
+  DUPLICATE_HOSTNAME: { http: 409, message: 'a parse setting for this hostname already exists' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** One field-level problem, in SendGrid's `{"errors":[{"field":..,"message":..}]}` shape. */
+export interface FieldError {
+  readonly field: string | null;
+  readonly message: string;
+}
+
+export class MxhookError extends Error {
+  readonly code: ErrorCode;
+  readonly fieldErrors: readonly FieldError[];
+  constructor(code: ErrorCode, options: { message?: string; fieldErrors?: readonly FieldError[]; cause?: unknown } = {}) {
+    super(options.message ?? errorCatalogue[code].message, { cause: options.cause });
+    this.name = 'MxhookError';
+    this.code = code;
+    this.fieldErrors = options.fieldErrors ?? [];
+  }
+}
+
+/** The SMTP reply line text for a catalogue code: enhanced status code first, as RFC 3463 wants. */
+export function smtpReplyFor(code: ErrorCode, detail?: string): { responseCode: number; message: string } {
+  const entry: CatalogueEntry = errorCatalogue[code];
+  if (!entry.smtp) throw new Error(`${code} has no SMTP reply`);
+  return { responseCode: entry.smtp.code, message: `${entry.smtp.enhanced} ${detail ?? entry.message}` };
+}

@@ -1,0 +1,38 @@
+/** Types shared along the pipeline: what intake hands to the store, and what a delivery job carries. */
+import type { ParseSetting } from './route.ts';
+
+/** One message as SMTP intake accepted it, `Received:` already prepended. */
+export interface IncomingMessage {
+  readonly id: string;
+  readonly raw: Buffer;
+  /** MAIL FROM; '' for the null sender. */
+  readonly mailFrom: string;
+  readonly clientIp: string;
+  readonly helo: string;
+  readonly receivedAt: number;
+  /** One entry per hostname route the message goes to, with that route's recipients. */
+  readonly deliveries: readonly { readonly hostname: string; readonly recipients: readonly string[] }[];
+}
+
+/** Stores the message and its delivery jobs in one step; rejects when that cannot be done. */
+export type AcceptMessage = (message: IncomingMessage) => Promise<void>;
+
+/** Finds the route for a hostname (already normalised); `undefined` when none is registered. */
+export type LookupRoute = (hostname: string) => Promise<ParseSetting | undefined>;
+
+/** A BullMQ delivery job's data: ids only, never the message. */
+export interface DeliveryJobData {
+  readonly messageId: string;
+  readonly hostname: string;
+}
+
+/** Envelope and trace data kept beside the raw message. */
+export interface StoredMessageMeta {
+  readonly mailFrom: string;
+  readonly clientIp: string;
+  readonly helo: string;
+  readonly receivedAt: number;
+  readonly size: number;
+  /** Recipients per hostname. */
+  readonly recipients: Readonly<Record<string, readonly string[]>>;
+}

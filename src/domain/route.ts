@@ -1,0 +1,124 @@
+/** A parse route (SendGrid's ParseSetting) and the rules for creating and changing one. Pure. */
+import { normalizeHostname } from './address.ts';
+import type { FieldError } from './errors.ts';
+import type { RetryPolicy } from './retry-policy.ts';
+import { parseDuration, parseDurationRange } from '../config/units.ts';
+
+/** Per-route override of the retry schedule (mxhook extension), written like the settings. */
+export interface RetryPolicySetting {
+  readonly fast_interval?: string;
+  readonly fast_phase?: string;
+  readonly slow_interval?: string;
+  readonly max_age?: string;
+}
+
+export interface ParseSetting {
+  /** Receiving hostname, lower case, IDN in ASCII form. */
+  readonly hostname: string;
+  /** Where POSTs go; http(s), may carry basic-auth credentials. */
+  readonly url: string;
+  /** Add spam_score / spam_report (SendGrid field; scoring comes with a later release). */
+  readonly spam_check: boolean;
+  /** POST the whole MIME message as `email` instead of parsed fields. */
+  readonly send_raw: boolean;
+  /** mxhook extension: this route's retry schedule. */
+  readonly retry_policy?: RetryPolicySetting;
+}
+
+const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'retry_policy']);
+
+/**
+ * Validates a create (`existing` undefined) or a patch (`existing` set) of a parse setting.
+ * Returns the resulting setting or the list of field errors in SendGrid's shape.
+ */
+export function validateParseSetting(
+  input: unknown,
+  existing?: ParseSetting,
+): { setting: ParseSetting; errors?: undefined } | { setting?: undefined; errors: FieldError[] } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { errors: [{ field: null, message: 'body must be a JSON object' }] };
+  }
+  const body = input as Record<string, unknown>;
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(body)) {
+    if (!KNOWN_FIELDS.has(key)) errors.push({ field: key, message: `unknown field ${key}` });
+  }
+  let hostname = existing?.hostname ?? '';
+  if (existing && body.hostname !== undefined && normalizeHostname(String(body.hostname)) !== existing.hostname) {
+    errors.push({ field: 'hostname', message: 'hostname cannot be changed; delete the setting and create a new one' });
+  } else if (!existing) {
+    if (typeof body.hostname !== 'string' || !body.hostname) errors.push({ field: 'hostname', message: 'hostname is required' });
+    else {
+      hostname = normalizeHostname(body.hostname);
+      if (!hostname || !hostname.includes('.')) errors.push({ field: 'hostname', message: `invalid hostname: ${body.hostname}` });
+    }
+  }
+  let url = existing?.url ?? '';
+  if (body.url !== undefined || !existing) {
+    const problem = checkUrl(body.url);
+    if (problem) errors.push({ field: 'url', message: problem });
+    else url = String(body.url);
+  }
+  const flags: Record<'spam_check' | 'send_raw', boolean> = {
+    spam_check: existing?.spam_check ?? false,
+    send_raw: existing?.send_raw ?? false,
+  };
+  for (const field of ['spam_check', 'send_raw'] as const) {
+    if (body[field] === undefined) continue;
+    if (typeof body[field] !== 'boolean') errors.push({ field, message: `${field} must be true or false` });
+    else flags[field] = body[field];
+  }
+  let retryPolicy = existing?.retry_policy;
+  if (body.retry_policy !== undefined) {
+    const checked = checkRetryPolicy(body.retry_policy);
+    if (typeof checked === 'string') errors.push({ field: 'retry_policy', message: checked });
+    else retryPolicy = checked;
+  }
+  if (errors.length) return { errors };
+  return {
+    setting: { hostname, url, ...flags, ...(retryPolicy && Object.keys(retryPolicy).length ? { retry_policy: retryPolicy } : {}) },
+  };
+}
+
+function checkUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !value) return 'url is required';
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return `invalid url: not an absolute URL`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'url must use http or https';
+  return undefined;
+}
+
+const POLICY_FIELDS = ['fast_interval', 'fast_phase', 'slow_interval', 'max_age'] as const;
+
+function checkRetryPolicy(value: unknown): RetryPolicySetting | string {
+  if (value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) return 'retry_policy must be an object';
+  const policy: Record<string, string> = {};
+  for (const [key, raw] of Object.entries(value)) {
+    if (!(POLICY_FIELDS as readonly string[]).includes(key)) return `unknown retry_policy field ${key}`;
+    if (typeof raw !== 'string') return `retry_policy.${key} must be a string like "5m" or "5m-10m"`;
+    try {
+      if (key.endsWith('interval')) parseDurationRange(raw);
+      else parseDuration(raw);
+    } catch (err) {
+      return `retry_policy.${key}: ${(err as Error).message}`;
+    }
+    policy[key] = raw;
+  }
+  return policy;
+}
+
+/** The route's effective retry policy: its overrides on top of the server default. */
+export function effectiveRetryPolicy(base: RetryPolicy, setting: RetryPolicySetting | undefined): RetryPolicy {
+  if (!setting) return base;
+  return {
+    fastIntervalMs: setting.fast_interval ? parseDurationRange(setting.fast_interval) : base.fastIntervalMs,
+    fastPhaseMs: setting.fast_phase ? parseDuration(setting.fast_phase) : base.fastPhaseMs,
+    slowIntervalMs: setting.slow_interval ? parseDurationRange(setting.slow_interval) : base.slowIntervalMs,
+    maxAgeMs: setting.max_age ? parseDuration(setting.max_age) : base.maxAgeMs,
+  };
+}

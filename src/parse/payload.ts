@@ -1,0 +1,26 @@
+/** A POST payload as a list of multipart parts, before it is encoded. */
+import type { Spooled } from './spool.ts';
+
+export type PayloadPart =
+  | { readonly name: string; readonly value: string }
+  /** A text field sent as exact bytes (raw mode's `email`, which need not be valid UTF-8). */
+  | { readonly name: string; readonly bytes: Buffer }
+  | { readonly name: string; readonly filename: string; readonly contentType: string; readonly file: Spooled };
+
+export interface Payload {
+  readonly parts: readonly PayloadPart[];
+  /** Set when MIME parsing failed and the payload carries only what could be recovered. */
+  readonly parseError?: string;
+}
+
+/** What the SMTP side recorded about the message, needed by both payload modes. */
+export interface PayloadContext {
+  readonly senderIp: string;
+  readonly mailFrom: string;
+  /** This route's recipients only. */
+  readonly recipients: readonly string[];
+}
+
+export function envelopeJson(context: PayloadContext): string {
+  return JSON.stringify({ to: context.recipients, from: context.mailFrom });
+}

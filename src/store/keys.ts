@@ -1,0 +1,35 @@
+/** Every Redis key mxhook writes, built from the configured prefix in one place. */
+
+export interface KeySpace {
+  readonly prefix: string;
+  /** Hash: hostname -> ParseSetting JSON. */
+  readonly routes: string;
+  /** String: sha256 of the API key. */
+  readonly apiKeyHash: string;
+  /** String: the raw message bytes, `Received:` prepended. */
+  messageRaw(messageId: string): string;
+  /** Hash: `meta` (StoredMessageMeta JSON), `pending` (deliveries not yet finished). */
+  messageMeta(messageId: string): string;
+  /** Sorted set of dead-letter ids, scored by the time they died. */
+  readonly deadIndex: string;
+  /** Hash: one dead letter's record. */
+  deadLetter(deliveryId: string): string;
+  /** String: the raw message a dead letter keeps. */
+  deadLetterRaw(deliveryId: string): string;
+  /** Hash: hostname -> messages received that UTC day. */
+  receivedStats(day: string): string;
+}
+
+export function createKeySpace(prefix: string): KeySpace {
+  return {
+    prefix,
+    routes: `${prefix}:routes`,
+    apiKeyHash: `${prefix}:api-key-sha256`,
+    messageRaw: (id) => `${prefix}:msg:${id}:raw`,
+    messageMeta: (id) => `${prefix}:msg:${id}:meta`,
+    deadIndex: `${prefix}:dead`,
+    deadLetter: (id) => `${prefix}:dead:${id}`,
+    deadLetterRaw: (id) => `${prefix}:dead:${id}:raw`,
+    receivedStats: (day) => `${prefix}:stats:received:${day}`,
+  };
+}

@@ -1,0 +1,48 @@
+/** Raw messages and their metadata in Redis: load for delivery, release when every delivery ended. */
+import type { Redis } from 'ioredis';
+import type { StoredMessageMeta } from '../domain/message.ts';
+import type { KeySpace } from './keys.ts';
+
+export interface StoredMessage {
+  readonly raw: Buffer;
+  readonly meta: StoredMessageMeta;
+}
+
+export async function loadMessage(redis: Redis, keys: KeySpace, messageId: string): Promise<StoredMessage | undefined> {
+  const [[rawErr, raw], [metaErr, meta]] = (await redis
+    .multi()
+    .getBuffer(keys.messageRaw(messageId))
+    .hget(keys.messageMeta(messageId), 'meta')
+    .exec()) as [[Error | null, Buffer | null], [Error | null, string | null]];
+  if (rawErr || metaErr) throw rawErr ?? metaErr;
+  if (!raw || !meta) return undefined;
+  return { raw, meta: JSON.parse(meta) as StoredMessageMeta };
+}
+
+/**
+ * Marks one delivery of a message as ended; the last one deletes the raw message and its meta.
+ * Atomic (one Lua script), so two workers finishing at once cannot both miss the zero.
+ */
+const RELEASE_SCRIPT = `
+local left = redis.call('HINCRBY', KEYS[2], 'pending', -1)
+if left <= 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+return left`;
+
+export function releaseDelivery(pipeline: ReturnType<Redis['multi']>, keys: KeySpace, messageId: string): void {
+  pipeline.eval(RELEASE_SCRIPT, 2, keys.messageRaw(messageId), keys.messageMeta(messageId));
+}
+
+export async function releaseDeliveryNow(redis: Redis, keys: KeySpace, messageId: string): Promise<void> {
+  const multi = redis.multi();
+  releaseDelivery(multi, keys, messageId);
+  await execOrThrow(multi);
+}
+
+/** Runs a MULTI and throws the first command error (ioredis reports them per command). */
+export async function execOrThrow(multi: ReturnType<Redis['multi']>): Promise<unknown[]> {
+  const results = await multi.exec();
+  if (!results) throw new Error('Redis transaction was aborted');
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0];
+  return results.map(([, value]) => value);
+}

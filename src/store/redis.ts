@@ -1,0 +1,42 @@
+/** Creates Redis connections; nothing connects at import time. */
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type RedisRole =
+  /** SMTP intake and the API: fail fast when Redis is down, so SMTP can answer 451 at once. */
+  | 'fail-fast'
+  /** BullMQ workers: wait for Redis to come back, as BullMQ requires. */
+  | 'patient';
+
+/** `redis://...`, `rediss://...` or a unix socket path. */
+export function createRedis(url: string, role: RedisRole, name = 'mxhook'): Redis {
+  const common: RedisOptions = {
+    connectionName: name,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    ...(role === 'fail-fast'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 }
+      : { maxRetriesPerRequest: null }),
+  };
+  if (url.startsWith('/') || url.startsWith('./')) return new Redis({ ...common, path: url });
+  if (url.startsWith('unix://')) return new Redis({ ...common, path: url.slice('unix://'.length) });
+  return new Redis(url, common);
+}
+
+/** Resolves once the connection is ready (or rejects after `timeoutMs`). */
+export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis did not become ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}

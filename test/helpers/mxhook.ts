@@ -1,0 +1,58 @@
+/** Starts mxhook in-process against a test Redis, with a fresh key prefix and ports 0. */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
+import { startMxhook, type Role, type RunningMxhook } from '../../src/app/start.ts';
+import { createRedis } from '../../src/store/redis.ts';
+import { createKeySpace, type KeySpace } from '../../src/store/keys.ts';
+import { createRouteRegistry } from '../../src/routes/registry.ts';
+import { validateParseSetting } from '../../src/domain/route.ts';
+import type { Redis } from 'ioredis';
+
+export const TEST_API_KEY = 'test-api-key';
+
+export interface TestMxhook extends RunningMxhook {
+  readonly config: Config;
+  readonly keys: KeySpace;
+  /** A connection for assertions on Redis state. */
+  readonly redis: Redis;
+  addRoute(hostname: string, url: string, extra?: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `flags` are real command-line flags, so tests exercise the same config path as users. */
+export async function startTestMxhook(redisUrl: string, flags: string[] = [], roles: Role[] = ['smtp', 'worker', 'api']): Promise<TestMxhook> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxhook-data-'));
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const { config } = loadConfig([
+    '--redis-url', redisUrl, '--redis-prefix', prefix, '--data-dir', dataDir,
+    '--smtp-host', '127.0.0.1', '--smtp-port', '0', '--api-host', '127.0.0.1', '--api-port', '0',
+    '--hostname', 'mx.test', '--api-key', TEST_API_KEY, '--log-level', process.env.MXHOOK_TEST_LOG ?? 'silent',
+    '--retry-fast-interval', '50ms-100ms', '--retry-slow-interval', '50ms-100ms', '--worker-concurrency', '8',
+    ...flags,
+  ], {});
+  const logger = pino({ level: config.logLevel });
+  const running = await startMxhook(config, roles, logger);
+  const keys = createKeySpace(prefix);
+  const redis = createRedis(redisUrl, 'patient', 'test-assertions');
+  const routes = createRouteRegistry(redis, keys);
+  return {
+    ...running,
+    config,
+    keys,
+    redis,
+    async addRoute(hostname, url, extra = {}) {
+      const checked = validateParseSetting({ hostname, url, ...extra });
+      if (checked.errors) throw new Error(JSON.stringify(checked.errors));
+      await routes.create(checked.setting);
+    },
+    async close() {
+      await running.stop();
+      redis.disconnect();
+    },
+  };
+}

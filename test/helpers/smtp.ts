@@ -1,0 +1,78 @@
+/** SMTP clients for tests: nodemailer for whole messages, a line-level client for exact replies. */
+import net from 'node:net';
+import nodemailer from 'nodemailer';
+import type Mail from 'nodemailer/lib/mailer';
+
+export async function sendMail(port: number, message: Mail.Options & { envelope?: { from: string; to: string[] } }) {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, tls: { rejectUnauthorized: false } });
+  try {
+    return await transport.sendMail(message);
+  } finally {
+    transport.close();
+  }
+}
+
+/** Sends raw MIME bytes with a given envelope. */
+export async function sendRaw(port: number, envelope: { from: string; to: string[] }, raw: Buffer | string) {
+  return sendMail(port, { envelope, raw });
+}
+
+/**
+ * Talks SMTP line by line: each command gets its full reply back, so tests can assert the exact
+ * code and enhanced status the server sent.
+ */
+export class SmtpLineClient {
+  private buffer = '';
+  private waiting: ((reply: string) => void) | undefined;
+  private constructor(private readonly socket: net.Socket) {
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      this.buffer += chunk;
+      this.flush();
+    });
+  }
+
+  static async connect(port: number): Promise<{ client: SmtpLineClient; greeting: string }> {
+    const socket = net.connect(port, '127.0.0.1');
+    const client = new SmtpLineClient(socket);
+    const greeting = await client.nextReply();
+    return { client, greeting };
+  }
+
+  private flush(): void {
+    // A complete reply ends with a line "NNN text" (space after the code, not a dash).
+    const match = /(^|\r\n)\d{3} [^\r\n]*\r\n/.exec(this.buffer);
+    if (!match || !this.waiting) return;
+    const end = match.index + match[0].length;
+    const reply = this.buffer.slice(0, end).trim();
+    this.buffer = this.buffer.slice(end);
+    const resolve = this.waiting;
+    this.waiting = undefined;
+    resolve(reply);
+  }
+
+  nextReply(timeoutMs = 10_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no SMTP reply within ${timeoutMs} ms (buffer: ${this.buffer})`)), timeoutMs);
+      this.waiting = (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      };
+      this.flush();
+    });
+  }
+
+  async command(line: string): Promise<string> {
+    this.socket.write(`${line}\r\n`);
+    return this.nextReply();
+  }
+
+  /** Writes bytes without waiting for a reply (message bodies). */
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
