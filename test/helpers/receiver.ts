@@ -14,6 +14,8 @@ export interface ReceivedFile {
 }
 
 export interface ReceivedPost {
+  /** Date.now() when the request arrived. */
+  readonly receivedAt: number;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
   readonly rawBody: Buffer;
@@ -79,6 +81,7 @@ export async function startReceiver(responder: Responder = () => ({ status: 200 
 }
 
 async function parseMultipart(req: IncomingMessage): Promise<ReceivedPost> {
+  const receivedAt = Date.now();
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const rawBody = Buffer.concat(chunks);
@@ -97,5 +100,5 @@ async function parseMultipart(req: IncomingMessage): Promise<ReceivedPost> {
     parser.on('error', reject);
     parser.end(rawBody);
   });
-  return { path: req.url ?? '', headers: req.headers, rawBody, fields, files };
+  return { receivedAt, path: req.url ?? '', headers: req.headers, rawBody, fields, files };
 }
