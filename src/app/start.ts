@@ -46,9 +46,14 @@ export function retryPolicyFrom(config: Config): RetryPolicy {
 
 export async function startMxhook(config: Config, roles: readonly Role[], logger: Logger): Promise<RunningMxhook> {
   logger.info({ event: 'starting', roles, config: redactConfig(config) });
+  // Listeners close first (no new sessions or requests), then workers finish their POSTs,
+  // then connections and the managed redis-server go, in reverse order of creation.
+  const listenerStops: (() => Promise<unknown>)[] = [];
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((err) => logger.warn({ event: 'stop_error', err: String(err) }));
+    const run = (stop: () => Promise<unknown>) => stop().catch((err) => logger.warn({ event: 'stop_error', err: String(err) }));
+    await Promise.all(listenerStops.map(run));
+    for (const stop of stops.reverse()) await run(stop);
   };
   try {
     let managed: ManagedRedis | undefined;
@@ -88,7 +93,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
         server.listen(config.smtpPort, config.smtpHost, () => resolve());
       });
       // Stop accepting first; sessions in progress get closeTimeout (smtp-server default 30 s) to finish.
-      stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      listenerStops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
       result.smtpPort = (server.server.address() as AddressInfo).port;
       logger.info({ event: 'smtp_listening', host: config.smtpHost, port: result.smtpPort });
     }
@@ -116,7 +121,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
         server.once('error', reject);
         server.listen(config.apiPort, config.apiHost, () => resolve());
       });
-      stops.push(() => new Promise<void>((resolve) => {
+      listenerStops.push(() => new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       }));

@@ -68,3 +68,10 @@ export function describeSettings(): string {
     .map(([, def]) => `  ${def.flag.padEnd(26)} ${def.env}\n      ${def.description}${def.default === undefined ? '' : ` (default: ${def.default})`}`)
     .join('\n');
 }
+
+/** The README's configuration table (kept in sync by test/docs.test.ts). */
+export function settingsMarkdownTable(): string {
+  const rows = entries.map(([, def]) =>
+    `| \`${def.env}\` | \`${def.flag}\` | ${def.default === undefined ? '' : `\`${def.default}\``} | ${def.description} |`);
+  return ['| env var | flag | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}

@@ -45,7 +45,7 @@ export const settingsSchema = {
   maxRecipients: setting({ env: 'MXHOOK_MAX_RECIPIENTS', flag: '--max-recipients', default: '100', parse: parsePositiveInt,
     description: 'Most RCPT TO accepted per message; more get 452 4.5.3.' }),
   maxClients: setting({ env: 'MXHOOK_MAX_CLIENTS', flag: '--max-clients', default: '1000', parse: parsePositiveInt,
-    description: 'Most concurrent SMTP connections; more get 421 4.7.0.' }),
+    description: 'Most concurrent SMTP connections; more are answered 421 and closed.' }),
   reservedLocalParts: setting({ env: 'MXHOOK_RESERVED_LOCAL_PARTS', flag: '--reserved-local-parts', default: 'abuse,postmaster,unsubscribe',
     parse: parseList, description: 'Local parts refused at parse hostnames, as SendGrid does (comma list; empty to accept all).' }),
   apiHost: setting({ env: 'MXHOOK_API_HOST', flag: '--api-host', default: '0.0.0.0', parse: text,

@@ -38,9 +38,23 @@ describe('normalizeHostname', () => {
     'foo-.example.com',
     'foo@example.com',
     '[192.0.2.1]',
-    'example.com/path',
     'exa$mple.com',
+    'example.com:25',
   ])('returns "" for the invalid name %j', (name) => {
+    expect(normalizeHostname(name)).toBe('');
+  });
+
+  // URL delimiters and control characters are not part of a hostname: the name is invalid, it must
+  // not be cut at the delimiter (or have the character removed) and pass as another, valid name.
+  it.each([
+    'parse.example.com/path',
+    'parse.example.com?x=1',
+    'parse.example.com#frag',
+    'parse.example.com\\x',
+    'evil.example/.parse.example.com',
+    'parse.exa\tmple.com',
+    'parse.exa\nmple.com',
+  ])('returns "" for %j instead of a truncated or altered name', (name) => {
     expect(normalizeHostname(name)).toBe('');
   });
 
@@ -72,7 +86,7 @@ describe('splitAddress', () => {
     expect(splitAddress('info@bücher.example')).toEqual({ local: 'info', hostname: 'xn--bcher-kva.example' });
   });
 
-  it.each(['', 'nobody', '@parse.example.com', 'user@', 'user@bad..host', 'user@exa mple.com'])(
+  it.each(['', 'nobody', '@parse.example.com', 'user@', 'user@bad..host', 'user@exa mple.com', 'user@parse.example.com/x'])(
     'returns undefined for %j',
     (address) => {
       expect(splitAddress(address)).toBeUndefined();
