@@ -58,7 +58,8 @@ export function redactConfig(config: Config): Record<string, unknown> {
 }
 
 function redactSecret(name: SettingName, value: string): string {
-  if (name === 'redisUrl') return value.replace(/\/\/([^@/]*)@/, '//***@');
+  // Credentials may hold a raw "@" (greedy up to the last one before the path) or sit in the query.
+  if (name === 'redisUrl') return value.replace(/\/\/[^/]*@/, '//***@').replace(/([?&]password=)[^&]*/gi, '$1***');
   return '***';
 }
 

@@ -8,6 +8,9 @@ import { domainToASCII } from 'node:url';
 export function normalizeHostname(hostname: string): string {
   const trimmed = hostname.trim().replace(/\.$/, '');
   if (!trimmed || trimmed.length > 253) return '';
+  // domainToASCII parses like a URL host and would cut "a.com/x" down to "a.com": refuse
+  // anything but letters, digits, marks, dots, hyphens and underscores before it sees the name.
+  if (!/^[\p{L}\p{N}\p{M}._-]+$/u.test(trimmed)) return '';
   const ascii = domainToASCII(trimmed.toLowerCase());
   if (!ascii || !/^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)*$/.test(ascii)) return '';
   return ascii;
