@@ -1,16 +1,11 @@
 #!/usr/bin/env node
 /** `mxhook` command: start the server (all roles or one), or manage routes. */
-import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { ConfigError, describeSettings, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
-import { validateParseSetting } from './domain/route.ts';
-import { normalizeHostname } from './domain/address.ts';
 import { createLogger } from './app/logger.ts';
 import { ALL_ROLES, startMxhook, type Role } from './app/start.ts';
-import { createRouteRegistry } from './routes/registry.ts';
-import { createKeySpace } from './store/keys.ts';
-import { createRedis, waitForRedis } from './store/redis.ts';
+import { runDeadCommand } from './app/commands/dead.ts';
+import { runRoutesCommand } from './app/commands/routes.ts';
 
 const USAGE = `mxhook: a self-hosted, SendGrid-compatible Inbound Parse receiver.
 
@@ -20,6 +15,10 @@ Usage:
   mxhook routes add HOSTNAME URL [--raw] [--spam-check]
   mxhook routes list
   mxhook routes rm HOSTNAME
+  mxhook dead list [HOSTNAME]            dead letters, newest first
+  mxhook dead show ID                    why it failed, every attempt
+  mxhook dead replay ID | --route HOST   deliver the kept message again
+  mxhook dead purge ID | --route HOST
   mxhook --help
 
 Options (flag, then env var; flags win):
@@ -28,9 +27,9 @@ ${describeSettings()}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: { config: Config; rest: string[] };
-  const routeFlags = new Set(['--raw', '--spam-check']);
+  const commandFlags = new Set(['--raw', '--spam-check', '--route']);
   try {
-    parsed = loadConfig(argv.filter((a) => !routeFlags.has(a)), process.env);
+    parsed = loadConfig(argv, process.env, commandFlags);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`mxhook: ${err.message}\n`);
@@ -52,7 +51,11 @@ async function main(argv: string[]): Promise<number> {
     }
     return runServer(config, roles);
   }
-  if (command === 'routes') return runRoutes(config, operands, argv);
+  const output = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+  const flags = new Set(operands.filter((a) => commandFlags.has(a)));
+  const positional = operands.filter((a) => !commandFlags.has(a) || a === '--route');
+  if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
+  if (command === 'dead') return runDeadCommand(config, positional, output);
   process.stderr.write(`mxhook: unknown command "${command}"\n\n${USAGE}`);
   return 2;
 }
@@ -75,53 +78,6 @@ async function runServer(config: Config, roles: readonly Role[]): Promise<number
   await running.stop();
   logger.info({ event: 'stopped' });
   return 0;
-}
-
-/** Routes are managed straight in Redis: REDIS_URL, or the managed server's socket in the data dir. */
-async function runRoutes(config: Config, operands: string[], argv: string[]): Promise<number> {
-  const redisUrl = config.redisUrl ?? path.resolve(config.dataDir, 'redis', 'redis.sock');
-  if (!config.redisUrl && !existsSync(redisUrl)) {
-    process.stderr.write(`mxhook: no Redis at ${redisUrl}: start the server first (npm start), or set REDIS_URL\n`);
-    return 1;
-  }
-  const redis = createRedis(redisUrl, 'fail-fast', 'mxhook-cli');
-  redis.on('error', () => {});
-  try {
-    await waitForRedis(redis, 5000);
-    const routes = createRouteRegistry(redis, createKeySpace(config.redisPrefix));
-    const [sub, hostname, url] = operands;
-    if (sub === 'list') {
-      for (const r of await routes.list()) {
-        process.stdout.write(`${r.hostname}\t${r.url.replace(/\/\/[^@/]*@/, '//***@')}\t${r.send_raw ? 'raw' : 'parsed'}${r.spam_check ? '\tspam_check' : ''}\n`);
-      }
-      return 0;
-    }
-    if (sub === 'add') {
-      const checked = validateParseSetting({ hostname, url, send_raw: argv.includes('--raw'), spam_check: argv.includes('--spam-check') });
-      if (checked.errors) {
-        process.stderr.write(checked.errors.map((e) => `mxhook: ${e.field ?? 'route'}: ${e.message}\n`).join(''));
-        return 2;
-      }
-      if (!(await routes.create(checked.setting))) {
-        process.stderr.write(`mxhook: a route for ${checked.setting.hostname} already exists (rm it first)\n`);
-        return 1;
-      }
-      process.stdout.write(`added ${checked.setting.hostname}\n`);
-      return 0;
-    }
-    if (sub === 'rm' && hostname) {
-      if (!(await routes.remove(normalizeHostname(hostname)))) {
-        process.stderr.write(`mxhook: no route for ${hostname}\n`);
-        return 1;
-      }
-      process.stdout.write(`removed ${normalizeHostname(hostname)}\n`);
-      return 0;
-    }
-    process.stderr.write('usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] | list | rm HOSTNAME\n');
-    return 2;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 main(process.argv.slice(2)).then(

@@ -47,8 +47,14 @@ describe('authentication', () => {
 
 describe('parse settings CRUD', () => {
   it('creates, lists, gets, patches and deletes a setting', async () => {
-    const created = await api('POST', SETTINGS, { hostname: 'Parse.Crud.Example', url: 'https://app.example/hook', spam_check: false, send_raw: false });
+    const answer = await api('POST', SETTINGS, { hostname: 'Parse.Crud.Example', url: 'https://app.example/hook', spam_check: false, send_raw: false });
+    // The first signing secret comes with the creation answer, and only there.
+    const { signing_secret, signing_secret_id, ...setting } = answer.body;
+    expect(signing_secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(signing_secret_id).toMatch(/^sec_[0-9a-f]{12}$/);
+    const created = { status: answer.status, body: setting };
     expect(created).toEqual({ status: 201, body: { hostname: 'parse.crud.example', url: 'https://app.example/hook', spam_check: false, send_raw: false } });
+    expect(JSON.stringify((await api('GET', SETTINGS)).body)).not.toContain('whsec_');
 
     const list = await api('GET', SETTINGS);
     expect(list.status).toBe(200);
@@ -74,7 +80,10 @@ describe('parse settings CRUD', () => {
 
   it('defaults spam_check and send_raw to false and accepts the retry_policy extension', async () => {
     const res = await api('POST', SETTINGS, { hostname: 'defaults.example', url: 'http://app.example/', retry_policy: { max_age: '24h' } });
-    expect(res).toEqual({ status: 201, body: { hostname: 'defaults.example', url: 'http://app.example/', spam_check: false, send_raw: false, retry_policy: { max_age: '24h' } } });
+    expect(res).toEqual({ status: 201, body: {
+      hostname: 'defaults.example', url: 'http://app.example/', spam_check: false, send_raw: false, retry_policy: { max_age: '24h' },
+      signing_secret: expect.any(String), signing_secret_id: expect.any(String),
+    } });
   });
 });
 
@@ -91,6 +100,14 @@ describe('errors', () => {
     expect(res.status).toBe(400);
     const fields = res.body.errors.map((e: { field: string }) => e.field).sort();
     expect(fields).toEqual(['colour', 'hostname', 'spam_check', 'url']);
+  });
+
+  it('refuses cloud-metadata and link-local URLs at creation', async () => {
+    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://[fe80::1]/', 'http://[::ffff:169.254.169.254]/']) {
+      const res = await api('POST', SETTINGS, { hostname: 'ssrf.example', url });
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0]).toMatchObject({ field: 'url', message: expect.stringMatching(/never allowed/) });
+    }
   });
 
   it('missing url, bad JSON, empty body, non-object body -> 400', async () => {

@@ -74,9 +74,13 @@ describe('parsed-mode POST (SPEC §3)', () => {
     expect(f.headers.endsWith('\n')).toBe(true);
     expect(f.headers.split('\n')[0]).toMatch(/by mx\.test \(mxhook\) with ESMTP id \w+\s+for <inbox@parse\.example\.com>;/);
     expect(f.headers).toMatch(/^Subject: Plain one$/m);
-    // Not yet built (a later issue): SPF, dkim and spam fields are omitted, not faked.
-    expect(f.SPF).toBeUndefined();
-    expect(f.dkim).toBeUndefined();
+    // Authentication (DNS from the test's empty fixture resolver): no SPF record, no signature.
+    expect(f.SPF).toBe('none');
+    expect(f.dkim).toBe('none');
+    expect(f.headers.split('\n')[1]).toMatch(/^Authentication-Results: mx\.test; /);
+    // The route has no spam_check: no spam fields.
+    expect(f.spam_score).toBeUndefined();
+    expect(f.spam_report).toBeUndefined();
     // Transport: random boundary, Content-Length, basic auth from the URL, delivery id and attempt.
     expect(post.headers['content-type']).toMatch(/^multipart\/form-data; boundary=(?!xYzZY$)/);
     expect(Number(post.headers['content-length'])).toBe(post.rawBody.length);

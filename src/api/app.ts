@@ -2,11 +2,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { normalizeHostname } from '../domain/address.ts';
 import { MxhookError } from '../domain/errors.ts';
+import type { AcceptMessage } from '../domain/message.ts';
 import type { RouteRegistry } from '../routes/registry.ts';
+import type { SigningSecrets } from '../routes/signing-secrets.ts';
 import type { KeySpace } from '../store/keys.ts';
+import { readRouteStats } from '../store/route-stats.ts';
 import { isAuthorized } from './api-key.ts';
+import { listDead, purgeOne, purgeRoute, replayOne, replayRoute, showDead } from './dead-letters.ts';
 import { sendError, sendJson } from './http.ts';
+import { addSecret, listSecrets, removeSecret } from './secrets.ts';
 import { createSetting, deleteSetting, getSetting, listSettings, patchSetting } from './settings.ts';
 import { getReceivedStats } from './stats.ts';
 
@@ -14,12 +20,45 @@ export interface ApiDependencies {
   readonly redis: Redis;
   readonly keys: KeySpace;
   readonly routes: RouteRegistry;
+  readonly secrets: SigningSecrets;
+  /** Stores a replayed message and its delivery (the SMTP intake's atomic step). */
+  readonly accept: AcceptMessage;
+  /** The server's ECDSA public key, base64 DER (SendGrid's format). */
+  readonly ecdsaPublicKey: () => Promise<string>;
   /** sha256 of the API key (see resolveApiKey). */
   readonly apiKeyHash: Buffer;
   readonly logger: Logger;
 }
 
-const SETTINGS = '/v3/user/webhooks/parse/settings';
+type Handler = (ctx: { deps: ApiDependencies; req: IncomingMessage; res: ServerResponse; params: string[]; query: URLSearchParams }) => Promise<void>;
+
+const BASE = '/v3/user/webhooks/parse';
+const H = '([^/]+)';
+
+/** [method, path pattern, handler]; the first match wins. */
+const ROUTES: [string, RegExp, Handler][] = [
+  ['GET', new RegExp(`^${BASE}/settings/?$`), ({ deps, res }) => listSettings(deps.routes, res)],
+  ['POST', new RegExp(`^${BASE}/settings/?$`), ({ deps, req, res }) => createSetting(deps.routes, deps.secrets, req, res)],
+  ['GET', new RegExp(`^${BASE}/settings/${H}$`), ({ deps, res, params }) => getSetting(deps.routes, params[0], res)],
+  ['PATCH', new RegExp(`^${BASE}/settings/${H}$`), ({ deps, req, res, params }) => patchSetting(deps.routes, params[0], req, res)],
+  ['DELETE', new RegExp(`^${BASE}/settings/${H}$`), ({ deps, res, params }) => deleteSetting(deps.routes, deps.secrets, params[0], res)],
+  ['GET', new RegExp(`^${BASE}/settings/${H}/secrets$`), ({ deps, res, params }) => listSecrets(deps.routes, deps.secrets, params[0], res)],
+  ['POST', new RegExp(`^${BASE}/settings/${H}/secrets$`), ({ deps, res, params }) => addSecret(deps.routes, deps.secrets, params[0], res)],
+  ['DELETE', new RegExp(`^${BASE}/settings/${H}/secrets/${H}$`), ({ deps, res, params }) => removeSecret(deps.routes, deps.secrets, params[0], params[1], res)],
+  ['GET', new RegExp(`^${BASE}/settings/${H}/stats$`), async ({ deps, res, params }) => {
+    const hostname = normalizeHostname(params[0]);
+    if (!(await deps.routes.get(hostname))) throw new MxhookError('NOT_FOUND', { message: `no parse setting for ${params[0]}` });
+    sendJson(res, 200, await readRouteStats(deps.redis, deps.keys, hostname));
+  }],
+  ['GET', new RegExp(`^${BASE}/stats$`), ({ deps, res, query }) => getReceivedStats(deps.redis, deps.keys, query, res)],
+  ['GET', new RegExp(`^${BASE}/signed$`), async ({ deps, res }) => sendJson(res, 200, { public_key: await deps.ecdsaPublicKey() })],
+  ['GET', new RegExp(`^${BASE}/dead-letters/?$`), ({ deps, res, query }) => listDead(deps, query, res)],
+  ['DELETE', new RegExp(`^${BASE}/dead-letters/?$`), ({ deps, res, query }) => purgeRoute(deps, query, res)],
+  ['POST', new RegExp(`^${BASE}/dead-letters/replay$`), ({ deps, res, query }) => replayRoute(deps, query, res)],
+  ['GET', new RegExp(`^${BASE}/dead-letters/${H}$`), ({ deps, res, params }) => showDead(deps, params[0], res)],
+  ['DELETE', new RegExp(`^${BASE}/dead-letters/${H}$`), ({ deps, res, params }) => purgeOne(deps, params[0], res)],
+  ['POST', new RegExp(`^${BASE}/dead-letters/${H}/replay$`), ({ deps, res, params }) => replayOne(deps, params[0], res)],
+];
 
 export function createApiHandler(deps: ApiDependencies): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -45,22 +84,13 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
     return sendJson(res, redisOk ? 200 : 503, { status: redisOk ? 'ok' : 'redis unavailable' });
   }
   if (!isAuthorized(req.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
-
-  if (url.pathname === SETTINGS || url.pathname === `${SETTINGS}/`) {
-    if (method === 'GET') return listSettings(deps.routes, res);
-    if (method === 'POST') return createSetting(deps.routes, req, res);
-    throw new MxhookError('METHOD_NOT_ALLOWED');
+  let pathMatched = false;
+  for (const [verb, pattern, handler] of ROUTES) {
+    const match = pattern.exec(url.pathname);
+    if (!match) continue;
+    pathMatched = true;
+    if (verb !== method) continue;
+    return handler({ deps, req, res, params: match.slice(1).map(decodeURIComponent), query: url.searchParams });
   }
-  if (url.pathname.startsWith(`${SETTINGS}/`)) {
-    const hostname = decodeURIComponent(url.pathname.slice(SETTINGS.length + 1));
-    if (method === 'GET') return getSetting(deps.routes, hostname, res);
-    if (method === 'PATCH') return patchSetting(deps.routes, hostname, req, res);
-    if (method === 'DELETE') return deleteSetting(deps.routes, hostname, res);
-    throw new MxhookError('METHOD_NOT_ALLOWED');
-  }
-  if (url.pathname === '/v3/user/webhooks/parse/stats') {
-    if (method !== 'GET') throw new MxhookError('METHOD_NOT_ALLOWED');
-    return getReceivedStats(deps.redis, deps.keys, url.searchParams, res);
-  }
-  throw new MxhookError('NOT_FOUND');
+  throw new MxhookError(pathMatched ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND');
 }

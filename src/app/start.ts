@@ -17,7 +17,11 @@ import { createDeliveryWorker } from '../deliver/worker.ts';
 import { createAcceptMessage, createDeliveryQueue } from '../queue/delivery-queue.ts';
 import { createRouteRegistry } from '../routes/registry.ts';
 import { createSmtpIntake } from '../smtp/intake.ts';
+import { systemResolver, type DnsResolver } from '../smtp/auth-check.ts';
+import { loadSmtpTls } from '../smtp/tls.ts';
 import { createKeySpace } from '../store/keys.ts';
+import { sweepExpiredDeadLetters } from '../store/dead-letters.ts';
+import { createSigningSecrets, loadEcdsaKey } from '../routes/signing-secrets.ts';
 import { startManagedRedis, type ManagedRedis } from '../store/managed-redis.ts';
 import { createRedis, waitForRedis } from '../store/redis.ts';
 
@@ -27,6 +31,8 @@ export const ALL_ROLES: readonly Role[] = ['smtp', 'worker', 'api'];
 export interface RunningMxhook {
   /** Bound SMTP port (useful with port 0), when the smtp role runs. */
   readonly smtpPort?: number;
+  /** Bound implicit-TLS SMTP port, when --smtp-tls-port is set. */
+  readonly smtpTlsPort?: number;
   readonly apiPort?: number;
   /** The Redis URL or socket in use. */
   readonly redisUrl: string;
@@ -44,7 +50,12 @@ export function retryPolicyFrom(config: Config): RetryPolicy {
   };
 }
 
-export async function startMxhook(config: Config, roles: readonly Role[], logger: Logger): Promise<RunningMxhook> {
+/** What tests may swap for a stand-in: the DNS resolver of the authentication checks. */
+export interface MxhookDependencies {
+  readonly dnsResolver?: DnsResolver;
+}
+
+export async function startMxhook(config: Config, roles: readonly Role[], logger: Logger, deps: MxhookDependencies = {}): Promise<RunningMxhook> {
   logger.info({ event: 'starting', roles, config: redactConfig(config) });
   // Listeners close first (no new sessions or requests), then workers finish their POSTs,
   // then connections and the managed redis-server go, in reverse order of creation.
@@ -77,46 +88,90 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     const redis = connect('fail-fast', 'mxhook');
     await waitForRedis(redis);
     const routes = createRouteRegistry(redis, keys);
-    const result: { smtpPort?: number; apiPort?: number; generatedApiKey?: string } = {};
+    const result: { smtpPort?: number; smtpTlsPort?: number; apiPort?: number; generatedApiKey?: string } = {};
 
     if (roles.includes('smtp')) {
       const queue = createDeliveryQueue(connect('fail-fast', 'mxhook-intake'), keys);
       stops.push(() => queue.close());
       await queue.waitUntilReady();
+      let draining = false;
       const server = createSmtpIntake({
+        isDraining: () => draining,
         hostname: config.hostname ?? 'localhost', maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
         maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
         lookupRoute: (hostname) => routes.get(hostname), acceptMessage: createAcceptMessage(queue, keys), logger,
+        maxConnectionsPerIp: config.maxConnectionsPerIp, sessionDeadlineMs: config.smtpSessionDeadline, maxCommands: config.maxCommands,
+        idleTimeoutMs: config.smtpIdleTimeout, proxyProtocol: config.proxyProtocol,
+        tls: await loadSmtpTls({ certPath: config.tlsCert, keyPath: config.tlsKey, selfSigned: config.tlsSelfSigned, hostname: config.hostname ?? 'localhost' }, logger),
+        tlsWatchIntervalMs: config.tlsWatchInterval, implicitTls: config.smtpTlsPort !== undefined,
+        auth: config.authChecks
+          ? { authservId: config.hostname ?? 'localhost', timeoutMs: config.authTimeout, resolver: deps.dnsResolver ?? systemResolver(config.dnsTimeout) }
+          : undefined,
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.smtpPort, config.smtpHost, () => resolve());
       });
-      // Stop accepting first; sessions in progress get closeTimeout (smtp-server default 30 s) to finish.
-      listenerStops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      // Drain: new connections get 421 4.3.2, sessions in progress get the shutdown timeout to finish.
+      listenerStops.push(async () => {
+        draining = true;
+        const deadline = Date.now() + config.shutdownTimeout;
+        logger.info({ event: 'smtp_draining', sessions: server.connections.size });
+        while (server.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      });
       result.smtpPort = (server.server.address() as AddressInfo).port;
       logger.info({ event: 'smtp_listening', host: config.smtpHost, port: result.smtpPort });
+      const tlsServer = server.implicitTls;
+      if (tlsServer) {
+        await new Promise<void>((resolve, reject) => {
+          tlsServer.once('error', reject);
+          tlsServer.listen(config.smtpTlsPort, config.smtpHost, () => resolve());
+        });
+        listenerStops.push(async () => {
+          const deadline = Date.now() + config.shutdownTimeout;
+          while (tlsServer.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+          await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+        });
+        result.smtpTlsPort = (tlsServer.server.address() as AddressInfo).port;
+        logger.info({ event: 'smtp_tls_listening', host: config.smtpHost, port: result.smtpTlsPort });
+      }
     }
 
     if (roles.includes('worker')) {
-      const agent = createDeliveryAgent({ connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout });
+      const post = { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout, allowPrivateDestinations: config.allowPrivateDestinations };
+      const agent = createDeliveryAgent(post);
       stops.push(() => agent.close());
+      const store = connect('patient', 'mxhook-worker-store');
       const worker = createDeliveryWorker({
-        connection: connect('patient', 'mxhook-worker'), redis: connect('patient', 'mxhook-worker-store'), keys, routes, agent,
-        post: { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout },
+        connection: connect('patient', 'mxhook-worker'), redis: store, keys, routes, agent, post,
+        secrets: createSigningSecrets(store, keys), ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),
         retryPolicy: retryPolicyFrom(config), deadLetterRetentionMs: config.deadLetterRetention,
-        concurrency: config.workerConcurrency, spoolDir: path.join(config.dataDir, 'spool'), logger,
+        breaker: { threshold: config.breakerThreshold, cooldownMs: config.breakerCooldown, maxCooldownMs: 600_000 },
+        concurrency: config.workerConcurrency, lockDurationMs: config.workerLockDuration,
+        spamd: { host: config.spamdHost, port: config.spamdPort, timeoutMs: config.spamdTimeout },
+        spoolDir: path.join(config.dataDir, 'spool'), logger,
       });
       // Workers finish the POSTs in progress before closing.
       stops.push(() => worker.close());
       await worker.waitUntilReady();
+      const sweep = setInterval(() => {
+        sweepExpiredDeadLetters(store, keys, config.deadLetterRetention, Date.now()).catch((err) => logger.warn({ event: 'dead_letter_sweep_failed', err: String(err) }));
+      }, Math.max(100, Math.min(60_000, config.deadLetterRetention / 2)));
+      sweep.unref();
+      stops.push(async () => clearInterval(sweep));
       logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
     }
 
     if (roles.includes('api')) {
       const apiKey = await resolveApiKey(redis, keys, config.apiKey);
       if (apiKey.generated) result.generatedApiKey = apiKey.generated;
-      const server: Server = createServer(createApiHandler({ redis, keys, routes, apiKeyHash: apiKey.hash, logger }));
+      const apiQueue = createDeliveryQueue(connect('fail-fast', 'mxhook-api-queue'), keys);
+      stops.push(() => apiQueue.close());
+      const server: Server = createServer(createApiHandler({
+        redis, keys, routes, secrets: createSigningSecrets(redis, keys), accept: createAcceptMessage(apiQueue, keys),
+        ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
+      }));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.apiPort, config.apiHost, () => resolve());

@@ -13,13 +13,18 @@ const entries = Object.entries(settingsSchema) as [SettingName, SettingDefinitio
  * Reads `--flag value` / `--flag=value` pairs out of argv (flags win over env vars).
  * Returns the config and the arguments that were not settings (the command and its operands).
  */
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { config: Config; rest: string[] } {
+export function loadConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  /** Flags that belong to a command (e.g. `--raw`), passed through in `rest` untouched. */
+  commandFlags: ReadonlySet<string> = new Set(),
+): { config: Config; rest: string[] } {
   const byFlag = new Map(entries.map(([name, def]) => [def.flag, name]));
   const fromFlags = new Map<SettingName, string>();
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (!arg.startsWith('--') || arg === '--help') {
+    if (!arg.startsWith('--') || arg === '--help' || commandFlags.has(arg)) {
       rest.push(arg);
       continue;
     }

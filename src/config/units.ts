@@ -12,7 +12,9 @@ export function parseDuration(text: string): number {
 
 /** "5m-10m" -> [300000, 600000]; a single duration gives a fixed interval. */
 export function parseDurationRange(text: string): readonly [number, number] {
-  const [low, high = low] = text.split('-');
+  const parts = text.split('-');
+  if (parts.length > 2) throw new Error(`expected a duration or a range like 5m-10m, got "${text}"`);
+  const [low, high = low] = parts;
   const range = [parseDuration(low), parseDuration(high)] as const;
   if (range[0] > range[1]) throw new Error(`range "${text}" has its low end above its high end`);
   return range;

@@ -2,6 +2,7 @@
  * Encodes a payload as multipart/form-data with form-data: a random boundary (SendGrid's fixed
  * `xYzZY` breaks on bodies that contain it) and an exact Content-Length.
  */
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import FormData from 'form-data';
@@ -13,9 +14,14 @@ export interface EncodedForm {
   readonly contentLength: number;
 }
 
-export function encodeForm(payload: Payload): EncodedForm {
+/** A random boundary; the same one gives the same bytes, so a body can be encoded twice. */
+export function newBoundary(): string {
+  return `----mxhook${randomBytes(16).toString('hex')}`;
+}
+
+export function encodeForm(payload: Payload, boundary: string = newBoundary()): EncodedForm {
   const form = new FormData();
-  const boundary = form.getBoundary();
+  form.setBoundary(boundary);
   for (const part of payload.parts) {
     const header = `--${boundary}\r\n${partHeaders(part)}\r\n`;
     if ('value' in part) form.append(part.name, part.value, { header });
@@ -33,10 +39,16 @@ export function encodeForm(payload: Payload): EncodedForm {
 function partHeaders(part: PayloadPart): string {
   const name = quoteParam(part.name);
   if (!('file' in part)) return `Content-Disposition: form-data; name="${name}"\r\n`;
-  // As browsers do (HTML's form encoding): UTF-8 in filename="", with " and line breaks
-  // percent-escaped; plus RFC 5987 filename* for non-ASCII names, which parsers that know it prefer.
-  const ext = /[^\x20-\x7e]/.test(part.filename) ? `; filename*=UTF-8''${encodeRfc5987(part.filename)}` : '';
-  return `Content-Disposition: form-data; name="${name}"; filename="${quoteParam(part.filename)}"${ext}\r\n` +
+  // filename="" carries the name as UTF-8 with " and \ backslash-escaped (RFC 7578 quoted-string):
+  // busboy, multer and Python's email parser all read the escapes back, where browsers' %22 is
+  // read back only by multer. Names that are not plain ASCII also get RFC 5987 filename*, which
+  // busboy, multer and Python prefer (busboy's default latin1 would garble UTF-8 in filename="").
+  // Control characters are dropped: line breaks would end the part's headers, and parsers refuse
+  // the others in a quoted-string (busboy then loses the whole name).
+  // eslint-disable-next-line no-control-regex
+  const filename = part.filename.replace(/[\x00-\x1f\x7f]/g, '');
+  const ext = /[^\x20-\x7e]|["\\]/.test(filename) ? `; filename*=UTF-8''${encodeRfc5987(filename)}` : '';
+  return `Content-Disposition: form-data; name="${name}"; filename="${filename.replace(/["\\]/g, '\\$&')}"${ext}\r\n` +
     `Content-Type: ${part.contentType.replace(/[\r\n]/g, '')}\r\n`;
 }
 

@@ -2,18 +2,21 @@
 import { Agent, request } from 'undici';
 import type { AttemptResult } from '../domain/outcome.ts';
 import type { EncodedForm } from './encode-form.ts';
+import { checkLiteralHost, DESTINATION_REFUSED, guardedLookup } from './destination-guard.ts';
 
 export interface PostOptions {
   /** Connect timeout, ms. Default 10 s. */
   readonly connectTimeoutMs: number;
   /** Whole request (connect to end of answer), ms. Default 30 s. */
   readonly requestTimeoutMs: number;
+  /** Allow private and loopback destinations (metadata and link-local are never allowed). Default true. */
+  readonly allowPrivateDestinations: boolean;
 }
 
 /** A keep-alive pool per worker process, shared by every delivery. */
 export function createDeliveryAgent(options: PostOptions): Agent {
   return new Agent({
-    connect: { timeout: options.connectTimeoutMs },
+    connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup(options.allowPrivateDestinations) },
     headersTimeout: options.requestTimeoutMs,
     bodyTimeout: options.requestTimeoutMs,
     keepAliveTimeout: 4_000,
@@ -38,6 +41,11 @@ export async function postForm(
   headers: Record<string, string>,
   options: PostOptions,
 ): Promise<AttemptResult & { bodySnippet?: string }> {
+  const literal = checkLiteralHost(new URL(target.url), options.allowPrivateDestinations);
+  if (literal) {
+    form.body.destroy();
+    return { kind: 'error', code: DESTINATION_REFUSED, message: literal.message };
+  }
   try {
     const response = await request(target.url, {
       method: 'POST',

@@ -1,28 +1,30 @@
 /**
- * The delivery worker: for each job, load the message, build the route's payload, POST it,
- * classify the result (domain/outcome) and act on that value: done, retry later, or dead-letter.
+ * The delivery worker: for each job, load the message and route, respect the destination's
+ * circuit breaker, attempt the POST (attempt.ts), and act on the classified outcome: done,
+ * retry later, or dead-letter. Nothing is dropped.
  */
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
+import type { KeyObject } from 'node:crypto';
+import { afterFailure, afterSuccess, isOpen, type BreakerPolicy } from '../domain/circuit-breaker.ts';
 import type { DeliveryJobData } from '../domain/message.ts';
-import { classifyAttempt, type DeliveryOutcome } from '../domain/outcome.ts';
 import { nextRetry, type RetryPolicy } from '../domain/retry-policy.ts';
-import { effectiveRetryPolicy, type ParseSetting } from '../domain/route.ts';
-import { buildParsedPayload } from '../parse/parsed-payload.ts';
-import { buildRawPayload } from '../parse/raw-payload.ts';
-import { removeSpoolDir } from '../parse/spool.ts';
+import { effectiveRetryPolicy } from '../domain/route.ts';
 import { BACKOFF_TYPE, DELIVERY_QUEUE_NAME } from '../queue/delivery-queue.ts';
 import type { RouteRegistry } from '../routes/registry.ts';
+import type { SigningSecrets } from '../routes/signing-secrets.ts';
 import { recordAttempt } from '../store/attempts.ts';
+import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { loadMessage, releaseDeliveryNow, type StoredMessage } from '../store/messages.ts';
-import { encodeForm } from './encode-form.ts';
-import { postForm, splitUrlCredentials, type PostOptions } from './post.ts';
+import { loadMessage, releaseDelivery, execOrThrow } from '../store/messages.ts';
+import { countRoute, routeStatsKey } from '../store/route-stats.ts';
+import { attemptDelivery } from './attempt.ts';
+import { spamCheckFields } from './spam-check.ts';
+import type { SpamdOptions } from '../parse/spamd.ts';
+import { splitUrlCredentials, type PostOptions } from './post.ts';
 
 export interface DeliveryWorkerOptions {
   /** BullMQ connection (maxRetriesPerRequest: null); the worker duplicates it for blocking calls. */
@@ -31,14 +33,22 @@ export interface DeliveryWorkerOptions {
   readonly redis: Redis;
   readonly keys: KeySpace;
   readonly routes: RouteRegistry;
+  readonly secrets: SigningSecrets;
+  /** Loads the server's ECDSA key (for routes with sendgrid_signature); called once, lazily. */
+  readonly ecdsaKey: () => Promise<KeyObject>;
   readonly agent: Agent;
   readonly post: PostOptions;
+  /** spamd for routes with spam_check. */
+  readonly spamd: SpamdOptions;
   /** Server-wide retry schedule; a route's retry_policy overrides parts of it. */
   readonly retryPolicy: RetryPolicy;
+  readonly breaker: BreakerPolicy;
   /** Dead letters and their raw message are kept this long, ms. Default 7 days. */
   readonly deadLetterRetentionMs: number;
   /** Deliveries in flight at once. Default 32. */
   readonly concurrency: number;
+  /** A job whose worker died is picked up again after this long, ms. Default 30 s. */
+  readonly lockDurationMs: number;
   /** Where large attachments are spooled while a payload is built. */
   readonly spoolDir: string;
   readonly logger: Logger;
@@ -58,10 +68,14 @@ export class RetryLater extends Error {
 const UNEXPECTED_FAILURE_DELAY_MS = 30_000;
 
 export function createDeliveryWorker(options: DeliveryWorkerOptions): Worker<DeliveryJobData> {
-  const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE_NAME, (job) => deliver(job, options), {
+  let ecdsa: Promise<KeyObject> | undefined;
+  const ecdsaKey = () => (ecdsa ??= options.ecdsaKey());
+  const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE_NAME, (job, token) => deliver(job, token, options, ecdsaKey), {
     connection: options.connection,
     prefix: options.keys.prefix,
     concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.lockDurationMs,
     // A worker killed mid-POST leaves its job "stalled"; recover it instead of failing it.
     maxStalledCount: 1_000,
     settings: {
@@ -73,7 +87,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Worker<Del
   return worker;
 }
 
-async function deliver(job: Job<DeliveryJobData>, options: DeliveryWorkerOptions): Promise<void> {
+async function deliver(job: Job<DeliveryJobData>, token: string | undefined, options: DeliveryWorkerOptions, ecdsaKey: () => Promise<KeyObject>): Promise<void> {
   const { messageId, hostname } = job.data;
   const deliveryId = job.id as string;
   const attempt = job.attemptsMade + 1;
@@ -84,82 +98,66 @@ async function deliver(job: Job<DeliveryJobData>, options: DeliveryWorkerOptions
     log.error({ event: 'delivery_message_missing' });
     throw new UnrecoverableError(`raw message ${messageId} is missing`);
   }
+  const dead = (reason: string) => deadLetterDelivery(options.redis, options.keys, {
+    deliveryId, messageId, hostname, reason, meta: message.meta, retentionMs: options.deadLetterRetentionMs, now: Date.now(), wasRetrying: attempt > 1,
+  });
   const route = await options.routes.get(hostname);
   if (!route) {
-    await deadLetter(options, { deliveryId, messageId, hostname, message, reason: 'route deleted before delivery' });
+    await dead('route deleted before delivery');
     log.warn({ event: 'delivery_dead', reason: 'route deleted' });
     return;
   }
+  const target = splitUrlCredentials(route.url).url;
+  const origin = new URL(target).origin;
+  const breaker = await readBreaker(options.redis, options.keys, origin);
+  const policy = effectiveRetryPolicy(options.retryPolicy, route.retry_policy);
+  if (isOpen(breaker, Date.now())) {
+    if (breaker.openUntil - message.meta.receivedAt > policy.maxAgeMs) {
+      await dead(`gave up after ${attempt - 1} attempts: ${origin} unavailable (circuit open past the retry window)`);
+      return;
+    }
+    // Wait out the cool-down without using an attempt or holding a worker slot.
+    await job.moveToDelayed(breaker.openUntil + Math.round(Math.random() * 1000), token);
+    throw new DelayedError();
+  }
+
   const started = Date.now();
-  const { outcome, status } = await attemptPost(options, route, message, { deliveryId, attempt, hostname });
+  const { outcome, status } = await attemptDelivery({
+    agent: options.agent, post: options.post, spoolDir: options.spoolDir, spamCheck: (raw) => spamCheckFields(raw, options.spamd, log),
+  }, {
+    route, message, deliveryId, attempt,
+    hmacKeys: await options.secrets.keysFor(hostname),
+    ecdsaKey: route.sendgrid_signature ? await ecdsaKey() : undefined,
+  });
   const durationMs = Date.now() - started;
   await recordAttempt(options.redis, options.keys, deliveryId, {
     attempt, at: new Date(started).toISOString(), outcome: outcome.kind, status, durationMs,
     reason: outcome.kind === 'delivered' ? undefined : outcome.reason,
   });
-  const target = splitUrlCredentials(route.url).url;
-  log.info({ event: 'delivery_attempt', url: target, outcome: outcome.kind, status, ms: durationMs, ...(outcome.kind !== 'delivered' ? { reason: outcome.reason } : {}) });
+  log.info({ event: 'delivery_attempt', target, outcome: outcome.kind, status, ms: durationMs, ...(outcome.kind !== 'delivered' ? { reason: outcome.reason } : {}) });
+  const now = Date.now();
+  const nextBreaker = outcome.kind === 'retry' ? afterFailure(breaker, options.breaker, now) : afterSuccess();
+  if (nextBreaker !== breaker) await writeBreaker(options.redis, options.keys, origin, nextBreaker);
 
-  if (outcome.kind === 'delivered') {
-    await releaseDeliveryNow(options.redis, options.keys, messageId);
-    return;
-  }
-  if (outcome.kind === 'permanent') {
-    await deadLetter(options, { deliveryId, messageId, hostname, message, reason: outcome.reason });
-    return;
-  }
-  const policy = effectiveRetryPolicy(options.retryPolicy, route.retry_policy);
+  if (outcome.kind === 'delivered') return finishDelivered(options, messageId, hostname, attempt);
+  if (outcome.kind === 'permanent') return dead(outcome.reason);
   const decision = nextRetry(policy, {
-    receivedAt: message.meta.receivedAt, now: Date.now(),
+    receivedAt: message.meta.receivedAt, now,
     ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
   });
   if (!decision.retry) {
-    await deadLetter(options, { deliveryId, messageId, hostname, message, reason: `gave up after ${attempt} attempts: ${outcome.reason}` });
+    await dead(`gave up after ${attempt} attempts: ${outcome.reason}`);
     log.warn({ event: 'delivery_dead', reason: 'retries exhausted' });
     return;
   }
+  if (attempt === 1) await options.redis.hincrby(routeStatsKey(options.keys, hostname), 'retrying', 1);
   throw new RetryLater(outcome.reason, decision.delayMs);
 }
 
-async function attemptPost(
-  options: DeliveryWorkerOptions,
-  route: ParseSetting,
-  message: StoredMessage,
-  ids: { deliveryId: string; attempt: number; hostname: string },
-): Promise<{ outcome: DeliveryOutcome; status?: number }> {
-  const context = {
-    senderIp: message.meta.clientIp,
-    mailFrom: message.meta.mailFrom,
-    recipients: message.meta.recipients[ids.hostname] ?? [],
-  };
-  const spoolDir = path.join(options.spoolDir, `${ids.deliveryId}-${ids.attempt}-${process.pid}`);
-  try {
-    let payload;
-    if (route.send_raw) payload = buildRawPayload(message.raw, context);
-    else {
-      await mkdir(spoolDir, { recursive: true });
-      payload = await buildParsedPayload(message.raw, context, { dir: spoolDir });
-    }
-    const result = await postForm(options.agent, splitUrlCredentials(route.url), encodeForm(payload), {
-      'x-mxhook-delivery-id': ids.deliveryId,
-      'x-mxhook-attempt': String(ids.attempt),
-    }, options.post);
-    const outcome = classifyAttempt(result);
-    const detailed = outcome.kind === 'permanent' && result.kind === 'response' && result.bodySnippet
-      ? { ...outcome, reason: `${outcome.reason}: ${result.bodySnippet.slice(0, 200)}` }
-      : outcome;
-    return { outcome: detailed, ...(result.kind === 'response' ? { status: result.status } : {}) };
-  } finally {
-    await removeSpoolDir(spoolDir);
-  }
-}
-
-function deadLetter(
-  options: DeliveryWorkerOptions,
-  input: { deliveryId: string; messageId: string; hostname: string; message: StoredMessage; reason: string },
-): Promise<void> {
-  return deadLetterDelivery(options.redis, options.keys, {
-    deliveryId: input.deliveryId, messageId: input.messageId, hostname: input.hostname, reason: input.reason,
-    meta: input.message.meta, retentionMs: options.deadLetterRetentionMs, now: Date.now(),
-  });
+async function finishDelivered(options: DeliveryWorkerOptions, messageId: string, hostname: string, attempt: number): Promise<void> {
+  const multi = options.redis.multi();
+  countRoute(multi, options.keys, hostname, 'delivered');
+  if (attempt > 1) countRoute(multi, options.keys, hostname, 'retrying', -1);
+  releaseDelivery(multi, options.keys, messageId);
+  await execOrThrow(multi);
 }

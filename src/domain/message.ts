@@ -1,5 +1,12 @@
 /** Types shared along the pipeline: what intake hands to the store, and what a delivery job carries. */
+import { randomBytes } from 'node:crypto';
+import type { AuthVerdicts } from './auth.ts';
 import type { ParseSetting } from './route.ts';
+
+/** Time-ordered (base36 milliseconds) plus 64 random bits: unique across SMTP nodes. */
+export function newMessageId(): string {
+  return `${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
+}
 
 /** One message as SMTP intake accepted it, `Received:` already prepended. */
 export interface IncomingMessage {
@@ -12,6 +19,10 @@ export interface IncomingMessage {
   readonly receivedAt: number;
   /** One entry per hostname route the message goes to, with that route's recipients. */
   readonly deliveries: readonly { readonly hostname: string; readonly recipients: readonly string[] }[];
+  /** Set when this is a replay of a dead letter: its delivery id (not counted as received again). */
+  readonly replayOf?: string;
+  /** SPF/DKIM/DMARC/ARC verdicts from SMTP time; absent when the checks are off. */
+  readonly auth?: AuthVerdicts;
 }
 
 /** Stores the message and its delivery jobs in one step; rejects when that cannot be done. */
@@ -35,4 +46,8 @@ export interface StoredMessageMeta {
   readonly size: number;
   /** Recipients per hostname. */
   readonly recipients: Readonly<Record<string, readonly string[]>>;
+  /** Delivery id of the dead letter this message replays. */
+  readonly replayOf?: string;
+  /** SPF/DKIM/DMARC/ARC verdicts from SMTP time; absent when the checks are off. */
+  readonly auth?: AuthVerdicts;
 }

@@ -39,6 +39,12 @@ describe('validateParseSetting: create', () => {
     expect(result.errors).toEqual([{ field: 'hostname', message: `invalid hostname: ${hostname}` }]);
   });
 
+  it('refuses a hostname with a path or query rather than registering a truncated one', () => {
+    for (const hostname of ['parse.example.com/inbound', 'parse.example.com?x=1']) {
+      expect(fieldsOf(validateParseSetting({ hostname, url: 'https://a.example/' }))).toEqual(['hostname']);
+    }
+  });
+
   it('refuses a non-http url', () => {
     for (const url of ['ftp://files.example.com/x', 'file:///etc/passwd', 'javascript:alert(1)', 'mailto:a@b.example']) {
       expect(validateParseSetting({ hostname: 'p.example.com', url }).errors).toEqual([{ field: 'url', message: 'url must use http or https' }]);

@@ -1,5 +1,6 @@
 /** A parse route (SendGrid's ParseSetting) and the rules for creating and changing one. Pure. */
 import { normalizeHostname } from './address.ts';
+import { refusedLiteralHost } from './destination-policy.ts';
 import type { FieldError } from './errors.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { parseDuration, parseDurationRange } from '../config/units.ts';
@@ -21,11 +22,13 @@ export interface ParseSetting {
   readonly spam_check: boolean;
   /** POST the whole MIME message as `email` instead of parsed fields. */
   readonly send_raw: boolean;
+  /** mxhook extension: also sign with SendGrid's ECDSA scheme (X-Twilio-Email-Event-Webhook-*). */
+  readonly sendgrid_signature?: boolean;
   /** mxhook extension: this route's retry schedule. */
   readonly retry_policy?: RetryPolicySetting;
 }
 
-const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'retry_policy']);
+const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy']);
 
 /**
  * Validates a create (`existing` undefined) or a patch (`existing` set) of a parse setting.
@@ -59,11 +62,12 @@ export function validateParseSetting(
     if (problem) errors.push({ field: 'url', message: problem });
     else url = String(body.url);
   }
-  const flags: Record<'spam_check' | 'send_raw', boolean> = {
+  const flags: Record<'spam_check' | 'send_raw' | 'sendgrid_signature', boolean> = {
     spam_check: existing?.spam_check ?? false,
     send_raw: existing?.send_raw ?? false,
+    sendgrid_signature: existing?.sendgrid_signature ?? false,
   };
-  for (const field of ['spam_check', 'send_raw'] as const) {
+  for (const field of ['spam_check', 'send_raw', 'sendgrid_signature'] as const) {
     if (body[field] === undefined) continue;
     if (typeof body[field] !== 'boolean') errors.push({ field, message: `${field} must be true or false` });
     else flags[field] = body[field];
@@ -75,8 +79,14 @@ export function validateParseSetting(
     else retryPolicy = checked;
   }
   if (errors.length) return { errors };
+  const { sendgrid_signature, ...sendgridFlags } = flags;
   return {
-    setting: { hostname, url, ...flags, ...(retryPolicy && Object.keys(retryPolicy).length ? { retry_policy: retryPolicy } : {}) },
+    setting: {
+      hostname, url, ...sendgridFlags,
+      // Extensions appear only when set, so SendGrid-shaped requests get SendGrid-shaped answers.
+      ...(sendgrid_signature ? { sendgrid_signature } : {}),
+      ...(retryPolicy && Object.keys(retryPolicy).length ? { retry_policy: retryPolicy } : {}),
+    },
   };
 }
 
@@ -89,8 +99,13 @@ function checkUrl(value: unknown): string | undefined {
     return `invalid url: not an absolute URL`;
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'url must use http or https';
+  const refused = refusedLiteralHost(parsed.hostname);
+  if (refused) return `url points at a ${refused} address, which is never allowed`;
   return undefined;
 }
+
+/** A zero interval would hammer the app with no wait for the whole fast phase. */
+const MIN_POLICY_MS = 10;
 
 const POLICY_FIELDS = ['fast_interval', 'fast_phase', 'slow_interval', 'max_age'] as const;
 
@@ -102,8 +117,8 @@ function checkRetryPolicy(value: unknown): RetryPolicySetting | string {
     if (!(POLICY_FIELDS as readonly string[]).includes(key)) return `unknown retry_policy field ${key}`;
     if (typeof raw !== 'string') return `retry_policy.${key} must be a string like "5m" or "5m-10m"`;
     try {
-      if (key.endsWith('interval')) parseDurationRange(raw);
-      else parseDuration(raw);
+      const low = key.endsWith('interval') ? parseDurationRange(raw)[0] : parseDuration(raw);
+      if (low < MIN_POLICY_MS) return `retry_policy.${key} must be at least ${MIN_POLICY_MS} ms`;
     } catch (err) {
       return `retry_policy.${key}: ${(err as Error).message}`;
     }

@@ -1,5 +1,5 @@
 /** Reading the raw header block of a message without parsing the body. Pure. */
-import libmime from 'libmime';
+import { decodeWords, headerText, withoutNul } from './charset.ts';
 
 /** Bytes of the header block (without the blank line) and where the body starts. */
 export function splitHeaderBlock(raw: Buffer): { header: Buffer; bodyStart: number } {
@@ -10,18 +10,13 @@ export function splitHeaderBlock(raw: Buffer): { header: Buffer; bodyStart: numb
   return { header: raw, bodyStart: raw.length };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * Header bytes as text: UTF-8 when they are valid UTF-8 (SMTPUTF8 mail, or raw 8-bit UTF-8 that
- * some clients send), else Latin-1, which maps every byte to one character and never fails.
+ * some clients send), else the message's charset (`hint`), else Windows-1252, which maps every
+ * byte to a character and never fails (see charset.ts).
  */
-export function headerBytesToText(bytes: Buffer): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
+export function headerBytesToText(bytes: Buffer, hint?: string | false): string {
+  return headerText(bytes, hint);
 }
 
 /** One `Name: value` string per header, folds unfolded (the line break removed, whitespace kept). */
@@ -31,7 +26,8 @@ export function unfoldHeaderLines(headerText: string): string[] {
     if (/^[ \t]/.test(line) && lines.length) lines[lines.length - 1] += line;
     else if (line) lines.push(line);
   }
-  return lines;
+  // A stray CR or NUL inside a line would break line-based readers of the `headers` field.
+  return lines.map((line) => withoutNul(line).replace(/\r/g, ' '));
 }
 
 /** The first header of that name, value as written (encoded-words left encoded). */
@@ -43,11 +39,40 @@ export function findHeader(lines: readonly string[], name: string): string | und
 
 /** Decodes RFC 2047 encoded-words into UTF-8 text; malformed words are left as they are. */
 export function decodeHeaderValue(value: string): string {
-  try {
-    return libmime.decodeWords(value).trim();
-  } catch {
-    return value.trim();
-  }
+  return withoutNul(decodeWords(value)).trim();
+}
+
+const WORDS = String.raw`=\?[^?\s]+\?[bBqQ]\?[^?]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?]*\?=)*`;
+const QUOTED_OR_WORDS = new RegExp(String.raw`"(?:[^"\\]|\\.)*"|(${WORDS})`, 'g');
+const SPECIALS = /[",;<>@:\\()[\]]/;
+
+/**
+ * An address header (To, From, Cc) decoded, with a decoded display name quoted when it holds a
+ * comma or another special: `=?UTF-8?Q?Doe=2C_John?= <j@x>` must not read as two addresses.
+ * Encoded-words inside quotes (not allowed, but common) are decoded too.
+ */
+export function decodeAddressValue(value: string): string {
+  const escape = (text: string) => text.replace(/["\\]/g, '\\$&');
+  const decoded = value.replace(QUOTED_OR_WORDS, (match: string, words: string | undefined) => {
+    if (words) {
+      const text = decodeWords(words);
+      return SPECIALS.test(text) ? `"${escape(text)}"` : text;
+    }
+    return match.includes('=?') ? match.replace(new RegExp(WORDS, 'g'), (w) => escape(decodeWords(w))) : match;
+  });
+  return withoutNul(decoded).trim();
+}
+
+/**
+ * The charset a message declares, used for raw 8-bit header bytes that are not UTF-8: the
+ * top-level Content-Type's, else the first `charset=` of a body part (within the first 256 KiB).
+ */
+export function declaredCharset(headerLines: readonly string[], raw: Buffer, bodyStart: number): string | undefined {
+  const pattern = /charset\s*=\s*"?([\w.:-]+)/i;
+  const own = pattern.exec(findHeader(headerLines, 'content-type') ?? '');
+  if (own) return own[1];
+  const body = raw.subarray(bodyStart, bodyStart + 256 * 1024).toString('latin1');
+  return pattern.exec(body)?.[1];
 }
 
 /** The header fields apps read from both parsed and raw payloads. */
@@ -59,11 +84,21 @@ export interface EnvelopeHeaders {
   readonly cc: string | undefined;
 }
 
-export function readEnvelopeHeaders(raw: Buffer): EnvelopeHeaders {
-  const headerLines = unfoldHeaderLines(headerBytesToText(splitHeaderBlock(raw).header));
-  const get = (name: string) => {
+export function readEnvelopeHeaders(raw: Buffer, charsetHint?: string): EnvelopeHeaders {
+  const { header, bodyStart } = splitHeaderBlock(raw);
+  // Decoding needs the hint only when the bytes are not UTF-8; reading it costs a regex.
+  const latin = header.toString('latin1');
+  const hint = charsetHint ?? (/[\x80-\xff]/.test(latin) ? declaredCharset(unfoldHeaderLines(latin), raw, bodyStart) : undefined);
+  const headerLines = unfoldHeaderLines(headerBytesToText(header, hint));
+  const get = (name: string, decode: (value: string) => string) => {
     const value = findHeader(headerLines, name);
-    return value === undefined ? undefined : decodeHeaderValue(value);
+    return value === undefined ? undefined : decode(value);
   };
-  return { headerLines, to: get('to') ?? '', from: get('from') ?? '', subject: get('subject') ?? '', cc: get('cc') };
+  return {
+    headerLines,
+    to: get('to', decodeAddressValue) ?? '',
+    from: get('from', decodeAddressValue) ?? '',
+    subject: get('subject', decodeHeaderValue) ?? '',
+    cc: get('cc', decodeAddressValue),
+  };
 }

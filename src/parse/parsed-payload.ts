@@ -1,13 +1,14 @@
 /**
- * Parsed mode (the default): the message's fields as SendGrid posts them (SPEC §3). The body is
- * parsed with mailparser's streaming parser; attachments are spooled one at a time.
+ * Parsed mode (the default): the message's fields as SendGrid posts them (SPEC §3). The MIME tree
+ * is walked with mailsplit's streaming splitter (mime-walk.ts); attachments are spooled one at a time.
  */
-import { Readable } from 'node:stream';
-import { MailParser, type AttachmentStream, type MessageText } from 'mailparser';
-import libmime from 'libmime';
-import { headerBytesToText, readEnvelopeHeaders, splitHeaderBlock } from './header-block.ts';
+import { assembleBody } from './body-text.ts';
+import { decodeText, withoutNul } from './charset.ts';
+import { declaredCharset, readEnvelopeHeaders, splitHeaderBlock, unfoldHeaderLines } from './header-block.ts';
+import { withAuthFields } from './auth-fields.ts';
+import { walkMime } from './mime-walk.ts';
 import { envelopeJson, type Payload, type PayloadContext, type PayloadPart } from './payload.ts';
-import { spoolStream, type Spooled, type SpoolOptions } from './spool.ts';
+import type { Spooled, SpoolOptions } from './spool.ts';
 
 interface AttachmentEntry {
   readonly field: string;
@@ -18,8 +19,10 @@ interface AttachmentEntry {
 }
 
 export async function buildParsedPayload(raw: Buffer, context: PayloadContext, spool: SpoolOptions): Promise<Payload> {
-  const headers = readEnvelopeHeaders(raw);
-  const { text, html, attachments, parseError } = await parseBody(raw, spool);
+  const { header, bodyStart } = splitHeaderBlock(raw);
+  const charsetHint = declaredCharset(unfoldHeaderLines(header.toString('latin1')), raw, bodyStart);
+  const headers = readEnvelopeHeaders(raw, charsetHint);
+  const { text, html, attachments, parseError } = await parseBody(raw, spool, charsetHint);
   const parts: PayloadPart[] = [{ name: 'headers', value: headers.headerLines.join('\n') + '\n' }];
   const contentIds = Object.fromEntries(attachments.filter((a) => a.contentId).map((a) => [a.contentId, a.field]));
   if (Object.keys(contentIds).length) parts.push({ name: 'content-ids', value: JSON.stringify(contentIds) });
@@ -50,7 +53,7 @@ export async function buildParsedPayload(raw: Buffer, context: PayloadContext, s
   parts.push({ name: 'charsets', value: JSON.stringify(charsets) });
   if (parseError) parts.push({ name: 'parse_error', value: parseError });
   for (const a of attachments) parts.push({ name: a.field, filename: a.filename, contentType: a.contentType, file: a.file });
-  return { parts, ...(parseError ? { parseError } : {}) };
+  return { parts: withAuthFields(parts, context.auth), ...(parseError ? { parseError } : {}) };
 }
 
 interface ParsedBody {
@@ -60,54 +63,13 @@ interface ParsedBody {
   parseError: string | undefined;
 }
 
-async function parseBody(raw: Buffer, spool: SpoolOptions): Promise<ParsedBody> {
-  const body: ParsedBody = { text: undefined, html: undefined, attachments: [], parseError: undefined };
-  const parser = new MailParser({ skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
-  const pending: Promise<void>[] = [];
-  parser.on('data', (data: AttachmentStream | MessageText) => {
-    if (data.type === 'text') {
-      if (typeof data.text === 'string' && data.text) body.text = data.text;
-      if (typeof data.html === 'string' && data.html) body.html = data.html;
-      return;
-    }
-    const index = body.attachments.length + 1;
-    const field = `attachment${index}`;
-    const contentType = data.contentType || 'application/octet-stream';
-    const inline = Boolean(data.cid) && (data.related === true || data.contentDisposition === 'inline');
-    const entry = { field, filename: data.filename || generatedFilename(index, contentType), contentType, contentId: inline ? data.cid : undefined };
-    // Reserve the slot now so numbering follows the order of parts in the message.
-    body.attachments.push(entry as AttachmentEntry);
-    pending.push(
-      spoolStream(data.content, field, spool).then(
-        (file) => {
-          (entry as { file?: Spooled }).file = file;
-          data.release?.();
-        },
-        (err: unknown) => {
-          data.release?.();
-          throw err;
-        },
-      ),
-    );
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      parser.once('end', resolve);
-      parser.once('error', reject);
-      Readable.from([raw]).pipe(parser);
-    });
-    await Promise.all(pending);
-  } catch (err) {
-    // Keep whatever was recovered; the body text at least reaches the app, and parse_error says why.
-    await Promise.allSettled(pending);
-    body.attachments = body.attachments.filter((a) => a.file);
-    body.parseError = String((err as Error).message ?? err);
-    body.text ??= headerBytesToText(raw.subarray(splitHeaderBlock(raw).bodyStart));
-  }
-  return body;
-}
-
-function generatedFilename(index: number, contentType: string): string {
-  const ext = contentType === 'message/rfc822' ? 'eml' : libmime.detectExtension(contentType);
-  return `attachment${index}.${ext || 'bin'}`;
+async function parseBody(raw: Buffer, spool: SpoolOptions, charsetHint: string | undefined): Promise<ParsedBody> {
+  const walked = await walkMime(raw, spool, charsetHint);
+  const { text, html } = assembleBody(walked.bodyParts);
+  const attachments = walked.attachments.map((a, i) => ({ ...a, field: `attachment${i + 1}` }));
+  if (!walked.error) return { text, html, attachments, parseError: undefined };
+  // Keep whatever was recovered; the body at least reaches the app as text, and parse_error says why.
+  const body = raw.subarray(splitHeaderBlock(raw).bodyStart);
+  const rawText = withoutNul(decodeText(body, charsetHint).replace(/\r\n?/g, '\n'));
+  return { text: text ?? rawText, html, attachments, parseError: walked.error };
 }

@@ -1,4 +1,5 @@
 /** A POST payload as a list of multipart parts, before it is encoded. */
+import type { AuthVerdicts } from '../domain/auth.ts';
 import type { Spooled } from './spool.ts';
 
 export type PayloadPart =
@@ -19,6 +20,8 @@ export interface PayloadContext {
   readonly mailFrom: string;
   /** This route's recipients only. */
   readonly recipients: readonly string[];
+  /** SPF/DKIM/DMARC/ARC verdicts from SMTP time (the SPF, dkim, auth fields); absent when not checked. */
+  readonly auth?: AuthVerdicts | undefined;
 }
 
 export function envelopeJson(context: PayloadContext): string {

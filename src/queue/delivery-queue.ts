@@ -5,6 +5,7 @@ import { MxhookError } from '../domain/errors.ts';
 import type { AcceptMessage, DeliveryJobData, IncomingMessage, StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { execOrThrow } from '../store/messages.ts';
+import { countRoute } from '../store/route-stats.ts';
 
 export const DELIVERY_QUEUE_NAME = 'deliveries';
 export const DELIVERY_JOB_NAME = 'deliver';
@@ -43,6 +44,8 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, keys: KeySpac
       receivedAt: message.receivedAt,
       size: message.raw.length,
       recipients: Object.fromEntries(message.deliveries.map((d) => [d.hostname, d.recipients])),
+      ...(message.replayOf ? { replayOf: message.replayOf } : {}),
+      ...(message.auth ? { auth: message.auth } : {}),
     };
     try {
       const client = (await queue.getBackend().client) as unknown as Redis;
@@ -51,7 +54,10 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, keys: KeySpac
       multi.hset(keys.messageMeta(message.id), { meta: JSON.stringify(meta), pending: message.deliveries.length });
       const statsKey = keys.receivedStats(utcDay(message.receivedAt));
       message.deliveries.forEach((delivery, index) => {
-        multi.hincrby(statsKey, delivery.hostname, 1);
+        if (!message.replayOf) {
+          multi.hincrby(statsKey, delivery.hostname, 1);
+          countRoute(multi, keys, delivery.hostname, 'received');
+        }
         const data: DeliveryJobData = { messageId: message.id, hostname: delivery.hostname };
         const job = new Job(queue, DELIVERY_JOB_NAME, data, {
           jobId: deliveryId(message.id, index),

@@ -2,15 +2,18 @@
  * The MX-facing SMTP listener: accepts mail only for registered hostnames, enforces the size limit,
  * prepends a Received: header and answers 250 only once the message and its deliveries are stored.
  */
-import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import { isReservedLocalPart, splitAddress } from '../domain/address.ts';
 import { MxhookError, smtpReplyFor, type ErrorCode } from '../domain/errors.ts';
-import type { AcceptMessage, LookupRoute } from '../domain/message.ts';
+import { newMessageId, type AcceptMessage, type LookupRoute } from '../domain/message.ts';
 import { buildReceivedHeader } from '../domain/received.ts';
 import { allowExplicitEnhancedCodes } from './enhanced-codes.ts';
+import { checkAuthentication, type AuthCheckOptions } from './auth-check.ts';
+import { withCommandHook } from './command-hook.ts';
+import { createSessionLimits } from './session-limits.ts';
+import { MIN_TLS_VERSION, watchTlsFiles, type SmtpTlsMaterial } from './tls.ts';
 
 export interface SmtpIntakeOptions {
   /** Our name in the greeting and Received: headers. */
@@ -28,7 +31,30 @@ export interface SmtpIntakeOptions {
   readonly logger: Logger;
   /** Log every command and reply. Default false. */
   readonly logProtocol?: boolean;
+  /** While true, new connections get 421 4.3.2 (graceful shutdown); sessions in progress go on. */
+  readonly isDraining?: () => boolean;
+  /** Concurrent connections from one client IP. Default 20. */
+  readonly maxConnectionsPerIp: number;
+  /** Whole-session deadline, ms (421 4.7.0 when it passes, even mid-DATA). Default 10 min. */
+  readonly sessionDeadlineMs: number;
+  /** Commands per message (from the session start or the last DATA) before 421 4.7.0. Default 200. */
+  readonly maxCommands: number;
+  /** Idle time allowed while the client owes us input, ms. Default 1 min. */
+  readonly idleTimeoutMs: number;
+  /** Certificate for STARTTLS and the implicit-TLS listener (see tls.ts); undefined: no STARTTLS. */
+  readonly tls?: SmtpTlsMaterial | undefined;
+  /** How often certificate files are checked for changes, ms; 0: on SIGHUP only. */
+  readonly tlsWatchIntervalMs?: number;
+  /** Also build a listener with implicit TLS (`implicitTls`, bound by the caller). Needs `tls`. */
+  readonly implicitTls?: boolean;
+  /** Every connection starts with a PROXY protocol v1 header (behind a TCP load balancer). */
+  readonly proxyProtocol?: boolean;
+  /** SPF/DKIM/DMARC/ARC at the end of DATA, stored with the message; undefined: not checked. */
+  readonly auth?: AuthCheckOptions | undefined;
 }
+
+/** The plain listener; `implicitTls` is the second one when asked for. Closing the plain one stops TLS reloads. */
+export type SmtpIntake = SMTPServer & { readonly implicitTls?: SMTPServer };
 
 /** Per-session state smtp-server lets us hang on the session object. */
 interface SessionState {
@@ -36,9 +62,12 @@ interface SessionState {
   byHostname: Map<string, string[]>;
 }
 
-export function createSmtpIntake(options: SmtpIntakeOptions): SMTPServer {
+export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   allowExplicitEnhancedCodes();
   const { logger } = options;
+  if (options.implicitTls && !options.tls) throw new Error('the implicit-TLS SMTP port needs a certificate (MXHOOK_TLS_CERT/MXHOOK_TLS_KEY, or self-signed TLS)');
+  const servers: SMTPServer[] = [];
+  const limits = createSessionLimits(options, () => servers, logger);
   const state = new WeakMap<SMTPServerSession, SessionState>();
   const stateOf = (session: SMTPServerSession): SessionState => {
     let s = state.get(session);
@@ -51,11 +80,11 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SMTPServer {
     return Object.assign(new Error(reply.message), { responseCode: reply.responseCode });
   };
 
-  const server = new SMTPServer({
+  const serverOptions: SMTPServerOptions = withCommandHook({
     name: options.hostname,
     banner: 'mxhook ESMTP',
     size: options.maxMessageSize,
-    maxClients: options.maxClients,
+    // maxClients is enforced by session-limits.ts (smtp-server's own reply lacks an enhanced code).
     authOptional: true,
     disabledCommands: ['AUTH'],
     hideENHANCEDSTATUSCODES: false,
@@ -63,9 +92,27 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SMTPServer {
     hide8BITMIME: false,
     hideSMTPUTF8: false,
     disableReverseLookup: true,
+    socketTimeout: options.idleTimeoutMs,
+    useProxy: options.proxyProtocol ?? false,
+    hideSTARTTLS: !options.tls,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    minVersion: MIN_TLS_VERSION,
+    // The application drains sessions itself before close(); this is only the final cut.
+    closeTimeout: 1_000,
     logger: options.logProtocol ? (logger.child({ component: 'smtp-protocol' }) as never) : false,
 
+    onConnect(session, callback) {
+      if (options.isDraining?.()) return callback(reject('SHUTTING_DOWN'));
+      callback(limits.admit(session));
+    },
+
+    onClose(session) {
+      limits.release(session);
+    },
+
     onMailFrom(_address, session, callback) {
+      // While draining, a session may finish its message but not start another one.
+      if (options.isDraining?.()) return callback(reject('SHUTTING_DOWN'));
       // A new transaction on the same connection starts with an empty recipient set.
       stateOf(session).byHostname = new Map();
       callback();
@@ -108,8 +155,12 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SMTPServer {
         // Past the limit, keep reading (the client is still sending) but keep nothing.
         if (size <= options.maxMessageSize) chunks.push(chunk);
       });
-      stream.once('error', (err) => callback(err));
+      stream.once('error', (err) => {
+        limits.messageDone(session);
+        callback(err);
+      });
       stream.once('end', () => {
+        limits.messageDone(session);
         const s = stateOf(session);
         const logBase = {
           event: 'smtp_transaction', session: session.id, ip: session.remoteAddress, helo: session.hostNameAppearsAs,
@@ -126,31 +177,48 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SMTPServer {
           helo: session.hostNameAppearsAs ?? '', clientIp: session.remoteAddress, ourHostname: options.hostname,
           id, recipients, secure: session.secure, date: new Date(started),
         });
-        const raw = Buffer.concat([Buffer.from(received, 'latin1'), ...chunks]);
-        options.acceptMessage({
-          id, raw, clientIp: session.remoteAddress, helo: session.hostNameAppearsAs ?? '',
-          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          receivedAt: started,
-          deliveries: [...s.byHostname].map(([hostname, rcpts]) => ({ hostname, recipients: rcpts })),
-        }).then(
-          () => {
-            logger.info({ ...logBase, id, result: 250, deliveries: s.byHostname.size, ms: Date.now() - started });
-            callback(null, `Ok: queued as ${id}`);
-          },
-          (err: unknown) => {
-            const code = err instanceof MxhookError ? err.code : 'STORE_UNAVAILABLE';
-            logger.error({ ...logBase, id, result: 451, code, err: String((err as Error).cause ?? err) });
-            callback(reject(code === 'STORE_UNAVAILABLE' ? code : 'STORE_UNAVAILABLE'));
-          },
-        );
+        const body = Buffer.concat(chunks);
+        const raw = Buffer.concat([Buffer.from(received, 'latin1'), body]);
+        const envelope = { clientIp: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom: logBase.from };
+        // The reply to this message must not be cut by the session deadline while it is checked and stored.
+        limits.setBusy(session, true);
+        (options.auth ? checkAuthentication({ message: body, ...envelope }, options.auth) : Promise.resolve(undefined))
+          .then((auth) => options.acceptMessage({
+            id, raw, ...envelope, receivedAt: started,
+            deliveries: [...s.byHostname].map(([hostname, rcpts]) => ({ hostname, recipients: rcpts })),
+            ...(auth ? { auth } : {}),
+          }).then(() => auth))
+          .then(
+            (auth) => {
+              const verdicts = auth ? { spf: auth.spf.result, dkim: auth.dkim.map((d) => `${d.domain}:${d.result}`), dmarc: auth.dmarc.result } : {};
+              logger.info({ ...logBase, id, result: 250, deliveries: s.byHostname.size, ms: Date.now() - started, ...verdicts });
+              callback(null, `Ok: queued as ${id}`);
+            },
+            (err: unknown) => {
+              const code = err instanceof MxhookError ? err.code : 'STORE_UNAVAILABLE';
+              logger.error({ ...logBase, id, result: 451, code, err: String((err as Error).cause ?? err) });
+              callback(reject(code === 'STORE_UNAVAILABLE' ? code : 'STORE_UNAVAILABLE'));
+            },
+          )
+          .finally(() => limits.setBusy(session, false));
       });
     },
+  }, limits.onCommand);
+  // smtp-server changes the options object it is given, so each listener gets its own copy.
+  const server = new SMTPServer({ ...serverOptions });
+  servers.push(server);
+  let implicitTls: SMTPServer | undefined;
+  if (options.implicitTls) {
+    implicitTls = new SMTPServer({ ...serverOptions, secure: true, hideSTARTTLS: true });
+    servers.push(implicitTls);
+  }
+  for (const listener of servers) listener.on('error', (err) => logger.warn({ event: 'smtp_error', secure: listener === implicitTls, err: String(err) }));
+  const stopWatching = watchTlsFiles(options.tls, {
+    watchIntervalMs: options.tlsWatchIntervalMs ?? 0, logger,
+    apply: (material) => {
+      for (const listener of servers) listener.updateSecureContext({ key: material.key, cert: material.cert });
+    },
   });
-  server.on('error', (err) => logger.warn({ event: 'smtp_error', err: String(err) }));
-  return server;
-}
-
-/** Time-ordered (base36 milliseconds) plus 64 random bits: unique across SMTP nodes. */
-export function newMessageId(): string {
-  return `${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
+  server.once('close', stopWatching);
+  return Object.assign(server, implicitTls ? { implicitTls } : {});
 }

@@ -1,12 +1,13 @@
 /**
  * The dead-letter store: deliveries that failed for good keep their raw message (for the retention
- * time) and their attempt history, instead of being dropped as SendGrid does.
+ * time), their envelope and their attempt history, instead of being dropped as SendGrid does.
  */
 import type { Redis } from 'ioredis';
 import type { StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { attemptsKey, readAttempts, type AttemptRecord } from './attempts.ts';
 import { execOrThrow, releaseDelivery } from './messages.ts';
+import { countRoute } from './route-stats.ts';
 
 export interface DeadLetter {
   readonly deliveryId: string;
@@ -20,6 +21,10 @@ export interface DeadLetter {
   readonly attempts: readonly AttemptRecord[];
 }
 
+const hostIndex = (keys: KeySpace, hostname: string) => `${keys.deadIndex}:host:${hostname}`;
+const hostOf = (keys: KeySpace) => `${keys.deadIndex}:hostnames`;
+const metaField = 'meta';
+
 /**
  * Moves a delivery to the dead-letter store and releases its hold on the raw message, in one
  * MULTI: the copy of the raw message exists before the original can be deleted.
@@ -27,17 +32,21 @@ export interface DeadLetter {
 export async function deadLetterDelivery(
   redis: Redis,
   keys: KeySpace,
-  input: { deliveryId: string; messageId: string; hostname: string; reason: string; meta: StoredMessageMeta | undefined; retentionMs: number; now: number },
+  input: { deliveryId: string; messageId: string; hostname: string; reason: string; meta: StoredMessageMeta; retentionMs: number; now: number; wasRetrying: boolean },
 ): Promise<void> {
-  const { deliveryId, messageId, meta } = input;
+  const { deliveryId, messageId, meta, hostname } = input;
   const ttl = Math.ceil(input.retentionMs / 1000);
   const record = {
-    deliveryId, messageId, hostname: input.hostname, reason: input.reason,
+    deliveryId, messageId, hostname, reason: input.reason,
     diedAt: new Date(input.now).toISOString(),
-    receivedAt: new Date(meta?.receivedAt ?? input.now).toISOString(),
-    mailFrom: meta?.mailFrom ?? '',
-    recipients: JSON.stringify(meta?.recipients[input.hostname] ?? []),
+    receivedAt: new Date(meta.receivedAt).toISOString(),
+    mailFrom: meta.mailFrom,
+    recipients: JSON.stringify(meta.recipients[hostname] ?? []),
+    [metaField]: JSON.stringify(meta),
   };
+  const attempts = attemptsKey(keys, deliveryId);
+  // An attempt record always exists except when the route was deleted before the first try.
+  const hasAttempts = (await redis.exists(attempts)) === 1;
   const multi = redis.multi();
   multi.copy(keys.messageRaw(messageId), keys.deadLetterRaw(deliveryId), 'REPLACE');
   multi.expire(keys.deadLetterRaw(deliveryId), ttl);
@@ -45,15 +54,16 @@ export async function deadLetterDelivery(
   multi.hset(keys.deadLetter(deliveryId), record);
   multi.expire(keys.deadLetter(deliveryId), ttl);
   multi.zadd(keys.deadIndex, input.now, deliveryId);
-  multi.rename(attemptsKey(keys, deliveryId), `${keys.deadLetter(deliveryId)}:attempts`);
-  multi.expire(`${keys.deadLetter(deliveryId)}:attempts`, ttl);
-  releaseDelivery(multi, keys, messageId);
-  try {
-    await execOrThrow(multi);
-  } catch (err) {
-    // RENAME fails when no attempt was recorded (route deleted before the first try); that is fine.
-    if (!/no such key/i.test(String(err))) throw err;
+  multi.zadd(hostIndex(keys, hostname), input.now, deliveryId);
+  multi.hset(hostOf(keys), deliveryId, hostname);
+  if (hasAttempts) {
+    multi.rename(attempts, `${keys.deadLetter(deliveryId)}:attempts`);
+    multi.expire(`${keys.deadLetter(deliveryId)}:attempts`, ttl);
   }
+  countRoute(multi, keys, hostname, 'dead');
+  if (input.wasRetrying) countRoute(multi, keys, hostname, 'retrying', -1);
+  releaseDelivery(multi, keys, messageId);
+  await execOrThrow(multi);
 }
 
 export async function getDeadLetter(redis: Redis, keys: KeySpace, deliveryId: string): Promise<DeadLetter | undefined> {
@@ -72,14 +82,60 @@ export async function getDeadLetter(redis: Redis, keys: KeySpace, deliveryId: st
   };
 }
 
-/** Newest first. Entries whose record expired are pruned from the index on the way. */
-export async function listDeadLetters(redis: Redis, keys: KeySpace, options: { offset?: number; limit?: number } = {}): Promise<DeadLetter[]> {
-  const ids = await redis.zrevrange(keys.deadIndex, options.offset ?? 0, (options.offset ?? 0) + (options.limit ?? 50) - 1);
-  const letters: DeadLetter[] = [];
+/** What a replay needs: the kept raw message and its original envelope. */
+export async function loadDeadLetterMessage(redis: Redis, keys: KeySpace, deliveryId: string): Promise<{ raw: Buffer; meta: StoredMessageMeta; hostname: string } | undefined> {
+  const [raw, meta, hostname] = await Promise.all([
+    redis.getBuffer(keys.deadLetterRaw(deliveryId)),
+    redis.hget(keys.deadLetter(deliveryId), metaField),
+    redis.hget(keys.deadLetter(deliveryId), 'hostname'),
+  ]);
+  if (!raw || !meta || !hostname) return undefined;
+  return { raw, meta: JSON.parse(meta) as StoredMessageMeta, hostname };
+}
+
+/** Newest first, optionally for one hostname. Index entries whose record expired are pruned. */
+export async function listDeadLetters(
+  redis: Redis,
+  keys: KeySpace,
+  options: { hostname?: string | undefined; offset?: number; limit?: number } = {},
+): Promise<{ total: number; result: DeadLetter[] }> {
+  const index = options.hostname ? hostIndex(keys, options.hostname) : keys.deadIndex;
+  const offset = options.offset ?? 0;
+  const ids = await redis.zrevrange(index, offset, offset + (options.limit ?? 50) - 1);
+  const result: DeadLetter[] = [];
   for (const id of ids) {
     const letter = await getDeadLetter(redis, keys, id);
-    if (letter) letters.push(letter);
-    else await redis.zrem(keys.deadIndex, id);
+    if (letter) result.push(letter);
+    else await forgetDeadLetter(redis, keys, id);
   }
-  return letters;
+  return { total: await redis.zcard(index), result };
+}
+
+/** Ids of every dead letter of a hostname (for replay or purge of a whole route). */
+export async function deadLetterIds(redis: Redis, keys: KeySpace, hostname: string): Promise<string[]> {
+  return redis.zrange(hostIndex(keys, hostname), '0', '-1');
+}
+
+/** Removes a dead letter and everything it keeps; resolves false when it did not exist. */
+export async function deleteDeadLetter(redis: Redis, keys: KeySpace, deliveryId: string): Promise<boolean> {
+  const existed = await redis.exists(keys.deadLetter(deliveryId));
+  await forgetDeadLetter(redis, keys, deliveryId);
+  return existed === 1;
+}
+
+async function forgetDeadLetter(redis: Redis, keys: KeySpace, deliveryId: string): Promise<void> {
+  const hostname = await redis.hget(hostOf(keys), deliveryId);
+  const multi = redis.multi();
+  multi.del(keys.deadLetter(deliveryId), keys.deadLetterRaw(deliveryId), `${keys.deadLetter(deliveryId)}:attempts`);
+  multi.zrem(keys.deadIndex, deliveryId);
+  if (hostname) multi.zrem(hostIndex(keys, hostname), deliveryId);
+  multi.hdel(hostOf(keys), deliveryId);
+  await execOrThrow(multi);
+}
+
+/** Drops index entries of dead letters past the retention time (their keys expire by TTL). */
+export async function sweepExpiredDeadLetters(redis: Redis, keys: KeySpace, retentionMs: number, now: number): Promise<number> {
+  const expired = await redis.zrangebyscore(keys.deadIndex, '-inf', String(now - retentionMs));
+  for (const id of expired) await forgetDeadLetter(redis, keys, id);
+  return expired.length;
 }

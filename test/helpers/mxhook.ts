@@ -6,7 +6,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
-import { startMxhook, type Role, type RunningMxhook } from '../../src/app/start.ts';
+import { startMxhook, type MxhookDependencies, type Role, type RunningMxhook } from '../../src/app/start.ts';
+import { createFixtureResolver } from './dns.ts';
 import { createRedis } from '../../src/store/redis.ts';
 import { createKeySpace, type KeySpace } from '../../src/store/keys.ts';
 import { createRouteRegistry } from '../../src/routes/registry.ts';
@@ -24,8 +25,14 @@ export interface TestMxhook extends RunningMxhook {
   close(): Promise<void>;
 }
 
-/** `flags` are real command-line flags, so tests exercise the same config path as users. */
-export async function startTestMxhook(redisUrl: string, flags: string[] = [], roles: Role[] = ['smtp', 'worker', 'api']): Promise<TestMxhook> {
+/**
+ * `flags` are real command-line flags, so tests exercise the same config path as users. DNS for the
+ * authentication checks comes from `deps.dnsResolver`: by default a fixture resolver with no records.
+ */
+export async function startTestMxhook(
+  redisUrl: string, flags: string[] = [], roles: Role[] = ['smtp', 'worker', 'api'],
+  deps: MxhookDependencies = { dnsResolver: createFixtureResolver({}) },
+): Promise<TestMxhook> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxhook-data-'));
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const { config } = loadConfig([
@@ -36,7 +43,7 @@ export async function startTestMxhook(redisUrl: string, flags: string[] = [], ro
     ...flags,
   ], {});
   const logger = pino({ level: config.logLevel });
-  const running = await startMxhook(config, roles, logger);
+  const running = await startMxhook(config, roles, logger, deps);
   const keys = createKeySpace(prefix);
   const redis = createRedis(redisUrl, 'patient', 'test-assertions');
   const routes = createRouteRegistry(redis, keys);

@@ -1,0 +1,67 @@
+/** One delivery attempt: build the route's payload, sign it, POST it, and classify the result. */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type { Agent } from 'undici';
+import { classifyAttempt, type DeliveryOutcome } from '../domain/outcome.ts';
+import type { ParseSetting } from '../domain/route.ts';
+import { buildParsedPayload } from '../parse/parsed-payload.ts';
+import type { PayloadPart } from '../parse/payload.ts';
+import { buildRawPayload } from '../parse/raw-payload.ts';
+import { removeSpoolDir } from '../parse/spool.ts';
+import type { StoredMessage } from '../store/messages.ts';
+import { postForm, splitUrlCredentials, type PostOptions } from './post.ts';
+import { encodeSigned } from './signing.ts';
+
+export interface AttemptInput {
+  readonly route: ParseSetting;
+  readonly message: StoredMessage;
+  readonly deliveryId: string;
+  readonly attempt: number;
+  readonly hmacKeys: readonly Buffer[];
+  readonly ecdsaKey: KeyObject | undefined;
+}
+
+export interface AttemptContext {
+  readonly agent: Agent;
+  readonly post: PostOptions;
+  readonly spoolDir: string;
+  /** spam_score/spam_report for routes with spam_check (spam-check.ts); never throws. */
+  readonly spamCheck?: (raw: Buffer) => Promise<readonly PayloadPart[]>;
+}
+
+export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number }> {
+  const { route, message } = input;
+  const context = {
+    senderIp: message.meta.clientIp,
+    mailFrom: message.meta.mailFrom,
+    recipients: message.meta.recipients[route.hostname] ?? [],
+    auth: message.meta.auth,
+  };
+  const spoolDir = path.join(ctx.spoolDir, `${input.deliveryId}-${input.attempt}-${process.pid}`);
+  try {
+    let payload;
+    if (route.send_raw) payload = buildRawPayload(message.raw, context);
+    else {
+      await mkdir(spoolDir, { recursive: true });
+      payload = await buildParsedPayload(message.raw, context, { dir: spoolDir });
+    }
+    if (route.spam_check && ctx.spamCheck) payload = { ...payload, parts: [...payload.parts, ...(await ctx.spamCheck(message.raw))] };
+    const { form, headers } = await encodeSigned(payload, { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey }, {
+      webhookId: input.deliveryId, timestampSeconds: Math.floor(Date.now() / 1000),
+    });
+    const result = await postForm(ctx.agent, splitUrlCredentials(route.url), form, {
+      ...headers,
+      'x-mxhook-delivery-id': input.deliveryId,
+      'x-mxhook-attempt': String(input.attempt),
+      ...(message.meta.replayOf ? { 'x-mxhook-replay-of': message.meta.replayOf } : {}),
+    }, ctx.post);
+    const outcome = classifyAttempt(result);
+    const detailed = outcome.kind === 'permanent' && result.kind === 'response' && result.bodySnippet
+      ? { ...outcome, reason: `${outcome.reason}: ${result.bodySnippet.slice(0, 200)}` }
+      : outcome;
+    return { outcome: detailed, ...(result.kind === 'response' ? { status: result.status } : {}) };
+  } finally {
+    await removeSpoolDir(spoolDir);
+  }
+}

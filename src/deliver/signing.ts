@@ -1,0 +1,58 @@
+/**
+ * Signs a POST body: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature:
+ * v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one signature per active secret) and, per
+ * route, SendGrid's ECDSA P-256 scheme (signature over timestamp + body).
+ */
+import { createHmac, createSign, type KeyObject } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Payload } from '../parse/payload.ts';
+import { encodeForm, newBoundary, type EncodedForm } from './encode-form.ts';
+
+export interface SigningMaterial {
+  /** HMAC keys of the route's active secrets (may be empty: then no Standard Webhooks headers). */
+  readonly hmacKeys: readonly Buffer[];
+  /** Set when the route asks for SendGrid's signature. */
+  readonly ecdsaKey?: KeyObject | undefined;
+}
+
+/** Bodies up to this size are encoded once into memory; bigger ones are encoded twice (hash, then send). */
+const BUFFER_LIMIT = 4 * 1024 * 1024;
+
+export async function encodeSigned(
+  payload: Payload,
+  material: SigningMaterial,
+  ids: { webhookId: string; timestampSeconds: number },
+): Promise<{ form: EncodedForm; headers: Record<string, string> }> {
+  const boundary = newBoundary();
+  if (!material.hmacKeys.length && !material.ecdsaKey) return { form: encodeForm(payload, boundary), headers: {} };
+  const ts = String(ids.timestampSeconds);
+  const hmacs = material.hmacKeys.map((key) => createHmac('sha256', key).update(`${ids.webhookId}.${ts}.`));
+  const signer = material.ecdsaKey ? createSign('sha256').update(ts) : undefined;
+  const first = encodeForm(payload, boundary);
+  let form: EncodedForm;
+  if (first.contentLength <= BUFFER_LIMIT) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of first.body) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    for (const h of hmacs) h.update(body);
+    signer?.update(body);
+    form = { ...first, body: Readable.from([body]) };
+  } else {
+    for await (const chunk of first.body) {
+      for (const h of hmacs) h.update(chunk as Buffer);
+      signer?.update(chunk as Buffer);
+    }
+    form = encodeForm(payload, boundary);
+  }
+  const headers: Record<string, string> = {};
+  if (hmacs.length) {
+    headers['webhook-id'] = ids.webhookId;
+    headers['webhook-timestamp'] = ts;
+    headers['webhook-signature'] = hmacs.map((h) => `v1,${h.digest('base64')}`).join(' ');
+  }
+  if (signer && material.ecdsaKey) {
+    headers['x-twilio-email-event-webhook-signature'] = signer.sign({ key: material.ecdsaKey, dsaEncoding: 'der' }).toString('base64');
+    headers['x-twilio-email-event-webhook-timestamp'] = ts;
+  }
+  return { form, headers };
+}

@@ -1,0 +1,183 @@
+/**
+ * Walks a message's MIME tree with mailsplit's streaming splitter and sorts every leaf into body
+ * text or an attachment; attachments are transfer-decoded and spooled one at a time.
+ *
+ * The rules (README, "How tricky mail arrives"): text/plain and text/html parts that are inline
+ * and have no file name are body text (body-text.ts joins several); everything else is an
+ * attachment, a text part with `Content-Disposition: attachment` or a file name included.
+ * message/rfc822 parts stay whole (`ignoreEmbedded`) and arrive as `.eml` files. A multipart
+ * whose boundary never occurs (or that has none) shows its content as text, as mail clients do.
+ */
+import { once } from 'node:events';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import mailsplit, { type MimeNode } from '@zone-eu/mailsplit';
+import libmime from 'libmime';
+import { effectiveType, embeddedSubject, generatedFilename, partFilename, safeFilename } from './attachment-names.ts';
+import type { BodyPart } from './body-text.ts';
+import { decodeText, withoutNul } from './charset.ts';
+import { spoolStream, type Spooled, type SpoolOptions } from './spool.ts';
+import { extractUuencoded, uudecodePart } from './uuencode.ts';
+
+export interface WalkedAttachment {
+  readonly filename: string;
+  readonly contentType: string;
+  /** Set for inline parts (in multipart/related, or inline with a Content-ID). */
+  readonly contentId: string | undefined;
+  readonly file: Spooled;
+}
+
+export interface WalkResult {
+  readonly bodyParts: BodyPart[];
+  readonly attachments: WalkedAttachment[];
+  /** Why the walk stopped early; what was found before that is kept. */
+  readonly error: string | undefined;
+}
+
+interface Found {
+  /** Position in the message: the leaf's number, then the file's number within it (uuencode). */
+  readonly order: readonly [number, number];
+  readonly name: string | undefined;
+  readonly contentType: string;
+  readonly contentId: string | undefined;
+  file?: Spooled;
+  head?: HeadTap;
+}
+
+const UUENCODE = new Set(['x-uuencode', 'uuencode', 'x-uue', 'uue']);
+
+/** `charsetHint`: the message's declared charset, for raw 8-bit file names. */
+export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: string | undefined): Promise<WalkResult> {
+  const found: Found[] = [];
+  const bodies: { order: number; part: BodyPart }[] = [];
+  const pending: Promise<void>[] = [];
+  let failure: unknown;
+  // Caught at once: a spool that fails while the splitter still runs must not be an unhandled
+  // rejection (that would end the worker), and its source is destroyed so nothing waits on it.
+  const track = (work: Promise<void>, source: Readable) => {
+    pending.push(work.catch((err: unknown) => {
+      failure ??= err;
+      source.destroy(err as Error);
+    }));
+  };
+  let leafCount = 0;
+  let open: Transform | undefined;
+  // A multipart that has not shown a child yet, and the bytes it held so far.
+  let waiting: { node: MimeNode; chunks: Buffer[] } | undefined;
+
+  const text = (order: number, node: MimeNode, bytes: Buffer) => {
+    let content = decodeText(bytes, node.charset);
+    if (node.flowed) content = libmime.decodeFlowed(content, node.delSp);
+    content = withoutNul(content.replace(/\r\n?/g, '\n'));
+    const kind = node.contentType === 'text/html' ? 'html' : 'text';
+    if (kind === 'text') {
+      const uu = extractUuencoded(content);
+      content = uu.text;
+      uu.files.forEach((f, i) => found.push({
+        order: [order, i + 1], name: f.filename, contentType: effectiveType(false, f.filename), contentId: undefined,
+        file: { kind: 'memory', data: f.data, size: f.data.length },
+      }));
+    }
+    bodies.push({ order, part: { kind, content, alternatives: ancestors(node, 'alternative') } });
+  };
+  const releaseWaiting = () => {
+    // No child ever came: the boundary is missing or wrong; show what it held as text.
+    if (waiting?.chunks.length) text(++leafCount, waiting.node, Buffer.concat(waiting.chunks));
+    waiting = undefined;
+  };
+  const openLeaf = (node: MimeNode) => {
+    const order = ++leafCount;
+    const name = partFilename(node, charsetHint);
+    const type = node.contentType || 'text/plain';
+    const decoder = node.getDecoder();
+    if ((type === 'text/plain' || type === 'text/html') && node.disposition !== 'attachment' && !name) {
+      track(buffer(decoder).then((bytes) => text(order, node, bytes)), decoder);
+      return decoder;
+    }
+    const cid = contentId(node);
+    const inline = Boolean(cid) && (ancestors(node, 'related').length > 0 || node.disposition === 'inline');
+    const entry: Found = { order: [order, 0], name, contentType: effectiveType(type, name), contentId: inline ? cid : undefined };
+    found.push(entry);
+    if (UUENCODE.has(String(node.encoding))) {
+      track(buffer(decoder).then((bytes) => {
+        const file = uudecodePart(bytes);
+        Object.assign(entry, { file: { kind: 'memory', data: file.data, size: file.data.length } });
+        if (file.filename && !name) Object.assign(entry, { name: file.filename, contentType: effectiveType(false, file.filename) });
+      }), decoder);
+      return decoder;
+    }
+    let source: Readable = decoder;
+    if (type === 'message/rfc822' && !name) source = pipeline(decoder, (entry.head = new HeadTap()), () => {});
+    track(spoolStream(source, `part${order}`, spool).then((file) => { entry.file = file; }), decoder);
+    return decoder;
+  };
+
+  const splitter = new mailsplit.Splitter({ ignoreEmbedded: true });
+  splitter.end(raw);
+  let error: string | undefined;
+  try {
+    for await (const data of splitter as AsyncIterable<MimeNode | { type: 'body' | 'data'; value: Buffer }>) {
+      if (data.type === 'node') {
+        open?.end();
+        open = undefined;
+        if (waiting && data.parentNode === waiting.node) waiting = undefined;
+        else releaseWaiting();
+        if (data.multipart) waiting = { node: data, chunks: [] };
+        else open = openLeaf(data);
+      } else if (data.type === 'body') {
+        if (open && !open.write(data.value)) await once(open, 'drain');
+      } else {
+        waiting?.chunks.push(data.value);
+      }
+    }
+    open?.end();
+    releaseWaiting();
+    await Promise.all(pending);
+    if (failure) throw failure;
+  } catch (err) {
+    open?.destroy();
+    await Promise.allSettled(pending);
+    error = (err as Error).message || String(err);
+  }
+  return { bodyParts: sortBy(bodies, (b) => [b.order, 0]).map((b) => b.part), attachments: finish(found), error };
+}
+
+/** Numbers the attachments in message order and gives every one a name. */
+function finish(found: Found[]): WalkedAttachment[] {
+  return sortBy(found.filter((f) => f.file), (f) => f.order).map((f, i) => {
+    const subject = f.head ? embeddedSubject(f.head.bytes()) : undefined;
+    const filename = safeFilename(f.name) ?? generatedFilename(i + 1, f.contentType, subject);
+    return { filename, contentType: f.contentType, contentId: f.contentId, file: f.file! };
+  });
+}
+
+function sortBy<T>(items: T[], key: (item: T) => readonly [number, number]): T[] {
+  return [...items].sort((a, b) => key(a)[0] - key(b)[0] || key(a)[1] - key(b)[1]);
+}
+
+function ancestors(node: MimeNode, multipart: string): object[] {
+  const found: object[] = [];
+  for (let p = node.parentNode; p; p = p.parentNode) if (p.multipart === multipart) found.push(p);
+  return found;
+}
+
+function contentId(node: MimeNode): string | undefined {
+  const value = node.headers ? node.headers.getFirst('content-id') : '';
+  return value.trim().replace(/^<|>$/g, '').trim() || undefined;
+}
+
+/** Keeps the first 64 KiB passing through: enough to read an embedded message's Subject. */
+class HeadTap extends Transform {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.size < 64 * 1024) {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+    }
+    done(null, chunk);
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}

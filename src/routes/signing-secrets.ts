@@ -1,0 +1,67 @@
+/**
+ * Per-route signing secrets (Standard Webhooks `whsec_...`), several at once for rotation, and the
+ * server's ECDSA P-256 key for SendGrid-style signatures. Secret values are shown once when made.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { KeySpace } from '../store/keys.ts';
+
+export interface SecretInfo {
+  readonly id: string;
+  readonly created_at: string;
+}
+
+export interface NewSecret extends SecretInfo {
+  /** `whsec_` + base64 of 32 random bytes; the HMAC key is the decoded bytes. */
+  readonly secret: string;
+}
+
+export interface SigningSecrets {
+  /** Ids and creation times only: secret values are never shown again. */
+  list(hostname: string): Promise<SecretInfo[]>;
+  add(hostname: string): Promise<NewSecret>;
+  /** Resolves false when the id was not found. */
+  remove(hostname: string, id: string): Promise<boolean>;
+  removeAll(hostname: string): Promise<void>;
+  /** HMAC keys of every active secret, for signing. */
+  keysFor(hostname: string): Promise<Buffer[]>;
+}
+
+const secretsKey = (keys: KeySpace, hostname: string) => `${keys.prefix}:route-secrets:${hostname}`;
+
+export function createSigningSecrets(redis: Redis, keys: KeySpace): SigningSecrets {
+  const readAll = async (hostname: string) =>
+    Object.entries(await redis.hgetall(secretsKey(keys, hostname))).map(([id, json]) => ({ id, ...(JSON.parse(json) as { secret: string; created_at: string }) }));
+  return {
+    async list(hostname) {
+      return (await readAll(hostname)).map(({ id, created_at }) => ({ id, created_at })).sort((a, b) => a.created_at.localeCompare(b.created_at));
+    },
+    async add(hostname) {
+      const made: NewSecret = { id: `sec_${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), secret: `whsec_${randomBytes(32).toString('base64')}` };
+      await redis.hset(secretsKey(keys, hostname), made.id, JSON.stringify({ secret: made.secret, created_at: made.created_at }));
+      return made;
+    },
+    async remove(hostname, id) {
+      return (await redis.hdel(secretsKey(keys, hostname), id)) === 1;
+    },
+    async removeAll(hostname) {
+      await redis.del(secretsKey(keys, hostname));
+    },
+    async keysFor(hostname) {
+      return (await readAll(hostname)).map((s) => Buffer.from(s.secret.replace(/^whsec_/, ''), 'base64'));
+    },
+  };
+}
+
+/** The server-wide ECDSA P-256 key pair; the first process to need it makes it (SET NX). */
+export async function loadEcdsaKey(redis: Redis, keys: KeySpace): Promise<{ privateKey: KeyObject; publicKeyBase64: string }> {
+  const keyName = `${keys.prefix}:ecdsa-private-key`;
+  const candidate = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  await redis.set(keyName, candidate, 'NX');
+  const pem = await redis.get(keyName);
+  if (!pem) throw new Error('ECDSA key vanished from Redis');
+  const privateKey = createPrivateKey(pem);
+  // SendGrid serves its key as base64 DER SubjectPublicKeyInfo; so do we.
+  const publicKeyBase64 = createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).toString('base64');
+  return { privateKey, publicKeyBase64 };
+}
