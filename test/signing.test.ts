@@ -130,6 +130,15 @@ describe("SendGrid's ECDSA signature (per route)", () => {
     const tampered = Buffer.from(post.rawBody);
     tampered[tampered.indexOf('signed body')] ^= 0x01;
     expect(sendgridSignatureValid(post, tampered)).toBe(false);
+
+    // SendGrid's own helper, as apps that verify SendGrid's signature already use it.
+    const { EventWebhook } = await import('@sendgrid/eventwebhook');
+    const helper = new EventWebhook();
+    const key = helper.convertPublicKeyToECDSA(publicKey);
+    const sig = String(post.headers['x-twilio-email-event-webhook-signature']);
+    const ts = String(post.headers['x-twilio-email-event-webhook-timestamp']);
+    expect(helper.verifySignature(key, post.rawBody, sig, ts)).toBe(true);
+    expect(helper.verifySignature(key, tampered, sig, ts)).toBe(false);
   });
 
   it('is absent on routes that did not ask for it', async () => {
