@@ -4,6 +4,7 @@
  * there), the verdicts read from real POSTs.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { authenticate } from 'mailauth';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixtureResolver } from './helpers/dns.ts';
@@ -137,6 +138,21 @@ describe('DMARC', () => {
     const f = (await deliver(app, 'bounce@fail.test', await signedMessage('dmarc via dkim', 'ceo@sender.test', [S1]), 'dmarc via dkim')).fields;
     expect(f.SPF).toBe('fail');
     expect(JSON.parse(f.auth).dmarc).toMatchObject({ result: 'pass', policy: 'reject' });
+  });
+});
+
+describe('ARC', () => {
+  it('a message sealed by a forwarder (ARC set from second.test) gives arc=pass', async () => {
+    // The forwarder checks the original, seals it with its key and passes it on.
+    const original = await signedMessage('arc sealed', 'a@sender.test', [S1]);
+    const sealed = await authenticate(original, {
+      ip: '127.0.0.1', helo: 'client.test', sender: 'bounce@sender.test', mta: 'forwarder.second.test', resolver: resolver as never,
+      seal: { signingDomain: 'second.test', selector: 's2', privateKey: secondKey.privateKey },
+    });
+    expect(sealed.headers).toContain('ARC-Seal: i=1;');
+    const f = (await deliver(app, 'bounce@sender.test', Buffer.concat([Buffer.from(sealed.headers), original]), 'arc sealed')).fields;
+    expect(JSON.parse(f.auth).arc).toEqual({ result: 'pass' });
+    expect(f.headers).toMatch(/^Authentication-Results: mx\.test; .*arc=pass/m);
   });
 });
 

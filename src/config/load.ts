@@ -49,6 +49,8 @@ export function loadConfig(
     }
   }
   values.hostname ??= os.hostname();
+  // Frozen all the way down: list and range values are arrays, which Object.freeze alone leaves open.
+  for (const value of Object.values(values)) if (Array.isArray(value)) Object.freeze(value);
   return { config: Object.freeze(values) as Config, rest };
 }
 
