@@ -84,8 +84,9 @@ describe('mxhook start (all in one, managed redis-server)', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxhook-cli-'));
     receiver = await startReceiver();
     const first = await start();
-    const key = /generated API key[^\n]*\n\n\s+(mxh_\S+)/.exec(first.stderr())?.[1];
-    expect(key).toBeTruthy();
+    // The key is printed on stderr right after the listening lines on stdout: the pipes race.
+    let key: string | undefined;
+    await expect.poll(() => (key = /generated API key[^\n]*\n\n\s+(mxh_\S+)/.exec(first.stderr())?.[1]), { timeout: 5_000 }).toBeTruthy();
 
     const env = { MXHOOK_DATA_DIR: dataDir, REDIS_URL: '' };
     expect((await run(['routes', 'add', 'cli.example.com', receiver.url], env)).stdout).toContain('added cli.example.com');

@@ -75,7 +75,7 @@ describe('dead letters', () => {
       const replayed = app.posts.at(-1)!;
       expect(replayed.headers['x-mxhook-replay-of']).toBe(dead);
       expect(replayed.headers['x-mxhook-delivery-id']).toBe(newId);
-      for (const field of ['subject', 'from', 'to', 'text', 'envelope', 'attachments', 'attachment-info', 'headers']) {
+      for (const field of ['subject', 'from', 'to', 'text', 'envelope', 'attachments', 'attachment-info', 'headers', 'SPF', 'dkim', 'auth']) {
         expect(replayed.fields[field]).toBe(original.fields[field]);
       }
       expect(sha256(replayed.files.attachment1.data)).toBe(sha256(PDF));

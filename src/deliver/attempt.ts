@@ -1,5 +1,4 @@
 /** One delivery attempt: build the route's payload, sign it, POST it, and classify the result. */
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Agent } from 'undici';
@@ -43,7 +42,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
     let payload;
     if (route.send_raw) payload = buildRawPayload(message.raw, context);
     else {
-      await mkdir(spoolDir, { recursive: true });
+      // The spool directory is made only when an attachment spills to disk (spool.ts).
       payload = await buildParsedPayload(message.raw, context, { dir: spoolDir });
     }
     if (route.spam_check && ctx.spamCheck) payload = { ...payload, parts: [...payload.parts, ...(await ctx.spamCheck(message.raw))] };

@@ -36,7 +36,8 @@ export function encodeForm(payload: Payload, boundary: string = newBoundary()): 
   return { body, contentType: `multipart/form-data; boundary=${boundary}`, contentLength };
 }
 
-function partHeaders(part: PayloadPart): string {
+/** A part's header lines (without the boundary line and the blank line); encode-buffer.ts frames parts the same way. */
+export function partHeaders(part: PayloadPart): string {
   const name = quoteParam(part.name);
   if (!('file' in part)) return `Content-Disposition: form-data; name="${name}"\r\n`;
   // filename="" carries the name as UTF-8 with " and \ backslash-escaped (RFC 7578 quoted-string):
@@ -49,7 +50,17 @@ function partHeaders(part: PayloadPart): string {
   const filename = part.filename.replace(/[\x00-\x1f\x7f]/g, '');
   const ext = /[^\x20-\x7e]|["\\]/.test(filename) ? `; filename*=UTF-8''${encodeRfc5987(filename)}` : '';
   return `Content-Disposition: form-data; name="${name}"; filename="${filename.replace(/["\\]/g, '\\$&')}"${ext}\r\n` +
-    `Content-Type: ${part.contentType.replace(/[\r\n]/g, '')}\r\n`;
+    `Content-Type: ${partType(part.contentType)}\r\n`;
+}
+
+/**
+ * A file part's Content-Type. message/* and multipart/* files (a forwarded .eml, a bounce's
+ * delivery-status) are framed as application/octet-stream: Python's email parser would read them
+ * as nested messages and hand back no bytes. `attachment-info` keeps their real type.
+ */
+export function partType(contentType: string): string {
+  const type = contentType.replace(/[\r\n]/g, '');
+  return /^\s*(?:message|multipart)\//i.test(type) ? 'application/octet-stream' : type;
 }
 
 function quoteParam(value: string): string {

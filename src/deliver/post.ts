@@ -1,6 +1,7 @@
 /** One POST of a payload to an app with undici: timeouts, basic auth from the URL, no redirects. */
 import { Agent, request } from 'undici';
 import type { AttemptResult } from '../domain/outcome.ts';
+import type { BufferedForm } from './encode-buffer.ts';
 import type { EncodedForm } from './encode-form.ts';
 import { checkLiteralHost, DESTINATION_REFUSED, guardedLookup } from './destination-guard.ts';
 
@@ -37,13 +38,14 @@ export function splitUrlCredentials(url: string): { url: string; authorization?:
 export async function postForm(
   agent: Agent,
   target: { url: string; authorization?: string | undefined },
-  form: EncodedForm,
+  /** A Buffer body (small payloads) is written by undici in one go; a stream is piped. */
+  form: EncodedForm | BufferedForm,
   headers: Record<string, string>,
   options: PostOptions,
 ): Promise<AttemptResult & { bodySnippet?: string }> {
   const literal = checkLiteralHost(new URL(target.url), options.allowPrivateDestinations);
   if (literal) {
-    form.body.destroy();
+    if (!Buffer.isBuffer(form.body)) form.body.destroy();
     return { kind: 'error', code: DESTINATION_REFUSED, message: literal.message };
   }
   try {
@@ -64,7 +66,7 @@ export async function postForm(
     const retryAfter = response.headers['retry-after'];
     return { kind: 'response', status: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, bodySnippet };
   } catch (err) {
-    form.body.destroy();
+    if (!Buffer.isBuffer(form.body)) form.body.destroy();
     const error = err as Error & { code?: string; cause?: { code?: string } };
     const code = error.name === 'TimeoutError' ? 'ETIMEDOUT' : (error.code ?? error.cause?.code);
     return { kind: 'error', code, message: error.message };

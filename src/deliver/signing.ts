@@ -6,6 +6,7 @@
 import { createHmac, createSign, type KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Payload } from '../parse/payload.ts';
+import { encodeFormBuffer, type BufferedForm } from './encode-buffer.ts';
 import { encodeForm, newBoundary, type EncodedForm } from './encode-form.ts';
 
 export interface SigningMaterial {
@@ -22,15 +23,21 @@ export async function encodeSigned(
   payload: Payload,
   material: SigningMaterial,
   ids: { webhookId: string; timestampSeconds: number },
-): Promise<{ form: EncodedForm; headers: Record<string, string> }> {
+): Promise<{ form: EncodedForm | BufferedForm; headers: Record<string, string> }> {
   const boundary = newBoundary();
-  if (!material.hmacKeys.length && !material.ecdsaKey) return { form: encodeForm(payload, boundary), headers: {} };
+  // Small all-in-memory payloads (nearly every message) are built straight into one Buffer.
+  const buffered = encodeFormBuffer(payload, boundary, BUFFER_LIMIT);
+  if (!material.hmacKeys.length && !material.ecdsaKey) return { form: buffered ?? encodeForm(payload, boundary), headers: {} };
   const ts = String(ids.timestampSeconds);
   const hmacs = material.hmacKeys.map((key) => createHmac('sha256', key).update(`${ids.webhookId}.${ts}.`));
   const signer = material.ecdsaKey ? createSign('sha256').update(ts) : undefined;
-  const first = encodeForm(payload, boundary);
-  let form: EncodedForm;
-  if (first.contentLength <= BUFFER_LIMIT) {
+  let form: EncodedForm | BufferedForm;
+  const first = buffered ?? encodeForm(payload, boundary);
+  if (Buffer.isBuffer(first.body)) {
+    for (const h of hmacs) h.update(first.body);
+    signer?.update(first.body);
+    form = first;
+  } else if (first.contentLength <= BUFFER_LIMIT) {
     const chunks: Buffer[] = [];
     for await (const chunk of first.body) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);

@@ -25,11 +25,14 @@ export function safeFilename(name: string | undefined): string | undefined {
   return safe && safe !== '.' && safe !== '..' ? safe : undefined;
 }
 
+/** Parts of bounce and read reports: plain text a person can open. */
+const REPORT_TYPES = new Set(['message/delivery-status', 'message/disposition-notification', 'text/rfc822-headers', 'message/feedback-report']);
+
 /** A name for a part that has none: what mail clients show for it. */
 export function generatedFilename(index: number, contentType: string, embeddedSubject?: string): string {
   if (contentType === 'message/rfc822') return `${safeFilename(embeddedSubject?.slice(0, 100)) ?? 'forwarded-message'}.eml`;
   if (contentType === 'text/calendar') return 'invite.ics';
-  return `attachment${index}.${libmime.detectExtension(contentType) || 'bin'}`;
+  return `attachment${index}.${REPORT_TYPES.has(contentType) ? 'txt' : libmime.detectExtension(contentType) || 'bin'}`;
 }
 
 /** application/octet-stream with a telling name gets the type the name says (report.pdf). */

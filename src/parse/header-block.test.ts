@@ -44,9 +44,14 @@ describe('headerBytesToText', () => {
     expect(headerBytesToText(Buffer.from('Subject: Grüße ✓', 'utf8'))).toBe('Subject: Grüße ✓');
   });
 
-  it('falls back to Latin-1 for invalid UTF-8', () => {
+  it('falls back to Windows-1252 for invalid UTF-8 (Latin-1 plus curly quotes and the euro sign)', () => {
     expect(headerBytesToText(Buffer.from([0x43, 0x61, 0x66, 0xe9]))).toBe('Café');
     expect(headerBytesToText(Buffer.from([0x41, 0xff, 0xfe, 0x42]))).toBe('A\u00ff\u00feB');
+    expect(headerBytesToText(Buffer.from([0x93, 0x68, 0x69, 0x94, 0x20, 0x80]))).toBe('“hi” €');
+  });
+
+  it('reads non-UTF-8 bytes in the charset the message declares', () => {
+    expect(headerBytesToText(Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]), 'koi8-r')).toBe('Привет');
   });
 
   it('is reusable after a failure (the fatal decoder keeps no state)', () => {
@@ -160,6 +165,17 @@ describe('readEnvelopeHeaders', () => {
   it('reads raw 8-bit Latin-1 header bytes', () => {
     const raw = Buffer.concat([Buffer.from('Subject: Caf'), Buffer.from([0xe9]), Buffer.from('\n\nbody')]);
     expect(readEnvelopeHeaders(raw).subject).toBe('Café');
+  });
+
+  it('reads raw 8-bit headers in the charset the message declares', () => {
+    const raw = Buffer.concat([Buffer.from('Subject: '), Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]),
+      Buffer.from('\r\nContent-Type: text/plain; charset="koi8-r"\r\n\r\nbody')]);
+    expect(readEnvelopeHeaders(raw).subject).toBe('Привет');
+  });
+
+  it('quotes a decoded display name that holds a comma, so it stays one address', () => {
+    const raw = Buffer.from('From: =?UTF-8?Q?Doe=2C_Jane?= <j@x.example>\r\nTo: "=?UTF-8?Q?Jos=C3=A9?=" <a@x.example>, b@x.example\r\n\r\n');
+    expect(readEnvelopeHeaders(raw)).toMatchObject({ from: '"Doe, Jane" <j@x.example>', to: '"José" <a@x.example>, b@x.example' });
   });
 
   it('reads raw UTF-8 header bytes (SMTPUTF8)', () => {

@@ -3,7 +3,7 @@
  * so a message with many large attachments is never all in memory at once.
  */
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +13,7 @@ export type Spooled =
   | { readonly kind: 'file'; readonly path: string; readonly size: number };
 
 export interface SpoolOptions {
-  /** Directory for spilled files; created by the caller. */
+  /** Directory for spilled files; made on the first spill (most messages never spill, so no mkdir per delivery). */
   readonly dir: string;
   /** Bytes kept in memory before spilling to a file. Default 256 KiB. */
   readonly memoryLimit?: number;
@@ -32,6 +32,7 @@ export async function spoolStream(stream: Readable, name: string, options: Spool
     if (size > limit) break;
   }
   const file = path.join(options.dir, name);
+  await mkdir(options.dir, { recursive: true });
   const out = createWriteStream(file);
   await pipeline(
     (async function* () {

@@ -15,13 +15,14 @@ const BLOCK = /^begin(?:-base64)? [0-7]{3,4} ([^\n]+)\n([\s\S]*?)^end[ \t]*$\n?/
 export function uudecodeLines(lines: readonly string[]): Buffer | undefined {
   const out: Buffer[] = [];
   for (const rawLine of lines) {
-    const line = rawLine.replace(/\s+$/, '');
+    // Trailing spaces are data (they encode zero bits); only the line break goes.
+    const line = rawLine.replace(/\r$/, '');
     if (!line) continue;
     // Characters are 0x20..0x60 (backtick stands for zero); the first gives the byte count.
     if (!/^[\x20-\x60]+$/.test(line)) return undefined;
     const length = (line.charCodeAt(0) - 32) & 63;
-    const encoded = line.slice(1);
-    if (encoded.length < Math.ceil((length * 4) / 3)) return undefined;
+    // Some transports drop trailing spaces: missing characters count as zero, as uudecode does.
+    const encoded = line.slice(1).padEnd(Math.ceil(length / 3) * 4, ' ');
     const bytes = Buffer.alloc(Math.ceil(length / 3) * 3);
     const six = (i: number) => (encoded.charCodeAt(i) - 32) & 63;
     for (let i = 0, o = 0; o < bytes.length; i += 4, o += 3) {

@@ -21,6 +21,8 @@ export async function replayDeadLetter(redis: Redis, keys: KeySpace, accept: Acc
     // Authentication was judged when the message arrived; a replay keeps that verdict.
     ...(dead.meta.auth ? { auth: dead.meta.auth } : {}),
     replayOf: deadId,
+    // The verdicts of the original SMTP session (DNS today may say otherwise).
+    ...(dead.meta.auth ? { auth: dead.meta.auth } : {}),
   });
   // At least once: if this delete fails, a second replay could deliver the message again.
   await deleteDeadLetter(redis, keys, deadId);

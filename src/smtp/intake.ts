@@ -84,9 +84,12 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     name: options.hostname,
     banner: 'mxhook ESMTP',
     size: options.maxMessageSize,
-    // maxClients is enforced by session-limits.ts (smtp-server's own reply lacks an enhanced code).
+    // maxClients is enforced by session-limits.ts (smtp-server's own reply lacks an enhanced code);
+    // smtp-server's check stays as a backstop for sockets still in a TLS handshake or PROXY header.
+    maxClients: options.maxClients * 2,
     authOptional: true,
-    disabledCommands: ['AUTH'],
+    // Without our certificate STARTTLS is off entirely: smtp-server would fall back to its built-in, publicly known key.
+    disabledCommands: options.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     hideENHANCEDSTATUSCODES: false,
     hidePIPELINING: false,
     hide8BITMIME: false,
@@ -94,7 +97,6 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     disableReverseLookup: true,
     socketTimeout: options.idleTimeoutMs,
     useProxy: options.proxyProtocol ?? false,
-    hideSTARTTLS: !options.tls,
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     minVersion: MIN_TLS_VERSION,
     // The application drains sessions itself before close(); this is only the final cut.
@@ -209,7 +211,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   servers.push(server);
   let implicitTls: SMTPServer | undefined;
   if (options.implicitTls) {
-    implicitTls = new SMTPServer({ ...serverOptions, secure: true, hideSTARTTLS: true });
+    implicitTls = new SMTPServer({ ...serverOptions, secure: true, disabledCommands: ['AUTH', 'STARTTLS'] });
     servers.push(implicitTls);
   }
   for (const listener of servers) listener.on('error', (err) => logger.warn({ event: 'smtp_error', secure: listener === implicitTls, err: String(err) }));

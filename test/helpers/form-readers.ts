@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -50,18 +51,19 @@ export function readWithBusboy(body: Buffer, contentType: string): Promise<ReadF
   });
 }
 
-/** Python's standard library (email.parser), in a child process. */
-export async function readWithPython(body: Buffer, contentType: string): Promise<ReadForm> {
+/** Python's standard library (email.parser), in one child process for all the bodies. */
+export async function readWithPython(bodies: readonly { body: Buffer; contentType: string }[]): Promise<ReadForm[]> {
   const script = new URL('./parse_form.py', import.meta.url).pathname;
-  const child = spawn('python3', [script, contentType], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('python3', [script, '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
   child.stderr.on('data', (d: Buffer) => err.push(d));
-  child.stdin.end(body);
+  const length = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+  child.stdin.end(Buffer.concat(bodies.flatMap(({ body, contentType }) => [length(contentType.length), Buffer.from(contentType), length(body.length), body])));
   const [code] = await once(child, 'close');
   if (code !== 0) throw new Error(`parse_form.py failed (${code}): ${Buffer.concat(err).toString()}`);
-  return JSON.parse(Buffer.concat(out).toString('utf8')) as ReadForm;
+  return Buffer.concat(out).toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as ReadForm);
 }
 
 export interface MulterReader {
@@ -86,11 +88,9 @@ export async function startMulterReader(): Promise<MulterReader> {
       const parser = new Parse({ keys: [] }, request);
       parser.attachments((attachments: { filename: string; type: string; content: string }[]) => {
         const files: Record<string, ReadFile> = {};
-        import('node:fs').then(({ readFileSync }) => {
-          for (const f of request.files) files[f.fieldname] = describe(f.originalname, f.mimetype, readFileSync(f.path));
-          const sendgridHelper = attachments.map((a) => ({ filename: a.filename, type: a.type, sha256: sha256(Buffer.from(a.content, 'base64')) }));
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ fields: { ...request.body }, files, sendgridHelper }));
-        }, (e: unknown) => res.writeHead(500).end(String(e)));
+        for (const f of request.files) files[f.fieldname] = describe(f.originalname, f.mimetype, readFileSync(f.path));
+        const sendgridHelper = attachments.map((a) => ({ filename: a.filename, type: a.type, sha256: sha256(Buffer.from(a.content, 'base64')) }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ fields: { ...request.body }, files, sendgridHelper }));
       });
     });
   });
@@ -109,11 +109,4 @@ export async function startMulterReader(): Promise<MulterReader> {
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Writes a body to a temp file; handy when a comparison fails and the bytes need a look. */
-export async function keepBody(name: string, body: Buffer): Promise<string> {
-  const file = path.join(os.tmpdir(), `mxhook-${name}.bin`);
-  await writeFile(file, body);
-  return file;
 }

@@ -3,6 +3,8 @@
 
 Usage: parse_form.py '<Content-Type header value>' < body
 Prints JSON: {"fields": {name: text}, "files": {name: {"filename", "type", "size", "sha256"}}}.
+parse_form.py --batch reads frames (4-byte big-endian length + Content-Type, 4-byte length + body)
+until end of input and prints one JSON line per frame (one interpreter start for many bodies).
 
 The body is parsed with email.parser (policy HTTP, the modern API; the legacy compat32 policy
 shows raw UTF-8 header bytes as surrogates) after a Content-Type header line, which is how
@@ -16,9 +18,7 @@ from email import policy
 from email.parser import BytesParser
 
 
-def main() -> None:
-    content_type = sys.argv[1]
-    body = sys.stdin.buffer.read()
+def read_form(content_type: str, body: bytes) -> dict:
     message = BytesParser(policy=policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("ascii") + b"\r\n\r\n" + body
     )
@@ -39,7 +39,21 @@ def main() -> None:
             }
         else:
             fields[name] = data.decode("utf-8", errors="strict")
-    json.dump({"fields": fields, "files": files}, sys.stdout, ensure_ascii=False)
+    return {"fields": fields, "files": files}
+
+
+def main() -> None:
+    if sys.argv[1] != "--batch":
+        json.dump(read_form(sys.argv[1], sys.stdin.buffer.read()), sys.stdout, ensure_ascii=False)
+        return
+    stream = sys.stdin.buffer
+    while True:
+        size = stream.read(4)
+        if not size:
+            break
+        content_type = stream.read(int.from_bytes(size, "big")).decode("ascii")
+        body = stream.read(int.from_bytes(stream.read(4), "big"))
+        sys.stdout.write(json.dumps(read_form(content_type, body), ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

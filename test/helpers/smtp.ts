@@ -24,7 +24,11 @@ export async function sendRaw(port: number, envelope: { from: string; to: string
 export class SmtpLineClient {
   private buffer = '';
   private waiting: ((reply: string) => void) | undefined;
+  /** Resolves when the connection is closed (by either side). */
+  readonly closed: Promise<void>;
   private constructor(private readonly socket: net.Socket) {
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
@@ -32,8 +36,10 @@ export class SmtpLineClient {
     });
   }
 
-  static async connect(port: number): Promise<{ client: SmtpLineClient; greeting: string }> {
+  /** `preamble` is written first, before the greeting (a PROXY protocol header). */
+  static async connect(port: number, preamble?: string): Promise<{ client: SmtpLineClient; greeting: string }> {
     const socket = net.connect(port, '127.0.0.1');
+    if (preamble) socket.write(preamble);
     const client = new SmtpLineClient(socket);
     const greeting = await client.nextReply();
     return { client, greeting };
