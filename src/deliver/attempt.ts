@@ -1,4 +1,5 @@
 /** One delivery attempt: build the route's payload, sign it, POST it, and classify the result. */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Agent } from 'undici';
@@ -61,6 +62,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
       : outcome;
     return { outcome: detailed, ...(result.kind === 'response' ? { status: result.status } : {}) };
   } finally {
-    await removeSpoolDir(spoolDir);
+    // Most messages never spill (no directory); a stat costs far less than rm's own checks.
+    if (existsSync(spoolDir)) await removeSpoolDir(spoolDir);
   }
 }

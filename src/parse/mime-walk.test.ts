@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,9 +37,11 @@ describe('walkMime', () => {
 
   it('reports a spool that cannot be written instead of throwing (the worker keeps running)', async () => {
     const big = Buffer.alloc(400 * 1024, 0x41).toString('base64');
+    // A spool directory below a plain file can never be made.
+    await writeFile(path.join(dir, 'a-file'), 'x');
     const result = await walkMime(message(`Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n${big}`),
-      { dir: path.join(dir, 'missing', 'dir'), memoryLimit: 1024 }, undefined);
-    expect(result.error).toMatch(/ENOENT/);
+      { dir: path.join(dir, 'a-file', 'spool'), memoryLimit: 1024 }, undefined);
+    expect(result.error).toMatch(/ENOTDIR|EEXIST/);
     expect(result.attachments).toEqual([]);
   });
 });

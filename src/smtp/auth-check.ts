@@ -4,7 +4,7 @@
  * timeout gives temperror verdicts and the message is accepted all the same.
  */
 import { Resolver } from 'node:dns/promises';
-import { authenticate, type AuthenticateResult } from 'mailauth';
+import type { AuthenticateResult } from 'mailauth';
 import { unknownVerdicts, type AuthVerdicts, type DkimVerdict } from '../domain/auth.ts';
 
 /** Same contract as `dns.promises.resolve(name, rrtype)`; errors carry DNS codes (ENOTFOUND, ETIMEOUT, ...). */
@@ -33,8 +33,25 @@ export function systemResolver(timeoutMs: number): DnsResolver {
   return (name, rrtype) => resolver.resolve(name, rrtype);
 }
 
+/** mailauth takes a while to import: only processes that receive mail load it (see preloadAuthChecks). */
+let mailauth: Promise<typeof import('mailauth')> | undefined;
+const loadMailauth = () => (mailauth ??= import('mailauth'));
+
+/** Starts loading the checks' code now, so the first message does not wait for it. */
+export function preloadAuthChecks(): void {
+  loadMailauth().catch(() => {});
+}
+
 export async function checkAuthentication(input: AuthCheckInput, options: AuthCheckOptions): Promise<AuthVerdicts> {
   const unknown = (error: string) => unknownVerdicts({ ...input, authservId: options.authservId, error });
+  const failed = (err: unknown) => unknown(`checks failed: ${(err as Error)?.message ?? String(err)}`);
+  let authenticate: (typeof import('mailauth'))['authenticate'];
+  try {
+    ({ authenticate } = await loadMailauth());
+  } catch (err) {
+    return failed(err);
+  }
+  // The deadline covers the checks (DNS above all), not loading their code.
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<AuthVerdicts>((resolve) => {
     timer = setTimeout(() => resolve(unknown(`checks did not finish within ${options.timeoutMs} ms`)), options.timeoutMs);
@@ -46,10 +63,7 @@ export async function checkAuthentication(input: AuthCheckInput, options: AuthCh
     mta: options.authservId,
     resolver: options.resolver as never,
     disableBimi: true,
-  }).then(
-    (result) => toVerdicts(result, input, options.authservId),
-    (err: unknown) => unknown(`checks failed: ${(err as Error).message ?? String(err)}`),
-  );
+  }).then((result) => toVerdicts(result, input, options.authservId)).catch(failed);
   try {
     return await Promise.race([run, deadline]);
   } finally {

@@ -10,7 +10,7 @@ import { MxhookError, smtpReplyFor, type ErrorCode } from '../domain/errors.ts';
 import { newMessageId, type AcceptMessage, type LookupRoute } from '../domain/message.ts';
 import { buildReceivedHeader } from '../domain/received.ts';
 import { allowExplicitEnhancedCodes } from './enhanced-codes.ts';
-import { checkAuthentication, type AuthCheckOptions } from './auth-check.ts';
+import { checkAuthentication, preloadAuthChecks, type AuthCheckOptions } from './auth-check.ts';
 import { withCommandHook } from './command-hook.ts';
 import { createSessionLimits } from './session-limits.ts';
 import { MIN_TLS_VERSION, watchTlsFiles, type SmtpTlsMaterial } from './tls.ts';
@@ -68,6 +68,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   if (options.implicitTls && !options.tls) throw new Error('the implicit-TLS SMTP port needs a certificate (MXHOOK_TLS_CERT/MXHOOK_TLS_KEY, or self-signed TLS)');
   const servers: SMTPServer[] = [];
   const limits = createSessionLimits(options, () => servers, logger);
+  if (options.auth) preloadAuthChecks();
   const state = new WeakMap<SMTPServerSession, SessionState>();
   const stateOf = (session: SMTPServerSession): SessionState => {
     let s = state.get(session);

@@ -8,7 +8,6 @@ import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import { generate as generateSelfSigned } from 'selfsigned';
 
 /** TLS 1.0 and 1.1 are deprecated (RFC 8996). */
 export const MIN_TLS_VERSION = 'TLSv1.2';
@@ -46,7 +45,9 @@ export async function loadSmtpTls(options: LoadTlsOptions, logger: Logger): Prom
     logger.warn({ event: 'tls_off', message: 'no TLS certificate configured (MXHOOK_TLS_CERT, MXHOOK_TLS_KEY) and self-signed TLS disabled: STARTTLS is not offered, mail arrives unencrypted' });
     return undefined;
   }
-  const generated = await generateSelfSigned([{ name: 'commonName', value: options.hostname }], {
+  // Loaded only when needed: the module takes a while to import, and CLI commands never use it.
+  const { generate } = await import('selfsigned');
+  const generated = await generate([{ name: 'commonName', value: options.hostname }], {
     keySize: 2048, algorithm: 'sha256', notAfterDate: new Date(Date.now() + 365 * 86_400_000),
   });
   const material: SmtpTlsMaterial = { key: generated.private, cert: generated.cert, source: 'self-signed', fingerprint256: fingerprintOf(generated.cert) };
