@@ -18,7 +18,7 @@ export interface ParseSetting {
   readonly hostname: string;
   /** Where POSTs go; http(s), may carry basic-auth credentials. */
   readonly url: string;
-  /** Add spam_score / spam_report (SendGrid field; scoring comes with a later release). */
+  /** Add spam_score / spam_report (SendGrid fields), scored by SpamAssassin's spamd when the POST is built. */
   readonly spam_check: boolean;
   /** POST the whole MIME message as `email` instead of parsed fields. */
   readonly send_raw: boolean;
