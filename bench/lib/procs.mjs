@@ -9,7 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = path.join(ROOT, 'dist/cli.js');
+/** The build under test: this checkout's dist/, or MXHOOK_BENCH_BUILD (another checkout's dist/, to compare). */
+export const DIST = process.env.MXHOOK_BENCH_BUILD ? path.resolve(process.env.MXHOOK_BENCH_BUILD) : path.join(ROOT, 'dist');
+export const CLI = path.join(DIST, 'cli.js');
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -28,6 +28,8 @@ export interface ApiDependencies {
   /** sha256 of the API key (see resolveApiKey). */
   readonly apiKeyHash: Buffer;
   readonly logger: Logger;
+  /** Prometheus text of this process (app/metrics.ts), served without the key at /metrics. */
+  readonly metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 type Handler = (ctx: { deps: ApiDependencies; req: IncomingMessage; res: ServerResponse; params: string[]; query: URLSearchParams }) => Promise<void>;
@@ -82,6 +84,14 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
   if (url.pathname === '/healthz') {
     const redisOk = await deps.redis.ping().then(() => true, () => false);
     return sendJson(res, redisOk ? 200 : 503, { status: redisOk ? 'ok' : 'redis unavailable' });
+  }
+  // Unauthenticated like /healthz, so Prometheus needs no secret: it carries counts, never mail,
+  // hostnames or addresses. Keep the API port off the internet (README, "Metrics").
+  if (url.pathname === '/metrics' && deps.metrics && method === 'GET') {
+    const { contentType, body } = await deps.metrics();
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
   }
   if (!isAuthorized(req.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
   let pathMatched = false;

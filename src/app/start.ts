@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.ts';
 import { redactConfig } from '../config/load.ts';
 import type { RetryPolicy } from '../domain/retry-policy.ts';
 import { createApiHandler } from '../api/app.ts';
+import { createMetrics, serveMetrics } from './metrics.ts';
 import { resolveApiKey } from '../api/api-key.ts';
 import { createDeliveryAgent } from '../deliver/post.ts';
 import { createDeliveryWorker } from '../deliver/worker.ts';
@@ -23,6 +24,7 @@ import { createKeySpace } from '../store/keys.ts';
 import { sweepExpiredDeadLetters } from '../store/dead-letters.ts';
 import { createSigningSecrets, loadEcdsaKey } from '../routes/signing-secrets.ts';
 import { startManagedRedis, type ManagedRedis } from '../store/managed-redis.ts';
+import { createMessageStager } from '../store/message-stage.ts';
 import { createRedis, waitForRedis } from '../store/redis.ts';
 
 export type Role = 'smtp' | 'worker' | 'api';
@@ -34,6 +36,8 @@ export interface RunningMxhook {
   /** Bound implicit-TLS SMTP port, when --smtp-tls-port is set. */
   readonly smtpTlsPort?: number;
   readonly apiPort?: number;
+  /** Bound port of the /metrics-only listener, when --metrics-port is set. */
+  readonly metricsPort?: number;
   /** The Redis URL or socket in use. */
   readonly redisUrl: string;
   /** Set when no API key was configured and this start generated one. */
@@ -88,18 +92,28 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     const redis = connect('fail-fast', 'mxhook');
     await waitForRedis(redis);
     const routes = createRouteRegistry(redis, keys);
-    const result: { smtpPort?: number; smtpTlsPort?: number; apiPort?: number; generatedApiKey?: string } = {};
+    const result: { smtpPort?: number; smtpTlsPort?: number; apiPort?: number; metricsPort?: number; generatedApiKey?: string } = {};
+    // One metrics registry per process (app/metrics.ts); queue depth is read from Redis when scraped.
+    const metricsQueue = roles.includes('api') || config.metricsPort !== undefined ? createDeliveryQueue(connect('fail-fast', 'mxhook-metrics'), keys) : undefined;
+    if (metricsQueue) stops.push(() => metricsQueue.close());
+    const metrics = createMetrics(metricsQueue
+      ? { queueCounts: () => metricsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed') }
+      : {});
 
     if (roles.includes('smtp')) {
       const queue = createDeliveryQueue(connect('fail-fast', 'mxhook-intake'), keys);
       stops.push(() => queue.close());
       await queue.waitUntilReady();
+      // Large messages are appended to Redis as they arrive, on a connection of their own so a
+      // megabyte append never delays a RCPT's route lookup.
+      const stageConnection = connect('fail-fast', 'mxhook-intake-stage');
+      await waitForRedis(stageConnection);
       let draining = false;
       const server = createSmtpIntake({
-        isDraining: () => draining,
+        isDraining: () => draining, metrics: metrics.smtp, stageMessage: createMessageStager(stageConnection, keys),
         hostname: config.hostname ?? 'localhost', maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
         maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
-        lookupRoute: (hostname) => routes.get(hostname), acceptMessage: createAcceptMessage(queue, keys), logger,
+        lookupRoute: (hostname) => routes.get(hostname), acceptMessage: createAcceptMessage(queue, keys, redis), logger,
         maxConnectionsPerIp: config.maxConnectionsPerIp, sessionDeadlineMs: config.smtpSessionDeadline, maxCommands: config.maxCommands,
         idleTimeoutMs: config.smtpIdleTimeout, proxyProtocol: config.proxyProtocol,
         tls: await loadSmtpTls({ certPath: config.tlsCert, keyPath: config.tlsKey, selfSigned: config.tlsSelfSigned, hostname: config.hostname ?? 'localhost' }, logger),
@@ -150,7 +164,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
         breaker: { threshold: config.breakerThreshold, cooldownMs: config.breakerCooldown, maxCooldownMs: 600_000 },
         concurrency: config.workerConcurrency, lockDurationMs: config.workerLockDuration,
         spamd: { host: config.spamdHost, port: config.spamdPort, timeoutMs: config.spamdTimeout },
-        spoolDir: path.join(config.dataDir, 'spool'), logger,
+        spoolDir: path.join(config.dataDir, 'spool'), logger, metrics: metrics.delivery,
       });
       // Workers finish the POSTs in progress before closing.
       stops.push(() => worker.close());
@@ -171,6 +185,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
       const server: Server = createServer(createApiHandler({
         redis, keys, routes, secrets: createSigningSecrets(redis, keys), accept: createAcceptMessage(apiQueue, keys),
         ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
+        metrics: () => metrics.scrape(),
       }));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -182,6 +197,16 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
       }));
       result.apiPort = (server.address() as AddressInfo).port;
       logger.info({ event: 'api_listening', host: config.apiHost, port: result.apiPort });
+    }
+    if (config.metricsPort !== undefined) {
+      // For processes without the API (e.g. `mxhook worker`): each serves its own registry.
+      const listener = await serveMetrics(metrics, config.apiHost, config.metricsPort);
+      listenerStops.push(() => new Promise<void>((resolve) => {
+        listener.server.close(() => resolve());
+        listener.server.closeIdleConnections();
+      }));
+      result.metricsPort = listener.port;
+      logger.info({ event: 'metrics_listening', host: config.apiHost, port: listener.port });
     }
     return { ...result, redisUrl, stop: stopAll };
   } catch (err) {

@@ -86,6 +86,8 @@ export const settingsSchema = {
     description: 'HTTP API port (settings API, /healthz).' }),
   apiKey: setting({ env: 'MXHOOK_API_KEY', flag: '--api-key', default: undefined, parse: text, secret: true,
     description: 'Bearer key for the API. Unset: one is generated on first start, printed once, and only its hash kept.' }),
+  metricsPort: setting({ env: 'MXHOOK_METRICS_PORT', flag: '--metrics-port', default: undefined, parse: parsePort,
+    description: 'Also serve /metrics (Prometheus) on this port, on the API host: for processes without the API, such as `mxhook worker`; each process serves its own counters. With the API, /metrics is on the API port too.' }),
   workerConcurrency: setting({ env: 'MXHOOK_WORKER_CONCURRENCY', flag: '--worker-concurrency', default: '32', parse: parsePositiveInt,
     description: 'Deliveries one worker process runs at once.' }),
   connectTimeout: setting({ env: 'MXHOOK_CONNECT_TIMEOUT', flag: '--connect-timeout', default: '10s', parse: parseDuration,

@@ -30,7 +30,8 @@ export interface AttemptContext {
   readonly spamCheck?: (raw: Buffer) => Promise<readonly PayloadPart[]>;
 }
 
-export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number }> {
+/** `bytesSent`: the request body's size (for /metrics), 0 when nothing was sent. */
+export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number; bytesSent: number }> {
   const { route, message } = input;
   const context = {
     senderIp: message.meta.clientIp,
@@ -60,7 +61,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
     const detailed = outcome.kind === 'permanent' && result.kind === 'response' && result.bodySnippet
       ? { ...outcome, reason: `${outcome.reason}: ${result.bodySnippet.slice(0, 200)}` }
       : outcome;
-    return { outcome: detailed, ...(result.kind === 'response' ? { status: result.status } : {}) };
+    return { outcome: detailed, bytesSent: result.kind === 'response' ? form.contentLength : 0, ...(result.kind === 'response' ? { status: result.status } : {}) };
   } finally {
     // Most messages never spill (no directory); a stat costs far less than rm's own checks.
     if (existsSync(spoolDir)) await removeSpoolDir(spoolDir);

@@ -10,6 +10,7 @@ import type { Agent } from 'undici';
 import type { KeyObject } from 'node:crypto';
 import { afterFailure, afterSuccess, isOpen, type BreakerPolicy } from '../domain/circuit-breaker.ts';
 import type { DeliveryJobData } from '../domain/message.ts';
+import type { DeliveryMetrics } from '../domain/metrics.ts';
 import { nextRetry, type RetryPolicy } from '../domain/retry-policy.ts';
 import { effectiveRetryPolicy } from '../domain/route.ts';
 import { BACKOFF_TYPE, DELIVERY_QUEUE_NAME } from '../queue/delivery-queue.ts';
@@ -22,6 +23,7 @@ import type { KeySpace } from '../store/keys.ts';
 import { loadMessage, releaseDelivery, execOrThrow } from '../store/messages.ts';
 import { countRoute, routeStatsKey } from '../store/route-stats.ts';
 import { attemptDelivery } from './attempt.ts';
+import { createByteBudget, type ByteBudget } from './memory-budget.ts';
 import { spamCheckFields } from './spam-check.ts';
 import type { SpamdOptions } from '../parse/spamd.ts';
 import { splitUrlCredentials, type PostOptions } from './post.ts';
@@ -52,6 +54,8 @@ export interface DeliveryWorkerOptions {
   /** Where large attachments are spooled while a payload is built. */
   readonly spoolDir: string;
   readonly logger: Logger;
+  /** Attempts, bytes and end-to-end latency for /metrics (app/metrics.ts); optional. */
+  readonly metrics?: DeliveryMetrics | undefined;
 }
 
 /** Thrown to have BullMQ schedule the next attempt after `delayMs`. */
@@ -67,12 +71,30 @@ export class RetryLater extends Error {
 /** Wait before retrying a job that failed for an unexpected reason (a bug, a Redis hiccup). */
 const UNEXPECTED_FAILURE_DELAY_MS = 30_000;
 
+/**
+ * Messages up to this size are read whole with everything else an attempt needs (one round trip);
+ * bigger ones are read again, whole, once the process's large-message budget has room for them.
+ */
+const INLINE_BYTES = 1024 * 1024;
+/** Raw bytes of large messages one worker process holds at once: one 30 MB message, or several smaller ones. */
+const LARGE_MESSAGE_BUDGET = 32 * 1024 * 1024;
+
+/** Budget bytes held by one running delivery; given back when its job function ends. */
+interface Held {
+  release: () => void;
+}
+
 export function createDeliveryWorker(options: DeliveryWorkerOptions): Worker<DeliveryJobData> {
   let ecdsa: Promise<KeyObject> | undefined;
   const ecdsaKey = () => (ecdsa ??= options.ecdsaKey());
   // hostname -> origin of its URL at the last delivery, to read the breaker with everything else.
   const origins = new Map<string, string>();
-  const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE_NAME, (job, token) => deliver(job, token, options, ecdsaKey, origins), {
+  const budget = createByteBudget(LARGE_MESSAGE_BUDGET);
+  const processor = (job: Job<DeliveryJobData>, token: string | undefined) => {
+    const held: Held = { release: () => {} };
+    return deliver(job, token, options, ecdsaKey, origins, budget, held).finally(() => held.release());
+  };
+  const worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE_NAME, processor, {
     connection: options.connection,
     prefix: options.keys.prefix,
     concurrency: options.concurrency,
@@ -91,6 +113,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Worker<Del
 
 async function deliver(
   job: Job<DeliveryJobData>, token: string | undefined, options: DeliveryWorkerOptions, ecdsaKey: () => Promise<KeyObject>, origins: Map<string, string>,
+  budget: ByteBudget, held: Held,
 ): Promise<void> {
   const { messageId, hostname } = job.data;
   const deliveryId = job.id as string;
@@ -99,12 +122,17 @@ async function deliver(
   // Everything an attempt reads is asked for at once: one round trip instead of four. The breaker
   // is read for the origin this route had last time, and read again below only if the URL moved.
   const lastOrigin = origins.get(hostname);
-  const [message, route, hmacKeys, lastBreaker] = await Promise.all([
-    loadMessage(options.redis, options.keys, messageId),
+  const [head, route, hmacKeys, lastBreaker] = await Promise.all([
+    loadMessage(options.redis, options.keys, messageId, INLINE_BYTES),
     options.routes.get(hostname),
     options.secrets.keysFor(hostname),
     lastOrigin === undefined ? undefined : readBreaker(options.redis, options.keys, lastOrigin),
   ]);
+  let message = head;
+  if (head && head.raw.length < head.meta.size) {
+    held.release = await budget.acquire(head.meta.size);
+    message = await loadMessage(options.redis, options.keys, messageId);
+  }
   if (!message) {
     // Only possible if the keys were removed by hand: there is nothing left to deliver.
     log.error({ event: 'delivery_message_missing' });
@@ -134,7 +162,7 @@ async function deliver(
   }
 
   const started = Date.now();
-  const { outcome, status } = await attemptDelivery({
+  const { outcome, status, bytesSent } = await attemptDelivery({
     agent: options.agent, post: options.post, spoolDir: options.spoolDir, spamCheck: (raw) => spamCheckFields(raw, options.spamd, log),
   }, {
     route, message, deliveryId, attempt,
@@ -142,6 +170,7 @@ async function deliver(
     ecdsaKey: route.sendgrid_signature ? await ecdsaKey() : undefined,
   });
   const durationMs = Date.now() - started;
+  options.metrics?.attempt(outcome.kind, durationMs, bytesSent);
   // A delivered attempt's record would go with the delivery at once (finishDelivered): not written.
   if (outcome.kind !== 'delivered') await recordAttempt(options.redis, options.keys, deliveryId, {
     attempt, at: new Date(started).toISOString(), outcome: outcome.kind, status, durationMs, reason: outcome.reason,
@@ -151,7 +180,11 @@ async function deliver(
   const nextBreaker = outcome.kind === 'retry' ? afterFailure(breaker, options.breaker, now) : afterSuccess();
   if (nextBreaker !== breaker) await writeBreaker(options.redis, options.keys, origin, nextBreaker);
 
-  if (outcome.kind === 'delivered') return finishDelivered(options, messageId, deliveryId, hostname, attempt);
+  if (outcome.kind === 'delivered') {
+    await finishDelivered(options, messageId, deliveryId, hostname, attempt);
+    options.metrics?.delivered(Date.now() - message.meta.receivedAt);
+    return;
+  }
   if (outcome.kind === 'permanent') return dead(outcome.reason);
   const decision = nextRetry(policy, {
     receivedAt: message.meta.receivedAt, now,

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { AuthVerdicts } from './auth.ts';
 import type { ParseSetting } from './route.ts';
 
+import type { Readable } from 'node:stream';
+
 /** Time-ordered (base36 milliseconds) plus 64 random bits: unique across SMTP nodes. */
 export function newMessageId(): string {
   return `${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
@@ -23,7 +25,27 @@ export interface IncomingMessage {
   readonly replayOf?: string;
   /** SPF/DKIM/DMARC/ARC verdicts from SMTP time; absent when the checks are off. */
   readonly auth?: AuthVerdicts;
+  /**
+   * Set for a large message whose first bytes were staged while it arrived (MessageStage): how
+   * many; `raw` then holds only the rest, and storing it joins the two.
+   */
+  readonly staged?: number;
 }
+
+/**
+ * A large message on its way in: its bytes go to the store as they arrive, so the SMTP process
+ * never holds it whole. Nothing staged is visible as a message until AcceptMessage stores it.
+ */
+export interface MessageStage {
+  append(bytes: Buffer): Promise<void>;
+  /** The staged bytes from `offset` on (the authentication checks read the body back). */
+  read(offset: number): Readable;
+  /** Drops what was staged (refused, or the client went away). */
+  discard(): Promise<void>;
+}
+
+/** Opens the stage of the message with this id. */
+export type StageMessage = (messageId: string) => MessageStage;
 
 /** Stores the message and its delivery jobs in one step; rejects when that cannot be done. */
 export type AcceptMessage = (message: IncomingMessage) => Promise<void>;

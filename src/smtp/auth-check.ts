@@ -4,6 +4,7 @@
  * timeout gives temperror verdicts and the message is accepted all the same.
  */
 import { Resolver } from 'node:dns/promises';
+import type { Readable } from 'node:stream';
 import type { AuthenticateResult } from 'mailauth';
 import { unknownVerdicts, type AuthVerdicts, type DkimVerdict } from '../domain/auth.ts';
 
@@ -19,8 +20,8 @@ export interface AuthCheckOptions {
 }
 
 export interface AuthCheckInput {
-  /** The message as the client sent it (without our Received:). */
-  readonly message: Buffer;
+  /** The message as the client sent it (without our Received:); a stream for large staged ones. */
+  readonly message: Buffer | Readable;
   readonly clientIp: string;
   readonly helo: string;
   /** MAIL FROM; '' for the null sender (SPF then checks the HELO name). */

@@ -2,20 +2,26 @@
  * The MX-facing SMTP listener: accepts mail only for registered hostnames, enforces the size limit,
  * prepends a Received: header and answers 250 only once the message and its deliveries are stored.
  */
-import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import { isReservedLocalPart, splitAddress } from '../domain/address.ts';
 import { MxhookError, smtpReplyFor, type ErrorCode } from '../domain/errors.ts';
-import { newMessageId, type AcceptMessage, type LookupRoute } from '../domain/message.ts';
+import { Readable } from 'node:stream';
+import { newMessageId, type AcceptMessage, type LookupRoute, type StageMessage } from '../domain/message.ts';
+import type { SmtpMetrics } from '../domain/metrics.ts';
 import { buildReceivedHeader } from '../domain/received.ts';
 import { allowExplicitEnhancedCodes } from './enhanced-codes.ts';
 import { checkAuthentication, preloadAuthChecks, type AuthCheckOptions } from './auth-check.ts';
+import { collectData } from './data-collector.ts';
 import { withCommandHook } from './command-hook.ts';
 import { createSessionLimits } from './session-limits.ts';
 import { MIN_TLS_VERSION, watchTlsFiles, type SmtpTlsMaterial } from './tls.ts';
 
 export interface SmtpIntakeOptions {
+  /** Where messages past STAGE_AT bytes go while they arrive (data-collector.ts); absent: all in memory. */
+  readonly stageMessage?: StageMessage | undefined;
+  /** Counts accepted and refused mail for /metrics (app/metrics.ts); optional. */
+  readonly metrics?: SmtpMetrics | undefined;
   /** Our name in the greeting and Received: headers. */
   readonly hostname: string;
   /** Bytes; advertised with SIZE. Default 30 MB. */
@@ -56,6 +62,9 @@ export interface SmtpIntakeOptions {
 /** The plain listener; `implicitTls` is the second one when asked for. Closing the plain one stops TLS reloads. */
 export type SmtpIntake = SMTPServer & { readonly implicitTls?: SMTPServer };
 
+/** Messages up to this size are held in memory until stored; bigger ones are staged as they arrive. */
+const STAGE_AT = 1024 * 1024;
+
 /** Per-session state smtp-server lets us hang on the session object. */
 interface SessionState {
   /** Normalised hostname -> recipients accepted for it, in RCPT order. */
@@ -76,8 +85,10 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     return s;
   };
 
+  // Every refusal goes through here, so it is also where refusals are counted.
   const reject = (code: ErrorCode, detail?: string): Error => {
     const reply = smtpReplyFor(code, detail);
+    options.metrics?.rejected(reply.responseCode, code);
     return Object.assign(new Error(reply.message), { responseCode: reply.responseCode });
   };
 
@@ -106,7 +117,9 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
 
     onConnect(session, callback) {
       if (options.isDraining?.()) return callback(reject('SHUTTING_DOWN'));
-      callback(limits.admit(session));
+      const refused = limits.admit(session);
+      if (refused) options.metrics?.rejected(refused.responseCode, 'CONNECTION_LIMIT');
+      callback(refused);
     },
 
     onClose(session) {
@@ -151,43 +164,50 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
 
     onData(stream: Readable & { sizeExceeded?: boolean }, session, callback) {
       const started = Date.now();
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        // Past the limit, keep reading (the client is still sending) but keep nothing.
-        if (size <= options.maxMessageSize) chunks.push(chunk);
-      });
-      stream.once('error', (err) => {
+      // The id and our Received: header, made once: when staging starts, or at the end of DATA.
+      let head: { id: string; bytes: Buffer } | undefined;
+      const begin = () => {
+        if (head) return head;
+        const id = newMessageId();
+        const received = buildReceivedHeader({
+          helo: session.hostNameAppearsAs ?? '', clientIp: session.remoteAddress, ourHostname: options.hostname,
+          id, recipients: session.envelope.rcptTo.map((r) => r.address), secure: session.secure, date: new Date(started),
+        });
+        return (head = { id, bytes: Buffer.from(received, 'latin1') });
+      };
+      const stageMessage = options.stageMessage;
+      collectData(stream, {
+        maxMessageSize: options.maxMessageSize, stageAt: STAGE_AT,
+        openStage: stageMessage && (() => ({ stage: stageMessage(begin().id), head: begin().bytes })),
+      }).then((data) => {
         limits.messageDone(session);
-        callback(err);
-      });
-      stream.once('end', () => {
-        limits.messageDone(session);
+        const { size } = data;
         const s = stateOf(session);
         const logBase = {
           event: 'smtp_transaction', session: session.id, ip: session.remoteAddress, helo: session.hostNameAppearsAs,
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcpt: session.envelope.rcptTo.map((r) => r.address), size,
         };
-        if (stream.sizeExceeded || size > options.maxMessageSize) {
+        if (data.tooBig) {
+          void data.stage?.discard().catch(() => {});
           logger.info({ ...logBase, result: 552, code: 'MESSAGE_TOO_BIG' });
           // smtp-server itself answers 552 5.3.4 for an oversized stream.
           return callback(reject('MESSAGE_TOO_BIG'));
         }
-        const id = newMessageId();
-        const recipients = session.envelope.rcptTo.map((r) => r.address);
-        const received = buildReceivedHeader({
-          helo: session.hostNameAppearsAs ?? '', clientIp: session.remoteAddress, ourHostname: options.hostname,
-          id, recipients, secure: session.secure, date: new Date(started),
-        });
-        const body = Buffer.concat(chunks);
-        const raw = Buffer.concat([Buffer.from(received, 'latin1'), body]);
+        const { id, bytes: receivedBytes } = begin();
+        // One copy: the Received: header and the chunks straight into the stored bytes; the
+        // client's own message (for the authentication checks) is a view into them. A staged
+        // message already has its head and first bytes in the store: `raw` is only the rest.
+        const raw = data.stage ? Buffer.concat(data.chunks) : Buffer.concat([receivedBytes, ...data.chunks], receivedBytes.length + size);
+        const stage = data.stage;
+        const body = stage ? Readable.from((async function* () { yield* stage.read(data.headLength); yield* data.chunks; })()) : raw.subarray(receivedBytes.length);
+        const stored = data.staged + raw.length;
         const envelope = { clientIp: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom: logBase.from };
         // The reply to this message must not be cut by the session deadline while it is checked and stored.
         limits.setBusy(session, true);
-        (options.auth ? checkAuthentication({ message: body, ...envelope }, options.auth) : Promise.resolve(undefined))
+        (data.stageError !== undefined ? Promise.reject(data.stageError) : Promise.resolve())
+          .then(() => (options.auth ? checkAuthentication({ message: body, ...envelope }, options.auth) : undefined))
           .then((auth) => options.acceptMessage({
-            id, raw, ...envelope, receivedAt: started,
+            id, raw, ...envelope, receivedAt: started, ...(stage ? { staged: data.staged } : {}),
             deliveries: [...s.byHostname].map(([hostname, rcpts]) => ({ hostname, recipients: rcpts })),
             ...(auth ? { auth } : {}),
           }).then(() => auth))
@@ -195,15 +215,20 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
             (auth) => {
               const verdicts = auth ? { spf: auth.spf.result, dkim: auth.dkim.map((d) => `${d.domain}:${d.result}`), dmarc: auth.dmarc.result } : {};
               logger.info({ ...logBase, id, result: 250, deliveries: s.byHostname.size, ms: Date.now() - started, ...verdicts });
+              options.metrics?.accepted(stored);
               callback(null, `Ok: queued as ${id}`);
             },
             (err: unknown) => {
               const code = err instanceof MxhookError ? err.code : 'STORE_UNAVAILABLE';
               logger.error({ ...logBase, id, result: 451, code, err: String((err as Error).cause ?? err) });
+              void stage?.discard().catch(() => {});
               callback(reject(code === 'STORE_UNAVAILABLE' ? code : 'STORE_UNAVAILABLE'));
             },
           )
           .finally(() => limits.setBusy(session, false));
+      }, (err: unknown) => {
+        limits.messageDone(session);
+        callback(err as Error);
       });
     },
   }, limits.onCommand);

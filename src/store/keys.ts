@@ -10,6 +10,8 @@ export interface KeySpace {
   messageRaw(messageId: string): string;
   /** Hash: `meta` (StoredMessageMeta JSON), `pending` (deliveries not yet finished). */
   messageMeta(messageId: string): string;
+  /** String: the first bytes of a large message still arriving (renamed to messageRaw when stored). */
+  messageStaging(messageId: string): string;
   /** Sorted set of dead-letter ids, scored by the time they died. */
   readonly deadIndex: string;
   /** Hash: one dead letter's record. */
@@ -27,6 +29,7 @@ export function createKeySpace(prefix: string): KeySpace {
     apiKeyHash: `${prefix}:api-key-sha256`,
     messageRaw: (id) => `${prefix}:msg:${id}:raw`,
     messageMeta: (id) => `${prefix}:msg:${id}:meta`,
+    messageStaging: (id) => `${prefix}:msg:${id}:staging`,
     deadIndex: `${prefix}:dead`,
     deadLetter: (id) => `${prefix}:dead:${id}`,
     deadLetterRaw: (id) => `${prefix}:dead:${id}:raw`,

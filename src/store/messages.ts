@@ -8,10 +8,15 @@ export interface StoredMessage {
   readonly meta: StoredMessageMeta;
 }
 
-export async function loadMessage(redis: Redis, keys: KeySpace, messageId: string): Promise<StoredMessage | undefined> {
-  const [[rawErr, raw], [metaErr, meta]] = (await redis
-    .multi()
-    .getBuffer(keys.messageRaw(messageId))
+/**
+ * `upTo`: read at most this many bytes of the raw message (GETRANGE), so a caller can learn a
+ * large message's size (meta.size) before holding all of it; `raw` is then shorter than meta.size.
+ */
+export async function loadMessage(redis: Redis, keys: KeySpace, messageId: string, upTo?: number): Promise<StoredMessage | undefined> {
+  const multi = redis.multi();
+  if (upTo === undefined) multi.getBuffer(keys.messageRaw(messageId));
+  else multi.getrangeBuffer(keys.messageRaw(messageId), 0, upTo - 1);
+  const [[rawErr, raw], [metaErr, meta]] = (await multi
     .hget(keys.messageMeta(messageId), 'meta')
     .exec()) as [[Error | null, Buffer | null], [Error | null, string | null]];
   if (rawErr || metaErr) throw rawErr ?? metaErr;

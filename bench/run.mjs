@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: mxhook's reproducible benchmark (scenarios in bench/lib/scenarios.mjs, how to
+ * read it in README.md, "Performance"). Starts everything itself (redis-server, mxhook from dist/,
+ * a webhook sink, Postfix's smtp-source and smtp-sink) and installs nothing: it says what is
+ * missing. Results: a table on stdout and bench-results/latest.json.
+ *
+ * Options: --only A,B,C,D,E   --layouts split,all   --workers N (split layout, default 1)
+ *          --scale F (message counts times F, e.g. 0.1 for a quick look)   --no-fsync-compare
+ *          --profile (node --cpu-prof for every mxhook process, into bench-results/profiles)
+ *          --mxhook-args "FLAGS" (extra flags for every mxhook process)   --out FILE
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { deploy } from './lib/deploy.mjs';
+import { ROOT, missingPrerequisites, startSink } from './lib/procs.mjs';
+import { cpuBusy, describeMachine, formatResults } from './lib/report.mjs';
+import { SCENARIOS, measureCeiling, runLarge, runLatency, runThroughput } from './lib/scenarios.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'A,B,C,D,E' },
+    layouts: { type: 'string', default: 'split,all' },
+    workers: { type: 'string', default: '1' },
+    scale: { type: 'string', default: '1' },
+    'no-fsync-compare': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'mxhook-args': { type: 'string', default: '' },
+    out: { type: 'string', default: path.join(ROOT, 'bench-results/latest.json') },
+  },
+});
+
+const missing = missingPrerequisites();
+if (missing.length) {
+  process.stderr.write(`bench: cannot run, missing:\n${missing.map((m) => `  - ${m}`).join('\n')}\n`);
+  process.exit(2);
+}
+const only = opts.only.split(',').map((s) => s.trim().toUpperCase()).filter((id) => SCENARIOS[id]);
+const layouts = opts.layouts.split(',').map((s) => s.trim()).filter((l) => l === 'split' || l === 'all');
+const workers = Number(opts.workers);
+const scale = Number(opts.scale);
+const mxhookArgs = opts['mxhook-args'].split(' ').filter(Boolean);
+const work = path.join(ROOT, 'bench-results/run');
+const log = (text) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+
+const machine = { ...describeMachine(), cpuBusyAtStart: await cpuBusy() };
+if (machine.cpuBusyAtStart > 0.1) {
+  log(`warning: the CPU was ${Math.round(machine.cpuBusyAtStart * 100)}% busy before the bench started: something else runs, figures will be low`);
+}
+const results = { date: new Date().toISOString(), machine, settings: { only, layouts, workers, scale, mxhookArgs, appendfsync: 'always', authChecks: false }, scenarios: [] };
+const startedAt = Date.now();
+const sink = await startSink();
+
+const deployOptions = (layout, id, extra = {}) => ({
+  name: `${id}-${layout}`, layout, workers, dir: path.join(work, `${id}-${layout}`), sinkUrl: sink.url, args: mxhookArgs,
+  nodeArgs: opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench-results/profiles', `${id}-${layout}`)] : [],
+  ...extra,
+});
+const layoutName = (layout) => (layout === 'split' ? `split (smtp + ${workers} worker${workers > 1 ? 's' : ''})` : 'all-in-one');
+
+try {
+  const ceilings = {};
+  for (const id of only.filter((i) => SCENARIOS[i].sessions)) {
+    const count = Math.round(SCENARIOS[id].count * scale);
+    ceilings[id] = await measureCeiling(SCENARIOS[id], count);
+    log(`${id}: smtp-sink ceiling ${ceilings[id].rate.toFixed(0)} messages/s`);
+  }
+  for (const layout of layouts) {
+    for (const id of only) {
+      const s = SCENARIOS[id];
+      log(`${id} (${s.title}) on ${layoutName(layout)}...`);
+      const deployment = await deploy(deployOptions(layout, id));
+      try {
+        const base = { id, title: s.title, layout: layoutName(layout) };
+        if (s.sessions) {
+          const r = await runThroughput(s, Math.round(s.count * scale), deployment, sink);
+          const ratio = r.endToEndRate / ceilings[id].rate;
+          results.scenarios.push({ ...base, kind: 'throughput', ...r, ceilingRate: ceilings[id].rate, ratio, target: s.target, met: ratio >= s.target && r.exactlyOnce });
+        } else if (s.rate) {
+          const r = await runLatency(s, deployment, sink, scale);
+          results.scenarios.push({ ...base, kind: 'latency', ...r, p99TargetMs: s.p99TargetMs, met: r.latencyMs.p99 <= s.p99TargetMs && r.exactlyOnce && !r.refused });
+        } else {
+          const r = await runLarge(s, deployment, sink, scale);
+          const peakRss = await deployment.memory();
+          const worst = Math.max(...Object.entries(peakRss).filter(([k]) => k !== 'redis').map(([, v]) => v));
+          results.scenarios.push({ ...base, kind: 'large', ...r, peakRss, rssTargetBytes: s.rssTargetBytes, met: worst <= s.rssTargetBytes && r.exactlyOnce && r.identical === r.accepted && !r.refused });
+        }
+        const last = results.scenarios.at(-1);
+        log(`${id} on ${layoutName(layout)}: ${last.met ? 'target met' : 'target MISSED'}${last.exactlyOnce ? '' : ', NOT exactly once'}`);
+      } finally {
+        await deployment.stop();
+      }
+    }
+  }
+  // What `appendfsync always` (the managed Redis's default: a 250 survives a power cut) costs.
+  const fsyncId = only.find((id) => id === 'A');
+  if (fsyncId && !opts['no-fsync-compare']) {
+    const always = results.scenarios.find((r) => r.id === fsyncId && r.kind === 'throughput' && r.layout === layoutName(layouts[0]));
+    log(`${fsyncId} on ${layoutName(layouts[0])} with appendfsync everysec, for comparison...`);
+    const deployment = await deploy(deployOptions(layouts[0], `${fsyncId}-everysec`, { fsync: 'everysec' }));
+    try {
+      const r = await runThroughput(SCENARIOS[fsyncId], Math.round(SCENARIOS[fsyncId].count * scale), deployment, sink);
+      results.fsync = { scenario: fsyncId, layout: layoutName(layouts[0]), always: always.endToEndRate, everysec: r.endToEndRate, everysecExactlyOnce: r.exactlyOnce };
+    } finally {
+      await deployment.stop();
+    }
+  }
+} finally {
+  await sink.stop();
+}
+
+results.durationSeconds = Math.round((Date.now() - startedAt) / 1000);
+mkdirSync(path.dirname(opts.out), { recursive: true });
+writeFileSync(opts.out, `${JSON.stringify(results, null, 2)}\n`);
+const m = results.machine;
+process.stdout.write(`\nmxhook bench, ${results.date}: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, node ${m.node}, ${m.redis}\n`);
+process.stdout.write(`(ratios are to Postfix's smtp-sink under the same smtp-source load in the same run; CPU ${Math.round((m.cpuBusyAtStart ?? 0) * 100)}% busy before the start)\n\n`);
+process.stdout.write(`${formatResults(results)}\n\nTook ${results.durationSeconds} s. JSON: ${path.relative(process.cwd(), opts.out)}\n`);
+process.exit(results.scenarios.every((s) => s.exactlyOnce) ? 0 : 1);

@@ -1,0 +1,105 @@
+/**
+ * Prometheus metrics of one process (prom-client, a registry per process, never the global one):
+ * the SMTP intake's accepted and refused mail, queue depth by state (read from Redis at scrape
+ * time), delivery attempts by outcome, end-to-end latency and bytes in and out, plus Node's own
+ * process metrics. Served at /metrics on the API port, or on --metrics-port (serveMetrics).
+ * Labels never carry hostnames, addresses or ids: a scrape shows volumes, not mail.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DeliveryMetrics, SmtpMetrics } from '../domain/metrics.ts';
+
+export interface MxhookMetrics {
+  readonly registry: Registry;
+  readonly smtp: SmtpMetrics;
+  readonly delivery: DeliveryMetrics;
+  /** What a scrape returns. */
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+/** Queue depth by state (BullMQ's job counts); rejects when Redis cannot answer. */
+export type QueueCounts = () => Promise<Record<string, number>>;
+
+// From 5 ms (a warm delivery on the same machine) to 72 h (the default retry window).
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 72 * 3600];
+const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createMetrics(options: { queueCounts?: QueueCounts } = {}): MxhookMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  const accepted = new Counter({ name: 'mxhook_smtp_accepted_messages_total', help: 'Messages answered 250 and stored.', registers });
+  const rejected = new Counter({
+    name: 'mxhook_smtp_rejections_total', help: 'SMTP refusals (connection, recipient or message) by reply code and reason.',
+    labelNames: ['reply', 'reason'] as const, registers,
+  });
+  const bytesIn = new Counter({ name: 'mxhook_smtp_received_bytes_total', help: 'Bytes of accepted messages, as stored (our Received: header included).', registers });
+  const attempts = new Counter({
+    name: 'mxhook_delivery_attempts_total', help: 'POST attempts by outcome: delivered (2xx), retry (will be tried again or dead-lettered when out of time), permanent (dead-lettered).',
+    labelNames: ['outcome'] as const, registers,
+  });
+  const attemptSeconds = new Histogram({ name: 'mxhook_delivery_attempt_duration_seconds', help: 'Time of one POST attempt, building the payload included.', buckets: ATTEMPT_BUCKETS, registers });
+  const bytesOut = new Counter({ name: 'mxhook_delivery_sent_bytes_total', help: 'Request body bytes of POSTs that got an answer.', registers });
+  const latency = new Histogram({
+    name: 'mxhook_delivery_latency_seconds', help: 'From receipt (end of DATA) to the app\'s 2xx, retries included.', buckets: LATENCY_BUCKETS, registers,
+  });
+  if (options.queueCounts) {
+    const queueCounts = options.queueCounts;
+    new Gauge({
+      name: 'mxhook_queue_jobs', help: 'Deliveries in the queue by state, read from Redis at scrape time (the same on every process).',
+      labelNames: ['state'] as const, registers,
+      async collect() {
+        // Redis down: the gauge keeps its last values rather than failing the whole scrape.
+        const counts = await queueCounts().catch(() => undefined);
+        for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
+      },
+    });
+  }
+
+  return {
+    registry,
+    smtp: {
+      accepted(bytes) {
+        accepted.inc();
+        bytesIn.inc(bytes);
+      },
+      rejected(reply, reason) {
+        rejected.inc({ reply: String(reply), reason });
+      },
+    },
+    delivery: {
+      attempt(outcome, durationMs, bytesSent) {
+        attempts.inc({ outcome });
+        attemptSeconds.observe(durationMs / 1000);
+        if (bytesSent) bytesOut.inc(bytesSent);
+      },
+      delivered(sinceReceivedMs) {
+        latency.observe(Math.max(0, sinceReceivedMs) / 1000);
+      },
+    },
+    async scrape() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+/** A listener that serves only GET /metrics, for processes without the API role (--metrics-port). */
+export async function serveMetrics(metrics: MxhookMetrics, host: string, port: number): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: only GET /metrics is served here\n');
+      return;
+    }
+    metrics.scrape().then(
+      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
+      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
