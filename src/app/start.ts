@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { SMTPServer } from 'smtp-server';
 import type { Config } from '../config/schema.ts';
 import { redactConfig } from '../config/load.ts';
 import type { RetryPolicy } from '../domain/retry-policy.ts';
@@ -122,31 +123,19 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
           ? { authservId: config.hostname ?? 'localhost', timeoutMs: config.authTimeout, resolver: deps.dnsResolver ?? systemResolver(config.dnsTimeout) }
           : undefined,
       });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.smtpPort, config.smtpHost, () => resolve());
-      });
+      await listen(server, config.smtpPort, config.smtpHost);
       // Drain: new connections get 421 4.3.2, sessions in progress get the shutdown timeout to finish.
       listenerStops.push(async () => {
         draining = true;
-        const deadline = Date.now() + config.shutdownTimeout;
         logger.info({ event: 'smtp_draining', sessions: server.connections.size });
-        while (server.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await drainAndClose(server, Date.now() + config.shutdownTimeout);
       });
       result.smtpPort = (server.server.address() as AddressInfo).port;
       logger.info({ event: 'smtp_listening', host: config.smtpHost, port: result.smtpPort });
       const tlsServer = server.implicitTls;
       if (tlsServer) {
-        await new Promise<void>((resolve, reject) => {
-          tlsServer.once('error', reject);
-          tlsServer.listen(config.smtpTlsPort, config.smtpHost, () => resolve());
-        });
-        listenerStops.push(async () => {
-          const deadline = Date.now() + config.shutdownTimeout;
-          while (tlsServer.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-          await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
-        });
+        await listen(tlsServer, config.smtpTlsPort, config.smtpHost);
+        listenerStops.push(() => drainAndClose(tlsServer, Date.now() + config.shutdownTimeout));
         result.smtpTlsPort = (tlsServer.server.address() as AddressInfo).port;
         logger.info({ event: 'smtp_tls_listening', host: config.smtpHost, port: result.smtpTlsPort });
       }
@@ -213,4 +202,17 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     await stopAll();
     throw err;
   }
+}
+
+function listen(server: SMTPServer, port: number | undefined, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
+/** Waits for the sessions in progress to end (or the deadline), then closes the listener. */
+async function drainAndClose(server: SMTPServer, deadline: number): Promise<void> {
+  while (server.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
