@@ -74,8 +74,26 @@ describe('large messages', () => {
     await expect.poll(() => receiver.posts.find((p) => p.fields.subject === 'big one' && p.files.attachment1), { timeout: 30_000 }).toBeDefined();
     const file = receiver.posts.find((p) => p.fields.subject === 'big one' && p.files.attachment1)!.files.attachment1;
     expect(createHash('sha256').update(file.data).digest('hex')).toBe(createHash('sha256').update(attachment).digest('hex'));
-    for (let i = 0; i < 50 && (await leftovers()).length; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await leftovers()).toEqual([]);
+    await expect.poll(leftovers, { timeout: 5_000 }).toEqual([]);
+  });
+
+  it('staged bytes gone before the commit (deleted by hand): 451, and no job waits on a missing message', async () => {
+    const jobsBefore = await mx.redis.keys(`${mx.keys.prefix}:deliveries:*.1`);
+    const { client } = await SmtpLineClient.connect(mx.smtpPort!);
+    await client.command('EHLO client.test');
+    await client.command('MAIL FROM:<a@sender.test>');
+    await client.command('RCPT TO:<inbox@parse.example.com>');
+    expect(await client.command('DATA')).toMatch(/^354 /);
+    client.write('Subject: vanishing\r\n\r\n');
+    const line = `${'y'.repeat(998)}\r\n`;
+    for (let i = 0; i < 2 * 1024; i++) client.write(line);
+    let staging: string[] = [];
+    await expect.poll(async () => (staging = await mx.redis.keys(`${mx.keys.prefix}:msg:*:staging`)).length, { timeout: 10_000 }).toBe(1);
+    await mx.redis.del(staging[0]);
+    expect(await client.command('.')).toMatch(/^451 4\.3\.0 /);
+    client.close();
+    expect(await mx.redis.keys(`${mx.keys.prefix}:deliveries:*.1`)).toEqual(jobsBefore);
+    await expect.poll(leftovers, { timeout: 5_000 }).toEqual([]);
   });
 
   it('a staged message over the size limit gets 552 and its staged bytes are dropped', async () => {
@@ -88,7 +106,25 @@ describe('large messages', () => {
     for (let i = 0; i < 7 * 1024; i++) client.write(line);
     expect(await client.command('.')).toMatch(/^552 5\.3\.4 /);
     client.close();
-    for (let i = 0; i < 50 && (await leftovers()).length; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await leftovers()).toEqual([]);
+    await expect.poll(leftovers, { timeout: 5_000 }).toEqual([]);
+  });
+
+  it('staged bytes gone before the commit (deleted by hand): 451, and no job waits on a missing message', async () => {
+    const jobsBefore = await mx.redis.keys(`${mx.keys.prefix}:deliveries:*.1`);
+    const { client } = await SmtpLineClient.connect(mx.smtpPort!);
+    await client.command('EHLO client.test');
+    await client.command('MAIL FROM:<a@sender.test>');
+    await client.command('RCPT TO:<inbox@parse.example.com>');
+    expect(await client.command('DATA')).toMatch(/^354 /);
+    client.write('Subject: vanishing\r\n\r\n');
+    const line = `${'y'.repeat(998)}\r\n`;
+    for (let i = 0; i < 2 * 1024; i++) client.write(line);
+    let staging: string[] = [];
+    await expect.poll(async () => (staging = await mx.redis.keys(`${mx.keys.prefix}:msg:*:staging`)).length, { timeout: 10_000 }).toBe(1);
+    await mx.redis.del(staging[0]);
+    expect(await client.command('.')).toMatch(/^451 4\.3\.0 /);
+    client.close();
+    expect(await mx.redis.keys(`${mx.keys.prefix}:deliveries:*.1`)).toEqual(jobsBefore);
+    await expect.poll(leftovers, { timeout: 5_000 }).toEqual([]);
   });
 });

@@ -49,6 +49,7 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, keys: KeySpac
       ...(message.auth ? { auth: message.auth } : {}),
     };
     try {
+      if (message.staged !== undefined) await checkStaged(queue, keys, message.id, message.staged);
       const multi = (await (transactions ??= transactionMaker(queue, plain)))();
       if (message.staged === undefined) multi.set(keys.messageRaw(message.id), message.raw);
       else {
@@ -78,11 +79,35 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, keys: KeySpac
         job.addJob(multi as unknown as Parameters<typeof job.addJob>[0]).catch(() => {});
       });
       multi.expire(statsKey, 400 * 86_400);
-      await execOrThrow(multi);
+      try {
+        await execOrThrow(multi);
+      } catch (err) {
+        // Commands of a MULTI run even when one fails: if the staged bytes were gone (RENAME
+        // failed), undo the jobs and meta so no delivery waits on a message that does not exist.
+        if (message.staged !== undefined) await undoAccept(queue, keys, message).catch(() => {});
+        throw err;
+      }
     } catch (err) {
       throw new MxhookError('STORE_UNAVAILABLE', { cause: err });
     }
   };
+}
+
+/**
+ * APPEND recreates a missing key, so staged bytes deleted mid-DATA would leave a message without
+ * its beginning: its length must be exactly what was staged before it is committed.
+ */
+async function checkStaged(queue: Queue<DeliveryJobData>, keys: KeySpace, messageId: string, staged: number): Promise<void> {
+  const client = (await queue.getBackend().client) as unknown as Redis;
+  const length = await client.strlen(keys.messageStaging(messageId));
+  if (length !== staged) throw new Error(`staged message ${messageId} has ${length} bytes, expected ${staged}`);
+}
+
+async function undoAccept(queue: Queue<DeliveryJobData>, keys: KeySpace, message: IncomingMessage): Promise<void> {
+  const client = (await queue.getBackend().client) as unknown as Redis;
+  if (await client.exists(keys.messageRaw(message.id))) return; // the message is whole: nothing to undo
+  await Promise.allSettled(message.deliveries.map((_d, index) => queue.remove(deliveryId(message.id, index))));
+  await client.del(keys.messageMeta(message.id));
 }
 
 type ScriptSet = Record<string, { readonly lua: string; readonly numberOfKeys: number | null }>;
