@@ -2,7 +2,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { normalizeHostname } from '../domain/address.ts';
 import { MxhookError } from '../domain/errors.ts';
 import type { AcceptMessage } from '../domain/message.ts';
 import type { RouteRegistry } from '../routes/registry.ts';
@@ -12,6 +11,7 @@ import { readRouteStats } from '../store/route-stats.ts';
 import { isAuthorized } from './api-key.ts';
 import { listDead, purgeOne, purgeRoute, replayOne, replayRoute, showDead } from './dead-letters.ts';
 import { sendError, sendJson } from './http.ts';
+import { requireRoute } from './require-route.ts';
 import { addSecret, listSecrets, removeSecret } from './secrets.ts';
 import { createSetting, deleteSetting, getSetting, listSettings, patchSetting } from './settings.ts';
 import { getReceivedStats } from './stats.ts';
@@ -48,8 +48,7 @@ const ROUTES: [string, RegExp, Handler][] = [
   ['POST', new RegExp(`^${BASE}/settings/${H}/secrets$`), ({ deps, res, params }) => addSecret(deps.routes, deps.secrets, params[0], res)],
   ['DELETE', new RegExp(`^${BASE}/settings/${H}/secrets/${H}$`), ({ deps, res, params }) => removeSecret(deps.routes, deps.secrets, params[0], params[1], res)],
   ['GET', new RegExp(`^${BASE}/settings/${H}/stats$`), async ({ deps, res, params }) => {
-    const hostname = normalizeHostname(params[0]);
-    if (!(await deps.routes.get(hostname))) throw new MxhookError('NOT_FOUND', { message: `no parse setting for ${params[0]}` });
+    const { hostname } = await requireRoute(deps.routes, params[0]);
     sendJson(res, 200, await readRouteStats(deps.redis, deps.keys, hostname));
   }],
   ['GET', new RegExp(`^${BASE}/stats$`), ({ deps, res, query }) => getReceivedStats(deps.redis, deps.keys, query, res)],

@@ -6,6 +6,7 @@ import { validateParseSetting } from '../domain/route.ts';
 import type { RouteRegistry } from '../routes/registry.ts';
 import type { SigningSecrets } from '../routes/signing-secrets.ts';
 import { fail, readJsonBody, sendJson } from './http.ts';
+import { requireRoute } from './require-route.ts';
 
 export async function listSettings(routes: RouteRegistry, res: ServerResponse): Promise<void> {
   sendJson(res, 200, { result: await routes.list() });
@@ -23,12 +24,12 @@ export async function createSetting(routes: RouteRegistry, secrets: SigningSecre
 }
 
 export async function getSetting(routes: RouteRegistry, hostname: string, res: ServerResponse): Promise<void> {
-  sendJson(res, 200, await mustExist(routes, hostname));
+  sendJson(res, 200, await requireRoute(routes, hostname));
 }
 
 export async function patchSetting(routes: RouteRegistry, hostname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = await readJsonBody(req);
-  const existing = await mustExist(routes, hostname);
+  const existing = await requireRoute(routes, hostname);
   const checked = validateParseSetting(body, existing);
   if (checked.errors) throw new MxhookError('VALIDATION_FAILED', { fieldErrors: checked.errors });
   if (!(await routes.replace(checked.setting))) fail('NOT_FOUND', `no parse setting for ${hostname}`);
@@ -39,10 +40,4 @@ export async function deleteSetting(routes: RouteRegistry, secrets: SigningSecre
   if (!(await routes.remove(normalizeHostname(hostname)))) fail('NOT_FOUND', `no parse setting for ${hostname}`);
   await secrets.removeAll(normalizeHostname(hostname));
   res.writeHead(204).end();
-}
-
-async function mustExist(routes: RouteRegistry, hostname: string) {
-  const setting = await routes.get(normalizeHostname(hostname));
-  if (!setting) fail('NOT_FOUND', `no parse setting for ${hostname}`);
-  return setting;
 }

@@ -1,5 +1,6 @@
 /** JSON-lines logger (pino) on stdout; built at start, passed in, never global. */
 import { pino, type Logger } from 'pino';
+import { maskUrlCredentials } from '../config/redact.ts';
 
 export function createLogger(level: string): Logger {
   return pino({
@@ -13,5 +14,5 @@ export function createLogger(level: string): Logger {
 
 function redactUrl(value: unknown): unknown {
   if (typeof value !== 'string') return '[redacted]';
-  return value.replace(/\/\/[^@/\s]*@/, '//***@');
+  return maskUrlCredentials(value);
 }

@@ -1,5 +1,6 @@
 /** Builds the frozen Config from flags and env vars, validating every value against the schema. */
 import os from 'node:os';
+import { maskUrlCredentials } from './redact.ts';
 import { settingsSchema, type Config, type SettingName, type SettingDefinition } from './schema.ts';
 
 /** A setting had a value its parser refused, or a flag was unknown. The message names the setting. */
@@ -66,7 +67,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
 
 function redactSecret(name: SettingName, value: string): string {
   // Credentials may hold a raw "@" (greedy up to the last one before the path) or sit in the query.
-  if (name === 'redisUrl') return value.replace(/\/\/[^/]*@/, '//***@').replace(/([?&]password=)[^&]*/gi, '$1***');
+  if (name === 'redisUrl') return maskUrlCredentials(value);
   return '***';
 }
 

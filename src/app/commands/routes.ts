@@ -1,6 +1,7 @@
 /** `mxhook routes add|list|rm`. */
 import type { Config } from '../../config/schema.ts';
 import { normalizeHostname } from '../../domain/address.ts';
+import { maskUrlCredentials } from '../../config/redact.ts';
 import { validateParseSetting } from '../../domain/route.ts';
 import { createRouteRegistry } from '../../routes/registry.ts';
 import { createSigningSecrets } from '../../routes/signing-secrets.ts';
@@ -15,7 +16,7 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
     const [sub, hostname, url] = operands;
     if (sub === 'list') {
       for (const r of await routes.list()) {
-        output.out(`${r.hostname}\t${r.url.replace(/\/\/[^/]*@/, '//***@')}\t${r.send_raw ? 'raw' : 'parsed'}${r.spam_check ? '\tspam_check' : ''}\n`);
+        output.out(`${r.hostname}\t${maskUrlCredentials(r.url)}\t${r.send_raw ? 'raw' : 'parsed'}${r.spam_check ? '\tspam_check' : ''}\n`);
       }
       return 0;
     }

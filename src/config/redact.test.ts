@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { maskUrlCredentials } from './redact.ts';
+
+describe('maskUrlCredentials', () => {
+  it.each([
+    ['https://hook:s3cret@app.example/inbound', 'https://***@app.example/inbound'],
+    ['redis://user:p@ss@host:6379/0', 'redis://***@host:6379/0'],
+    ['redis://host:6379/0?password=hunter2&db=1', 'redis://host:6379/0?password=***&db=1'],
+    ['http://app.example/a@b', 'http://app.example/a@b'],
+    ['https://app.example/inbound', 'https://app.example/inbound'],
+  ])('%s -> %s', (input, shown) => {
+    expect(maskUrlCredentials(input)).toBe(shown);
+  });
+});
