@@ -8,8 +8,7 @@
  * message/rfc822 parts stay whole (`ignoreEmbedded`) and arrive as `.eml` files. A multipart
  * whose boundary never occurs (or that has none) shows its content as text, as mail clients do.
  */
-import { once } from 'node:events';
-import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import mailsplit, { type MimeNode } from '@zone-eu/mailsplit';
 import libmime from 'libmime';
@@ -113,7 +112,9 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: st
   };
 
   const splitter = new mailsplit.Splitter({ ignoreEmbedded: true });
-  splitter.end(raw);
+  // Fed in slices as the walk consumes them: written whole, the splitter would turn the entire
+  // message into line objects at once (tens of MB of heap for a large attachment).
+  pipeline(Readable.from(slices(raw, SLICE_BYTES), { objectMode: false }), splitter, () => {});
   let error: string | undefined;
   try {
     for await (const data of splitter as AsyncIterable<MimeNode | { type: 'body' | 'data'; value: Buffer }>) {
@@ -125,7 +126,7 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: st
         if (data.multipart) waiting = { node: data, chunks: [] };
         else open = openLeaf(data);
       } else if (data.type === 'body') {
-        if (open && !open.write(data.value)) await once(open, 'drain');
+        if (open && !open.write(data.value)) await writable(open);
       } else {
         waiting?.chunks.push(data.value);
       }
@@ -140,6 +141,27 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: st
     error = (err as Error).message || String(err);
   }
   return { bodyParts: sortBy(bodies, (b) => [b.order, 0]).map((b) => b.part), attachments: finish(found), error };
+}
+
+const SLICE_BYTES = 64 * 1024;
+
+/** Waits for a part's stream to drain; rejects if it is (or gets) destroyed, e.g. by a failed spool. */
+function writable(stream: Transform): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream.destroyed) return reject(stream.errored ?? new Error('part stream closed'));
+    const settle = (err?: Error | null) => {
+      stream.off('drain', drained).off('close', closed);
+      if (err) reject(err);
+      else resolve();
+    };
+    const drained = () => settle();
+    const closed = () => settle(stream.errored ?? new Error('part stream closed'));
+    stream.on('drain', drained).on('close', closed);
+  });
+}
+
+function* slices(raw: Buffer, size: number): Generator<Buffer> {
+  for (let at = 0; at < raw.length; at += size) yield raw.subarray(at, at + size);
 }
 
 /** Numbers the attachments in message order and gives every one a name. */
