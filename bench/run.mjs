@@ -54,7 +54,7 @@ const sink = await startSink();
 
 const deployOptions = (layout, id, extra = {}) => ({
   name: `${id}-${layout}`, layout, workers, dir: path.join(work, `${id}-${layout}`), sinkUrl: sink.url, args: mxhookArgs,
-  nodeArgs: opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench-results/profiles', `${id}-${layout}`)] : [],
+  nodeArgs: process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench-results/profiles', `${id}-${layout}`)] : [],
   ...extra,
 });
 const layoutName = (layout) => (layout === 'split' ? `split (smtp + ${workers} worker${workers > 1 ? 's' : ''})` : 'all-in-one');

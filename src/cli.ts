@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 /** `mxhook` command: start the server (all roles or one), or manage routes. */
 import { ConfigError, describeSettings, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';

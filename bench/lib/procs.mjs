@@ -76,10 +76,17 @@ export async function waitForLogEvent(file, event, child, timeoutMs = 30_000) {
 }
 
 /** Spawns `node dist/cli.js <args>` with its output in a log file; `ready` is the log event to wait for. */
+/** The node flags dist/cli.js's `#!/usr/bin/env -S node ...` line names: mxhook runs as installed. */
+export function shippedNodeFlags() {
+  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0];
+  const match = /^#!\S*env (?:-S )?node(.*)$/.exec(first);
+  return match ? match[1].trim().split(/\s+/).filter(Boolean) : [];
+}
+
 export async function startMxhook({ name, args, env, logDir, ready, nodeArgs = [] }) {
   const log = path.join(logDir, `${name}.log`);
   const fd = openSync(log, 'w');
-  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+  const child = spawn(process.execPath, [...shippedNodeFlags(), ...nodeArgs, CLI, ...args], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd],
   });
   const lines = {};

@@ -9,8 +9,10 @@ import type { MessageStage } from '../domain/message.ts';
 
 export interface CollectOptions {
   readonly maxMessageSize: number;
-  /** Bytes held in memory before staging starts (and between appends). */
+  /** Bytes held in memory before staging starts. */
   readonly stageAt: number;
+  /** Once staging, bytes held between appends (smaller: each connection holds less). Default stageAt. */
+  readonly appendEvery?: number;
   /** Opens the stage and gives the bytes that go first (our Received: header); absent: never stage. */
   readonly openStage?: (() => { stage: MessageStage; head: Buffer }) | undefined;
 }
@@ -50,7 +52,7 @@ export function collectData(stream: Readable, options: CollectOptions): Promise<
       }
       chunks.push(chunk);
       held += chunk.length;
-      if (!options.openStage || stageError !== undefined || held < options.stageAt) return;
+      if (!options.openStage || stageError !== undefined || held < (stage ? (options.appendEvery ?? options.stageAt) : options.stageAt)) return;
       if (!stage) {
         const opened = options.openStage();
         stage = opened.stage;

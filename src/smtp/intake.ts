@@ -64,6 +64,11 @@ export type SmtpIntake = SMTPServer & { readonly implicitTls?: SMTPServer };
 
 /** Messages up to this size are held in memory until stored; bigger ones are staged as they arrive. */
 const STAGE_AT = 1024 * 1024;
+/**
+ * Then appended in pieces this big: each of many concurrent large messages holds a piece, its
+ * concatenation and the Redis command's copy at once, so this bounds the SMTP process's memory.
+ */
+const APPEND_EVERY = 256 * 1024;
 
 /** Per-session state smtp-server lets us hang on the session object. */
 interface SessionState {
@@ -177,7 +182,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       };
       const stageMessage = options.stageMessage;
       collectData(stream, {
-        maxMessageSize: options.maxMessageSize, stageAt: STAGE_AT,
+        maxMessageSize: options.maxMessageSize, stageAt: STAGE_AT, appendEvery: APPEND_EVERY,
         openStage: stageMessage && (() => ({ stage: stageMessage(begin().id), head: begin().bytes })),
       }).then((data) => {
         limits.messageDone(session);
