@@ -9,6 +9,7 @@
  *          --scale F (message counts times F, e.g. 0.1 for a quick look)   --no-fsync-compare
  *          --profile (node --cpu-prof for every mxhook process, into bench-results/profiles)
  *          --mxhook-args "FLAGS" (extra flags for every mxhook process)   --out FILE
+ *          --node-args "FLAGS" (extra node flags for every mxhook process, after dist/cli.js's own)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -27,6 +28,7 @@ const { values: opts } = parseArgs({
     'no-fsync-compare': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'mxhook-args': { type: 'string', default: '' },
+    'node-args': { type: 'string', default: '' },
     out: { type: 'string', default: path.join(ROOT, 'bench-results/latest.json') },
   },
 });
@@ -54,7 +56,10 @@ const sink = await startSink();
 
 const deployOptions = (layout, id, extra = {}) => ({
   name: `${id}-${layout}`, layout, workers, dir: path.join(work, `${id}-${layout}`), sinkUrl: sink.url, args: mxhookArgs,
-  nodeArgs: process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench-results/profiles', `${id}-${layout}`)] : [],
+  nodeArgs: [
+    ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench-results/profiles', `${id}-${layout}`)] : []),
+    ...opts['node-args'].split(' ').filter(Boolean),
+  ],
   ...extra,
 });
 const layoutName = (layout) => (layout === 'split' ? `split (smtp + ${workers} worker${workers > 1 ? 's' : ''})` : 'all-in-one');
