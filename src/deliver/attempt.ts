@@ -18,7 +18,7 @@ export interface AttemptInput {
   readonly message: StoredMessage;
   readonly deliveryId: string;
   readonly attempt: number;
-  readonly hmacKeys: readonly Buffer[];
+  readonly hmacKeys: readonly KeyObject[];
   readonly ecdsaKey: KeyObject | undefined;
 }
 

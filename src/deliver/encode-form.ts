@@ -2,10 +2,10 @@
  * Encodes a payload as multipart/form-data with form-data: a random boundary (SendGrid's fixed
  * `xYzZY` breaks on bodies that contain it) and an exact Content-Length.
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import FormData from 'form-data';
+import { randomHex } from '../domain/random.ts';
 import type { Payload, PayloadPart } from '../parse/payload.ts';
 
 export interface EncodedForm {
@@ -16,7 +16,7 @@ export interface EncodedForm {
 
 /** A random boundary; the same one gives the same bytes, so a body can be encoded twice. */
 export function newBoundary(): string {
-  return `----mxhook${randomBytes(16).toString('hex')}`;
+  return `----mxhook${randomHex(16)}`;
 }
 
 export function encodeForm(payload: Payload, boundary: string = newBoundary()): EncodedForm {

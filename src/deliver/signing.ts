@@ -11,7 +11,7 @@ import { encodeForm, newBoundary, type EncodedForm } from './encode-form.ts';
 
 export interface SigningMaterial {
   /** HMAC keys of the route's active secrets (may be empty: then no Standard Webhooks headers). */
-  readonly hmacKeys: readonly Buffer[];
+  readonly hmacKeys: readonly KeyObject[];
   /** Set when the route asks for SendGrid's signature. */
   readonly ecdsaKey?: KeyObject | undefined;
 }

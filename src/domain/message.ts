@@ -1,13 +1,13 @@
 /** Types shared along the pipeline: what intake hands to the store, and what a delivery job carries. */
-import { randomBytes } from 'node:crypto';
 import type { AuthVerdicts } from './auth.ts';
+import { randomHex } from './random.ts';
 import type { ParseSetting } from './route.ts';
 
 import type { Readable } from 'node:stream';
 
 /** Time-ordered (base36 milliseconds) plus 64 random bits: unique across SMTP nodes. */
 export function newMessageId(): string {
-  return `${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
+  return `${Date.now().toString(36)}${randomHex(8)}`;
 }
 
 /** One message as SMTP intake accepted it, `Received:` already prepended. */

@@ -2,7 +2,7 @@
  * Per-route signing secrets (Standard Webhooks `whsec_...`), several at once for rotation, and the
  * server's ECDSA P-256 key for SendGrid-style signatures. Secret values are shown once when made.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { KeySpace } from '../store/keys.ts';
 
@@ -23,13 +23,29 @@ export interface SigningSecrets {
   /** Resolves false when the id was not found. */
   remove(hostname: string, id: string): Promise<boolean>;
   removeAll(hostname: string): Promise<void>;
-  /** HMAC keys of every active secret, for signing. */
-  keysFor(hostname: string): Promise<Buffer[]>;
+  /**
+   * HMAC keys of every active secret, for signing, as KeyObjects: createHmac takes one about three
+   * times faster than raw bytes (node validates a Buffer key on every call).
+   */
+  keysFor(hostname: string): Promise<KeyObject[]>;
 }
 
 const secretsKey = (keys: KeySpace, hostname: string) => `${keys.prefix}:route-secrets:${hostname}`;
 
+/** Secret values seen lately and their KeyObjects; a rotated-out secret falls out with the rest. */
+const KEY_CACHE_LIMIT = 10_000;
+
 export function createSigningSecrets(redis: Redis, keys: KeySpace): SigningSecrets {
+  const keyObjects = new Map<string, KeyObject>();
+  const keyObject = (secret: string) => {
+    let key = keyObjects.get(secret);
+    if (!key) {
+      if (keyObjects.size >= KEY_CACHE_LIMIT) keyObjects.clear();
+      key = createSecretKey(Buffer.from(secret.replace(/^whsec_/, ''), 'base64'));
+      keyObjects.set(secret, key);
+    }
+    return key;
+  };
   const readAll = async (hostname: string) =>
     Object.entries(await redis.hgetall(secretsKey(keys, hostname))).map(([id, json]) => ({ id, ...(JSON.parse(json) as { secret: string; created_at: string }) }));
   return {
@@ -48,7 +64,7 @@ export function createSigningSecrets(redis: Redis, keys: KeySpace): SigningSecre
       await redis.del(secretsKey(keys, hostname));
     },
     async keysFor(hostname) {
-      return (await readAll(hostname)).map((s) => Buffer.from(s.secret.replace(/^whsec_/, ''), 'base64'));
+      return (await readAll(hostname)).map((s) => keyObject(s.secret));
     },
   };
 }
