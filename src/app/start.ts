@@ -84,13 +84,13 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
       logger.info({ event: 'managed_redis_started', socket: redisUrl });
     }
     const keys = createKeySpace(config.redisPrefix);
-    const connect = (role: 'fail-fast' | 'patient', name: string): Redis => {
-      const redis = createRedis(redisUrl, role, name);
+    const connect = (role: 'fail-fast' | 'patient', name: string, autoPipelining = false): Redis => {
+      const redis = createRedis(redisUrl, role, name, autoPipelining);
       redis.on('error', (err) => logger.debug({ event: 'redis_error', connection: name, err: String(err) }));
       stops.push(() => redis.quit().catch(() => redis.disconnect()));
       return redis;
     };
-    const redis = connect('fail-fast', 'mxhook');
+    const redis = connect('fail-fast', 'mxhook', true);
     await waitForRedis(redis);
     const routes = createRouteRegistry(redis, keys);
     const result: { smtpPort?: number; smtpTlsPort?: number; apiPort?: number; metricsPort?: number; generatedApiKey?: string } = {};
@@ -145,7 +145,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
       const post = { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout, allowPrivateDestinations: config.allowPrivateDestinations };
       const agent = createDeliveryAgent(post);
       stops.push(() => agent.close());
-      const store = connect('patient', 'mxhook-worker-store');
+      const store = connect('patient', 'mxhook-worker-store', true);
       const worker = createDeliveryWorker({
         connection: connect('patient', 'mxhook-worker'), redis: store, keys, routes, agent, post,
         secrets: createSigningSecrets(store, keys), ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),

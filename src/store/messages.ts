@@ -13,14 +13,13 @@ export interface StoredMessage {
  * large message's size (meta.size) before holding all of it; `raw` is then shorter than meta.size.
  */
 export async function loadMessage(redis: Redis, keys: KeySpace, messageId: string, upTo?: number): Promise<StoredMessage | undefined> {
-  const multi = redis.multi();
-  if (upTo === undefined) multi.getBuffer(keys.messageRaw(messageId));
-  else multi.getrangeBuffer(keys.messageRaw(messageId), 0, upTo - 1);
-  const [[rawErr, raw], [metaErr, meta]] = (await multi
-    .hget(keys.messageMeta(messageId), 'meta')
-    .exec()) as [[Error | null, Buffer | null], [Error | null, string | null]];
-  if (rawErr || metaErr) throw rawErr ?? metaErr;
-  if (!raw || !meta) return undefined;
+  // Two plain reads (a message never changes once stored): on an auto-pipelining connection they
+  // share one write with whatever else is asked in the same turn.
+  const [raw, meta] = await Promise.all([
+    upTo === undefined ? redis.getBuffer(keys.messageRaw(messageId)) : redis.getrangeBuffer(keys.messageRaw(messageId), 0, upTo - 1),
+    redis.hget(keys.messageMeta(messageId), 'meta'),
+  ]);
+  if (!raw?.length || !meta) return undefined;
   return { raw, meta: JSON.parse(meta) as StoredMessageMeta };
 }
 

@@ -7,10 +7,15 @@ export type RedisRole =
   /** BullMQ workers: wait for Redis to come back, as BullMQ requires. */
   | 'patient';
 
-/** `redis://...`, `rediss://...` or a unix socket path. */
-export function createRedis(url: string, role: RedisRole, name = 'mxhook'): Redis {
+/**
+ * `redis://...`, `rediss://...` or a unix socket path. `autoPipelining`: commands issued in one
+ * event-loop turn go out in one write (many sessions or deliveries at once share round trips);
+ * never for a connection that runs blocking commands (BullMQ's own).
+ */
+export function createRedis(url: string, role: RedisRole, name = 'mxhook', autoPipelining = false): Redis {
   const common: RedisOptions = {
     connectionName: name,
+    enableAutoPipelining: autoPipelining,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     ...(role === 'fail-fast'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 }
