@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 import { startTestMxhook, type TestMxhook } from './helpers/mxhook.ts';
 import { startReceiver, type Receiver, type ReceivedPost } from './helpers/receiver.ts';
@@ -137,6 +137,10 @@ describe('parsed-mode POST (SPEC §3)', () => {
     }), 'Big file');
     expect(post.files.attachment1.data.length).toBe(big.length);
     expect(sha256(post.files.attachment1.data)).toBe(sha256(big));
+    // It went through a spool file, and the delivery removes it once the POST is answered.
+    const spool = path.join(mx.config.dataDir, 'spool');
+    expect(existsSync(spool)).toBe(true);
+    await vi.waitFor(async () => expect(await readdir(spool)).toEqual([]), { timeout: 5_000 });
   });
 
   it('real Outlook messages from SendGrid captures parse into the expected fields', async () => {

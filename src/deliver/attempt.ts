@@ -1,5 +1,4 @@
 /** One delivery attempt: build the route's payload, sign it, POST it, and classify the result. */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Agent } from 'undici';
@@ -40,12 +39,13 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
     auth: message.meta.auth,
   };
   const spoolDir = path.join(ctx.spoolDir, `${input.deliveryId}-${input.attempt}-${process.pid}`);
+  let spilled = false;
   try {
     let payload;
     if (route.send_raw) payload = buildRawPayload(message.raw, context);
     else {
       // The spool directory is made only when an attachment spills to disk (spool.ts).
-      payload = await buildParsedPayload(message.raw, context, { dir: spoolDir });
+      payload = await buildParsedPayload(message.raw, context, { dir: spoolDir, onSpill: () => { spilled = true; } });
     }
     if (route.spam_check && ctx.spamCheck) payload = { ...payload, parts: [...payload.parts, ...(await ctx.spamCheck(message.raw))] };
     const { form, headers } = await encodeSigned(payload, { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey }, {
@@ -63,7 +63,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
       : outcome;
     return { outcome: detailed, bytesSent: result.kind === 'response' ? form.contentLength : 0, ...(result.kind === 'response' ? { status: result.status } : {}) };
   } finally {
-    // Most messages never spill (no directory); a stat costs far less than rm's own checks.
-    if (existsSync(spoolDir)) await removeSpoolDir(spoolDir);
+    // Most messages never spill: no directory to remove, and no syscall to find that out.
+    if (spilled) await removeSpoolDir(spoolDir);
   }
 }

@@ -17,6 +17,8 @@ export interface SpoolOptions {
   readonly dir: string;
   /** Bytes kept in memory before spilling to a file. Default 256 KiB. */
   readonly memoryLimit?: number;
+  /** Told before the first file is made in `dir`, so the caller knows there is something to remove. */
+  readonly onSpill?: () => void;
 }
 
 export async function spoolStream(stream: Readable, name: string, options: SpoolOptions): Promise<Spooled> {
@@ -32,6 +34,7 @@ export async function spoolStream(stream: Readable, name: string, options: Spool
     if (size > limit) break;
   }
   const file = path.join(options.dir, name);
+  options.onSpill?.();
   await mkdir(options.dir, { recursive: true });
   const out = createWriteStream(file);
   await pipeline(
