@@ -118,7 +118,10 @@ async function deliver(
   const { messageId, hostname } = job.data;
   const deliveryId = job.id as string;
   const attempt = job.attemptsMade + 1;
-  const log = options.logger.child({ delivery: deliveryId, message: messageId, hostname, attempt });
+  const where = { delivery: deliveryId, message: messageId, hostname, attempt };
+  // A child logger costs more than the one line a delivered message writes: made only when needed.
+  let child: Logger | undefined;
+  const log = () => (child ??= options.logger.child(where));
   // Everything an attempt reads is asked for at once: one round trip instead of four. The breaker
   // is read for the origin this route had last time, and read again below only if the URL moved.
   const lastOrigin = origins.get(hostname);
@@ -135,7 +138,7 @@ async function deliver(
   }
   if (!message) {
     // Only possible if the keys were removed by hand: there is nothing left to deliver.
-    log.error({ event: 'delivery_message_missing' });
+    log().error({ event: 'delivery_message_missing' });
     throw new UnrecoverableError(`raw message ${messageId} is missing`);
   }
   const dead = (reason: string) => deadLetterDelivery(options.redis, options.keys, {
@@ -143,7 +146,7 @@ async function deliver(
   });
   if (!route) {
     await dead('route deleted before delivery');
-    log.warn({ event: 'delivery_dead', reason: 'route deleted' });
+    log().warn({ event: 'delivery_dead', reason: 'route deleted' });
     return;
   }
   const target = splitUrlCredentials(route.url).url;
@@ -163,7 +166,7 @@ async function deliver(
 
   const started = Date.now();
   const { outcome, status, bytesSent } = await attemptDelivery({
-    agent: options.agent, post: options.post, spoolDir: options.spoolDir, spamCheck: (raw) => spamCheckFields(raw, options.spamd, log),
+    agent: options.agent, post: options.post, spoolDir: options.spoolDir, spamCheck: (raw) => spamCheckFields(raw, options.spamd, log()),
   }, {
     route, message, deliveryId, attempt,
     hmacKeys,
@@ -175,7 +178,7 @@ async function deliver(
   if (outcome.kind !== 'delivered') await recordAttempt(options.redis, options.keys, deliveryId, {
     attempt, at: new Date(started).toISOString(), outcome: outcome.kind, status, durationMs, reason: outcome.reason,
   });
-  log.info({ event: 'delivery_attempt', target, outcome: outcome.kind, status, ms: durationMs, ...(outcome.kind !== 'delivered' ? { reason: outcome.reason } : {}) });
+  options.logger.info({ ...where, event: 'delivery_attempt', target, outcome: outcome.kind, status, ms: durationMs, ...(outcome.kind !== 'delivered' ? { reason: outcome.reason } : {}) });
   const now = Date.now();
   const nextBreaker = outcome.kind === 'retry' ? afterFailure(breaker, options.breaker, now) : afterSuccess();
   if (nextBreaker !== breaker) await writeBreaker(options.redis, options.keys, origin, nextBreaker);
@@ -192,7 +195,7 @@ async function deliver(
   });
   if (!decision.retry) {
     await dead(`gave up after ${attempt} attempts: ${outcome.reason}`);
-    log.warn({ event: 'delivery_dead', reason: 'retries exhausted' });
+    log().warn({ event: 'delivery_dead', reason: 'retries exhausted' });
     return;
   }
   if (attempt === 1) await options.redis.hincrby(routeStatsKey(options.keys, hostname), 'retrying', 1);
