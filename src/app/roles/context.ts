@@ -1,0 +1,23 @@
+/** What every role is started with: the frozen config, one Redis endpoint, and the process's stop lists. */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.ts';
+import type { RouteRegistry } from '../../routes/registry.ts';
+import type { KeySpace } from '../../store/keys.ts';
+import type { MxhookMetrics } from '../metrics.ts';
+
+export interface RoleContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly keys: KeySpace;
+  /** The process's shared fail-fast connection (auto-pipelining): route lookups, accepts, the API. */
+  readonly redis: Redis;
+  readonly routes: RouteRegistry;
+  readonly metrics: MxhookMetrics;
+  /** A new connection to the same Redis, closed when the process stops. */
+  connect(role: 'fail-fast' | 'patient', name: string, autoPipelining?: boolean): Redis;
+  /** Run first at stop: listeners stop taking new sessions and requests (they run at once). */
+  onStopListening(stop: () => Promise<unknown>): void;
+  /** Run after the listeners, in reverse order of registration. */
+  onStop(stop: () => Promise<unknown>): void;
+}

@@ -1,0 +1,65 @@
+/** The smtp role: the MX-facing listener (and the implicit-TLS one when asked for), draining on stop. */
+import type { AddressInfo } from 'node:net';
+import type { SMTPServer } from 'smtp-server';
+import { createAcceptMessage, createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { systemResolver, type DnsResolver } from '../../smtp/auth-check.ts';
+import { createSmtpIntake } from '../../smtp/intake.ts';
+import { loadSmtpTls } from '../../smtp/tls.ts';
+import { createMessageStager } from '../../store/message-stage.ts';
+import { waitForRedis } from '../../store/redis.ts';
+import type { RoleContext } from './context.ts';
+
+export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver | undefined): Promise<{ smtpPort: number; smtpTlsPort?: number }> {
+  const { config, logger, keys } = ctx;
+  const queue = createDeliveryQueue(ctx.connect('fail-fast', 'mxhook-intake'), keys);
+  ctx.onStop(() => queue.close());
+  await queue.waitUntilReady();
+  // Large messages are appended to Redis as they arrive, on a connection of their own so a
+  // megabyte append never delays a RCPT's route lookup.
+  const stageConnection = ctx.connect('fail-fast', 'mxhook-intake-stage');
+  await waitForRedis(stageConnection);
+  let draining = false;
+  const hostname = config.hostname ?? 'localhost';
+  const server = createSmtpIntake({
+    isDraining: () => draining, metrics: ctx.metrics.smtp, stageMessage: createMessageStager(stageConnection, keys),
+    hostname, maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
+    maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
+    lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, keys, ctx.redis), logger,
+    maxConnectionsPerIp: config.maxConnectionsPerIp, sessionDeadlineMs: config.smtpSessionDeadline, maxCommands: config.maxCommands,
+    idleTimeoutMs: config.smtpIdleTimeout, proxyProtocol: config.proxyProtocol,
+    tls: await loadSmtpTls({ certPath: config.tlsCert, keyPath: config.tlsKey, selfSigned: config.tlsSelfSigned, hostname }, logger),
+    tlsWatchIntervalMs: config.tlsWatchInterval, implicitTls: config.smtpTlsPort !== undefined,
+    auth: config.authChecks
+      ? { authservId: hostname, timeoutMs: config.authTimeout, resolver: dnsResolver ?? systemResolver(config.dnsTimeout) }
+      : undefined,
+  });
+  await listen(server, config.smtpPort, config.smtpHost);
+  // Drain: new connections get 421 4.3.2, sessions in progress get the shutdown timeout to finish.
+  ctx.onStopListening(async () => {
+    draining = true;
+    logger.info({ event: 'smtp_draining', sessions: server.connections.size });
+    await drainAndClose(server, Date.now() + config.shutdownTimeout);
+  });
+  const smtpPort = (server.server.address() as AddressInfo).port;
+  logger.info({ event: 'smtp_listening', host: config.smtpHost, port: smtpPort });
+  const tlsServer = server.implicitTls;
+  if (!tlsServer) return { smtpPort };
+  await listen(tlsServer, config.smtpTlsPort, config.smtpHost);
+  ctx.onStopListening(() => drainAndClose(tlsServer, Date.now() + config.shutdownTimeout));
+  const smtpTlsPort = (tlsServer.server.address() as AddressInfo).port;
+  logger.info({ event: 'smtp_tls_listening', host: config.smtpHost, port: smtpTlsPort });
+  return { smtpPort, smtpTlsPort };
+}
+
+function listen(server: SMTPServer, port: number | undefined, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
+/** Waits for the sessions in progress to end (or the deadline), then closes the listener. */
+async function drainAndClose(server: SMTPServer, deadline: number): Promise<void> {
+  while (server.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}

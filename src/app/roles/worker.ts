@@ -1,0 +1,44 @@
+/** The worker role: BullMQ delivery workers with their keep-alive pool, and the dead-letter sweep. */
+import path from 'node:path';
+import type { Config } from '../../config/schema.ts';
+import type { RetryPolicy } from '../../domain/retry-policy.ts';
+import { createDeliveryAgent } from '../../deliver/post.ts';
+import { createDeliveryWorker } from '../../deliver/worker.ts';
+import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets.ts';
+import { sweepExpiredDeadLetters } from '../../store/dead-letters.ts';
+import type { RoleContext } from './context.ts';
+
+export function retryPolicyFrom(config: Config): RetryPolicy {
+  return {
+    fastIntervalMs: config.retryFastInterval,
+    fastPhaseMs: config.retryFastPhase,
+    slowIntervalMs: config.retrySlowInterval,
+    maxAgeMs: config.retryMaxAge,
+  };
+}
+
+export async function startWorkerRole(ctx: RoleContext): Promise<void> {
+  const { config, logger, keys } = ctx;
+  const post = { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout, allowPrivateDestinations: config.allowPrivateDestinations };
+  const agent = createDeliveryAgent(post);
+  ctx.onStop(() => agent.close());
+  const store = ctx.connect('patient', 'mxhook-worker-store', true);
+  const worker = createDeliveryWorker({
+    connection: ctx.connect('patient', 'mxhook-worker'), redis: store, keys, routes: ctx.routes, agent, post,
+    secrets: createSigningSecrets(store, keys), ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),
+    retryPolicy: retryPolicyFrom(config), deadLetterRetentionMs: config.deadLetterRetention,
+    breaker: { threshold: config.breakerThreshold, cooldownMs: config.breakerCooldown, maxCooldownMs: 600_000 },
+    concurrency: config.workerConcurrency, lockDurationMs: config.workerLockDuration,
+    spamd: { host: config.spamdHost, port: config.spamdPort, timeoutMs: config.spamdTimeout },
+    spoolDir: path.join(config.dataDir, 'spool'), logger, metrics: ctx.metrics.delivery,
+  });
+  // Workers finish the POSTs in progress before closing.
+  ctx.onStop(() => worker.close());
+  await worker.waitUntilReady();
+  const sweep = setInterval(() => {
+    sweepExpiredDeadLetters(store, keys, config.deadLetterRetention, Date.now()).catch((err) => logger.warn({ event: 'dead_letter_sweep_failed', err: String(err) }));
+  }, Math.max(100, Math.min(60_000, config.deadLetterRetention / 2)));
+  sweep.unref();
+  ctx.onStop(async () => clearInterval(sweep));
+  logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
+}
