@@ -1,5 +1,5 @@
 /**
- * Messages past 1 MB are staged into Redis while they arrive (smtp/data-collector.ts): delivered
+ * Messages past 512 KB are staged into Redis while they arrive (smtp/data-collector.ts): delivered
  * byte for byte as before, authentication checks included, nothing left behind when refused.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';

@@ -20,7 +20,7 @@ import { attemptsKey, recordAttempt } from '../store/attempts.ts';
 import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { loadMessage, releaseDelivery, execOrThrow } from '../store/messages.ts';
+import { execOrThrow, loadMessage, loadRawInPieces, releaseDelivery } from '../store/messages.ts';
 import { countRoute, routeStatsKey } from '../store/route-stats.ts';
 import { attemptDelivery } from './attempt.ts';
 import { createByteBudget, type ByteBudget } from './memory-budget.ts';
@@ -73,9 +73,10 @@ const UNEXPECTED_FAILURE_DELAY_MS = 30_000;
 
 /**
  * Messages up to this size are read whole with everything else an attempt needs (one round trip);
- * bigger ones are read again, whole, once the process's large-message budget has room for them.
+ * the rest of bigger ones is read in pieces once the process's large-message budget has room.
+ * Kept small: every job that starts holds this much at once (twenty large ones arriving together).
  */
-const INLINE_BYTES = 1024 * 1024;
+const INLINE_BYTES = 256 * 1024;
 /** Raw bytes of large messages one worker process holds at once: one 30 MB message, or several smaller ones. */
 const LARGE_MESSAGE_BUDGET = 32 * 1024 * 1024;
 
@@ -134,7 +135,8 @@ async function deliver(
   let message = head;
   if (head && head.raw.length < head.meta.size) {
     held.release = await budget.acquire(head.meta.size);
-    message = await loadMessage(options.redis, options.keys, messageId);
+    const raw = await loadRawInPieces(options.redis, options.keys, messageId, head.meta.size, head.raw);
+    message = raw && { raw, meta: head.meta };
   }
   if (!message) {
     // Only possible if the keys were removed by hand: there is nothing left to deliver.

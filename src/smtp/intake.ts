@@ -62,8 +62,11 @@ export interface SmtpIntakeOptions {
 /** The plain listener; `implicitTls` is the second one when asked for. Closing the plain one stops TLS reloads. */
 export type SmtpIntake = SMTPServer & { readonly implicitTls?: SMTPServer };
 
-/** Messages up to this size are held in memory until stored; bigger ones are staged as they arrive. */
-const STAGE_AT = 1024 * 1024;
+/**
+ * Messages up to this size are held in memory until stored; bigger ones are staged as they arrive.
+ * Twenty large messages arriving at once each hold this much, and its copies, at the same moment.
+ */
+const STAGE_AT = 512 * 1024;
 /**
  * Then appended in pieces this big: each of many concurrent large messages holds a piece, its
  * concatenation and the Redis command's copy at once, so this bounds the SMTP process's memory.

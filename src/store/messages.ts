@@ -23,6 +23,25 @@ export async function loadMessage(redis: Redis, keys: KeySpace, messageId: strin
   return { raw, meta: JSON.parse(meta) as StoredMessageMeta };
 }
 
+/** Piece size when a large message is read whole: one big GET would be held twice (reply chunks, then their concatenation). */
+const READ_PIECE = 4 * 1024 * 1024;
+
+/**
+ * The whole raw message of `size` bytes, read in pieces into one buffer, starting after `head`
+ * (its first bytes, already read). Undefined when the stored message is not `size` bytes long.
+ */
+export async function loadRawInPieces(redis: Redis, keys: KeySpace, messageId: string, size: number, head: Buffer): Promise<Buffer | undefined> {
+  const raw = Buffer.allocUnsafe(size);
+  let filled = head.copy(raw, 0, 0, Math.min(head.length, size));
+  while (filled < size) {
+    const piece = await redis.getrangeBuffer(keys.messageRaw(messageId), filled, Math.min(filled + READ_PIECE, size) - 1);
+    if (!piece.length) return undefined;
+    filled += piece.copy(raw, filled);
+  }
+  const total = await redis.strlen(keys.messageRaw(messageId));
+  return total === size ? raw : undefined;
+}
+
 /**
  * Marks one delivery of a message as ended; the last one deletes the raw message and its meta.
  * Atomic (one Lua script), so two workers finishing at once cannot both miss the zero.
