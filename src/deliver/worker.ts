@@ -21,7 +21,7 @@ import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { execOrThrow, loadMessage, loadRawInPieces, releaseDelivery } from '../store/messages.ts';
-import { countRoute, routeStatsKey } from '../store/route-stats.ts';
+import { countRoute, markRetrying, unmarkRetrying } from '../store/route-stats.ts';
 import { attemptDelivery } from './attempt.ts';
 import { createByteBudget, type ByteBudget } from './memory-budget.ts';
 import { spamCheckFields } from './spam-check.ts';
@@ -144,7 +144,7 @@ async function deliver(
     throw new UnrecoverableError(`raw message ${messageId} is missing`);
   }
   const dead = (reason: string) => deadLetterDelivery(options.redis, options.keys, {
-    deliveryId, messageId, hostname, reason, meta: message.meta, retentionMs: options.deadLetterRetentionMs, now: Date.now(), wasRetrying: attempt > 1,
+    deliveryId, messageId, hostname, reason, meta: message.meta, retentionMs: options.deadLetterRetentionMs, now: Date.now(),
   });
   if (!route) {
     await dead('route deleted before delivery');
@@ -200,7 +200,9 @@ async function deliver(
     log().warn({ event: 'delivery_dead', reason: 'retries exhausted' });
     return;
   }
-  if (attempt === 1) await options.redis.hincrby(routeStatsKey(options.keys, hostname), 'retrying', 1);
+  const multi = options.redis.multi();
+  markRetrying(multi, options.keys, hostname, deliveryId);
+  await execOrThrow(multi);
   throw new RetryLater(outcome.reason, decision.delayMs);
 }
 
@@ -209,7 +211,7 @@ async function finishDelivered(options: DeliveryWorkerOptions, messageId: string
   // The attempt history is kept until the delivery ends (dead letters take theirs along).
   if (attempt > 1) multi.del(attemptsKey(options.keys, deliveryId));
   countRoute(multi, options.keys, hostname, 'delivered');
-  if (attempt > 1) countRoute(multi, options.keys, hostname, 'retrying', -1);
+  unmarkRetrying(multi, options.keys, hostname, deliveryId);
   releaseDelivery(multi, options.keys, messageId);
   await execOrThrow(multi);
 }

@@ -7,7 +7,7 @@ import type { StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { attemptsKey, readAttempts, type AttemptRecord } from './attempts.ts';
 import { execOrThrow, releaseDelivery } from './messages.ts';
-import { countRoute } from './route-stats.ts';
+import { countRoute, unmarkRetrying } from './route-stats.ts';
 
 export interface DeadLetter {
   readonly deliveryId: string;
@@ -32,7 +32,7 @@ const metaField = 'meta';
 export async function deadLetterDelivery(
   redis: Redis,
   keys: KeySpace,
-  input: { deliveryId: string; messageId: string; hostname: string; reason: string; meta: StoredMessageMeta; retentionMs: number; now: number; wasRetrying: boolean },
+  input: { deliveryId: string; messageId: string; hostname: string; reason: string; meta: StoredMessageMeta; retentionMs: number; now: number },
 ): Promise<void> {
   const { deliveryId, messageId, meta, hostname } = input;
   const ttl = Math.ceil(input.retentionMs / 1000);
@@ -61,7 +61,7 @@ export async function deadLetterDelivery(
     multi.expire(`${keys.deadLetter(deliveryId)}:attempts`, ttl);
   }
   countRoute(multi, keys, hostname, 'dead');
-  if (input.wasRetrying) countRoute(multi, keys, hostname, 'retrying', -1);
+  unmarkRetrying(multi, keys, hostname, deliveryId);
   releaseDelivery(multi, keys, messageId);
   await execOrThrow(multi);
 }

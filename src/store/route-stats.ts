@@ -19,6 +19,31 @@ export function countRoute(pipeline: Pipeline, keys: KeySpace, hostname: string,
   pipeline.hincrby(routeStatsKey(keys, hostname), counter, by);
 }
 
+/**
+ * `retrying` counts deliveries, not attempts, and must survive a worker dying between an attempt
+ * and its bookkeeping (the job then runs again with the same attempt number). So a delivery is
+ * counted once, through a marker key set and cleared in the same script as the counter.
+ */
+const retryingMarker = (keys: KeySpace, deliveryId: string) => `${keys.prefix}:delivery:${deliveryId}:retrying`;
+/** Longer than any retry schedule: a marker that expired first would leave the gauge one too high. */
+const MARKER_TTL_SECONDS = 30 * 86_400;
+const MARK_RETRYING = `
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then redis.call('HINCRBY', KEYS[1], 'retrying', 1) end
+return 1`;
+const UNMARK_RETRYING = `
+if redis.call('DEL', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[1], 'retrying', -1) end
+return 1`;
+
+/** The delivery waits for a retry: counted in `retrying` unless it already is. */
+export function markRetrying(pipeline: Pipeline, keys: KeySpace, hostname: string, deliveryId: string): void {
+  pipeline.eval(MARK_RETRYING, 2, routeStatsKey(keys, hostname), retryingMarker(keys, deliveryId), MARKER_TTL_SECONDS);
+}
+
+/** The delivery ended (delivered or dead): no longer counted in `retrying`, if it was. */
+export function unmarkRetrying(pipeline: Pipeline, keys: KeySpace, hostname: string, deliveryId: string): void {
+  pipeline.eval(UNMARK_RETRYING, 2, routeStatsKey(keys, hostname), retryingMarker(keys, deliveryId));
+}
+
 export async function readRouteStats(redis: Redis, keys: KeySpace, hostname: string): Promise<RouteStats> {
   const raw = await redis.hgetall(routeStatsKey(keys, hostname));
   const n = (k: string) => Math.max(0, Number(raw[k] ?? 0));

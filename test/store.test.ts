@@ -1,9 +1,10 @@
-/** Reading stored raw messages back (store/messages.ts) against a real redis-server. */
+/** Store functions against a real redis-server: reading raw messages back, the route counters. */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeySpace } from '../src/store/keys.ts';
-import { loadMessage, loadRawInPieces } from '../src/store/messages.ts';
+import { execOrThrow, loadMessage, loadRawInPieces } from '../src/store/messages.ts';
+import { markRetrying, readRouteStats, unmarkRetrying } from '../src/store/route-stats.ts';
 import { createRedis } from '../src/store/redis.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 
@@ -46,5 +47,28 @@ describe('loading a stored message', () => {
 
   it('answers undefined for a message that is not stored', async () => {
     expect(await loadMessage(redis, keys, 'missing', 1024)).toBeUndefined();
+  });
+});
+
+describe('the retrying gauge', () => {
+  const run = async (step: (multi: ReturnType<Redis['multi']>) => void) => {
+    const multi = redis.multi();
+    step(multi);
+    await execOrThrow(multi);
+  };
+
+  it('counts a delivery once however often it is marked (a job re-run after its worker died marks again)', async () => {
+    await run((m) => markRetrying(m, keys, 'gauge.example', 'd1'));
+    await run((m) => markRetrying(m, keys, 'gauge.example', 'd1'));
+    await run((m) => markRetrying(m, keys, 'gauge.example', 'd2'));
+    expect((await readRouteStats(redis, keys, 'gauge.example')).retrying).toBe(2);
+    await run((m) => unmarkRetrying(m, keys, 'gauge.example', 'd1'));
+    await run((m) => unmarkRetrying(m, keys, 'gauge.example', 'd1'));
+    expect((await readRouteStats(redis, keys, 'gauge.example')).retrying).toBe(1);
+  });
+
+  it('is not lowered by a delivery that never waited for a retry', async () => {
+    await run((m) => unmarkRetrying(m, keys, 'other.example', 'never-retried'));
+    expect(await redis.hget(`${keys.prefix}:route-stats:other.example`, 'retrying')).toBeNull();
   });
 });
