@@ -25,8 +25,11 @@ export function countRoute(pipeline: Pipeline, keys: KeySpace, hostname: string,
  * counted once, through a marker key set and cleared in the same script as the counter.
  */
 const retryingMarker = (keys: KeySpace, deliveryId: string) => `${keys.prefix}:delivery:${deliveryId}:retrying`;
-/** Longer than any retry schedule: a marker that expired first would leave the gauge one too high. */
-const MARKER_TTL_SECONDS = 30 * 86_400;
+/**
+ * Far longer than any sane retry schedule (retry_max_age has no upper bound): a marker that expired
+ * first would leave the gauge one too high. Only a delivery removed by hand leaves one behind.
+ */
+const MARKER_TTL_SECONDS = 400 * 86_400;
 const MARK_RETRYING = `
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then redis.call('HINCRBY', KEYS[1], 'retrying', 1) end
 return 1`;
