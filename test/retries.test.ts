@@ -1,6 +1,8 @@
 /** Retry policy and dead letters (SPEC §6), against a real receiver that fails on purpose. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attemptsKey } from '../src/store/attempts.ts';
 import { getDeadLetter } from '../src/store/dead-letters.ts';
+import { readRouteStats } from '../src/store/route-stats.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 import { startTestMxhook, type TestMxhook } from './helpers/mxhook.ts';
 import { startReceiver, type Receiver } from './helpers/receiver.ts';
@@ -47,6 +49,9 @@ describe('retries', () => {
     expect(posts[1].headers['x-mxhook-delivery-id']).toBe(`${id}.1`);
     expect(posts[1].fields.subject).toBe('flaky');
     expect(await getDeadLetter(mx.redis, mx.keys, `${id}.1`)).toBeUndefined();
+    // No longer counted as retrying, and its attempt history went with the delivery.
+    expect(await readRouteStats(mx.redis, mx.keys, 'flaky.example.com')).toMatchObject({ received: 1, delivered: 1, retrying: 0 });
+    expect(await mx.redis.exists(attemptsKey(mx.keys, `${id}.1`), `${mx.keys.prefix}:delivery:${id}.1:retrying`)).toBe(0);
   });
 
   it('retries 408, 429 and 503, then delivers', async () => {

@@ -186,7 +186,10 @@ async function deliver(
   if (nextBreaker !== breaker) await writeBreaker(options.redis, options.keys, origin, nextBreaker);
 
   if (outcome.kind === 'delivered') {
-    await finishDelivered(options, messageId, deliveryId, hostname, attempt);
+    // Only a delivery that ran before can have an attempt history or be counted as retrying; the
+    // first run of a fresh job (started once, failed never: the hot path) skips those commands.
+    // A job re-run after its worker died has started twice with no failure counted.
+    await finishDelivered(options, messageId, deliveryId, hostname, attempt > 1 || job.attemptsStarted !== 1);
     options.metrics?.delivered(Date.now() - message.meta.receivedAt);
     return;
   }
@@ -206,12 +209,14 @@ async function deliver(
   throw new RetryLater(outcome.reason, decision.delayMs);
 }
 
-async function finishDelivered(options: DeliveryWorkerOptions, messageId: string, deliveryId: string, hostname: string, attempt: number): Promise<void> {
+async function finishDelivered(
+  options: DeliveryWorkerOptions, messageId: string, deliveryId: string, hostname: string, ranBefore: boolean,
+): Promise<void> {
   const multi = options.redis.multi();
   // The attempt history is kept until the delivery ends (dead letters take theirs along).
-  if (attempt > 1) multi.del(attemptsKey(options.keys, deliveryId));
+  if (ranBefore) multi.del(attemptsKey(options.keys, deliveryId));
   countRoute(multi, options.keys, hostname, 'delivered');
-  unmarkRetrying(multi, options.keys, hostname, deliveryId);
+  if (ranBefore) unmarkRetrying(multi, options.keys, hostname, deliveryId);
   releaseDelivery(multi, options.keys, messageId);
   await execOrThrow(multi);
 }
