@@ -9,11 +9,13 @@ import type { PayloadPart } from '../parse/payload.ts';
 import { buildRawPayload } from '../parse/raw-payload.ts';
 import { removeSpoolDir } from '../parse/spool.ts';
 import type { StoredMessage } from '../store/messages.ts';
-import { postForm, splitUrlCredentials, type PostOptions } from './post.ts';
+import { postForm, type PostOptions, type PostTarget } from './post.ts';
 import { encodeSigned } from './signing.ts';
 
 export interface AttemptInput {
   readonly route: ParseSetting;
+  /** The route's URL, parsed by the caller (once per delivery). */
+  readonly target: PostTarget;
   readonly message: StoredMessage;
   readonly deliveryId: string;
   readonly attempt: number;
@@ -51,7 +53,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
     const { form, headers } = await encodeSigned(payload, { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey }, {
       webhookId: input.deliveryId, timestampSeconds: Math.floor(Date.now() / 1000),
     });
-    const result = await postForm(ctx.agent, splitUrlCredentials(route.url), form, {
+    const result = await postForm(ctx.agent, input.target, form, {
       ...headers,
       'x-mxhook-delivery-id': input.deliveryId,
       'x-mxhook-attempt': String(input.attempt),

@@ -31,9 +31,8 @@ export function guardedLookup(allowPrivate: boolean) {
   };
 }
 
-/** For a URL whose host is an IP literal: the refusal, or undefined when allowed (or not a literal). */
-export function checkLiteralHost(url: URL, allowPrivate: boolean): Error | undefined {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+/** For a host that is an IP literal (no brackets): the refusal, or undefined when allowed (or not a literal). */
+export function checkLiteralHost(host: string, allowPrivate: boolean): Error | undefined {
   if (!isIP(host)) return undefined;
   const why = classifyDestination(host, { allowPrivate });
   return why ? refusedDestinationError(host, host, why) : undefined;

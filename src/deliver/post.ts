@@ -25,25 +25,37 @@ export function createDeliveryAgent(options: PostOptions): Agent {
   });
 }
 
-/** The URL without credentials (safe to log), and the Authorization header they make. */
-export function splitUrlCredentials(url: string): { url: string; authorization?: string } {
+/** Where a route's POSTs go, from its URL parsed once per delivery. */
+export interface PostTarget {
+  /** The URL without credentials (safe to log). */
+  readonly url: string;
+  /** Its origin: the circuit breaker's key. */
+  readonly origin: string;
+  /** Its host, brackets removed from an IPv6 literal (checked against the destination policy). */
+  readonly host: string;
+  /** The Authorization header the URL's credentials make, if it has any. */
+  readonly authorization?: string;
+}
+
+export function postTarget(url: string): PostTarget {
   const parsed = new URL(url);
-  if (!parsed.username && !parsed.password) return { url: parsed.href };
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  if (!parsed.username && !parsed.password) return { url: parsed.href, origin: parsed.origin, host };
   const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
   parsed.username = '';
   parsed.password = '';
-  return { url: parsed.href, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
+  return { url: parsed.href, origin: parsed.origin, host, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
 }
 
 export async function postForm(
   agent: Agent,
-  target: { url: string; authorization?: string | undefined },
+  target: PostTarget,
   /** A Buffer body (small payloads) is written by undici in one go; a stream is piped. */
   form: EncodedForm | BufferedForm,
   headers: Record<string, string>,
   options: PostOptions,
 ): Promise<AttemptResult & { bodySnippet?: string }> {
-  const literal = checkLiteralHost(new URL(target.url), options.allowPrivateDestinations);
+  const literal = checkLiteralHost(target.host, options.allowPrivateDestinations);
   if (literal) {
     if (!Buffer.isBuffer(form.body)) form.body.destroy();
     return { kind: 'error', code: DESTINATION_REFUSED, message: literal.message };

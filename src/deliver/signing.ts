@@ -4,7 +4,6 @@
  * route, SendGrid's ECDSA P-256 scheme (signature over timestamp + body).
  */
 import { createHmac, createSign, type KeyObject } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Payload } from '../parse/payload.ts';
 import { encodeFormBuffer, type BufferedForm } from './encode-buffer.ts';
 import { encodeForm, newBoundary, type EncodedForm } from './encode-form.ts';
@@ -26,13 +25,12 @@ export async function encodeSigned(
 ): Promise<{ form: EncodedForm | BufferedForm; headers: Record<string, string> }> {
   const boundary = newBoundary();
   // Small all-in-memory payloads (nearly every message) are built straight into one Buffer.
-  const buffered = encodeFormBuffer(payload, boundary, BUFFER_LIMIT);
-  if (!material.hmacKeys.length && !material.ecdsaKey) return { form: buffered ?? encodeForm(payload, boundary), headers: {} };
+  const first = encodeFormBuffer(payload, boundary, BUFFER_LIMIT) ?? encodeForm(payload, boundary);
+  if (!material.hmacKeys.length && !material.ecdsaKey) return { form: first, headers: {} };
   const ts = String(ids.timestampSeconds);
   const hmacs = material.hmacKeys.map((key) => createHmac('sha256', key).update(`${ids.webhookId}.${ts}.`));
   const signer = material.ecdsaKey ? createSign('sha256').update(ts) : undefined;
   let form: EncodedForm | BufferedForm;
-  const first = buffered ?? encodeForm(payload, boundary);
   if (Buffer.isBuffer(first.body)) {
     for (const h of hmacs) h.update(first.body);
     signer?.update(first.body);
@@ -43,7 +41,8 @@ export async function encodeSigned(
     const body = Buffer.concat(chunks);
     for (const h of hmacs) h.update(body);
     signer?.update(body);
-    form = { ...first, body: Readable.from([body]) };
+    // Sent as the Buffer it now is (postForm writes a Buffer in one go).
+    form = { body, contentType: first.contentType, contentLength: first.contentLength };
   } else {
     for await (const chunk of first.body) {
       for (const h of hmacs) h.update(chunk as Buffer);

@@ -26,7 +26,7 @@ import { attemptDelivery } from './attempt.ts';
 import { createByteBudget, type ByteBudget } from './memory-budget.ts';
 import { spamCheckFields } from './spam-check.ts';
 import type { SpamdOptions } from '../parse/spamd.ts';
-import { splitUrlCredentials, type PostOptions } from './post.ts';
+import { postTarget, type PostOptions } from './post.ts';
 
 export interface DeliveryWorkerOptions {
   /** BullMQ connection (maxRetriesPerRequest: null); the worker duplicates it for blocking calls. */
@@ -151,13 +151,14 @@ async function deliver(
     log().warn({ event: 'delivery_dead', reason: 'route deleted' });
     return;
   }
-  const target = splitUrlCredentials(route.url).url;
-  const origin = new URL(target).origin;
+  const target = postTarget(route.url);
+  const { origin } = target;
   origins.set(hostname, origin);
   const breaker = lastOrigin === origin && lastBreaker ? lastBreaker : await readBreaker(options.redis, options.keys, origin);
-  const policy = effectiveRetryPolicy(options.retryPolicy, route.retry_policy);
+  // Needed only when the delivery does not go through at once: not worked out on the hot path.
+  const policy = () => effectiveRetryPolicy(options.retryPolicy, route.retry_policy);
   if (isOpen(breaker, Date.now())) {
-    if (breaker.openUntil - message.meta.receivedAt > policy.maxAgeMs) {
+    if (breaker.openUntil - message.meta.receivedAt > policy().maxAgeMs) {
       await dead(`gave up after ${attempt - 1} attempts: ${origin} unavailable (circuit open past the retry window)`);
       return;
     }
@@ -170,7 +171,7 @@ async function deliver(
   const { outcome, status, bytesSent } = await attemptDelivery({
     agent: options.agent, post: options.post, spoolDir: options.spoolDir, spamCheck: (raw) => spamCheckFields(raw, options.spamd, log()),
   }, {
-    route, message, deliveryId, attempt,
+    route, target, message, deliveryId, attempt,
     hmacKeys,
     ecdsaKey: route.sendgrid_signature ? await ecdsaKey() : undefined,
   });
@@ -180,7 +181,7 @@ async function deliver(
   if (outcome.kind !== 'delivered') await recordAttempt(options.redis, options.keys, deliveryId, {
     attempt, at: new Date(started).toISOString(), outcome: outcome.kind, status, durationMs, reason: outcome.reason,
   });
-  options.logger.info({ ...where, event: 'delivery_attempt', target, outcome: outcome.kind, status, ms: durationMs, ...(outcome.kind !== 'delivered' ? { reason: outcome.reason } : {}) });
+  options.logger.info({ ...where, event: 'delivery_attempt', target: target.url, outcome: outcome.kind, status, ms: durationMs, ...(outcome.kind !== 'delivered' ? { reason: outcome.reason } : {}) });
   const now = Date.now();
   const nextBreaker = outcome.kind === 'retry' ? afterFailure(breaker, options.breaker, now) : afterSuccess();
   if (nextBreaker !== breaker) await writeBreaker(options.redis, options.keys, origin, nextBreaker);
@@ -194,7 +195,7 @@ async function deliver(
     return;
   }
   if (outcome.kind === 'permanent') return dead(outcome.reason);
-  const decision = nextRetry(policy, {
+  const decision = nextRetry(policy(), {
     receivedAt: message.meta.receivedAt, now,
     ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
   });
