@@ -57,14 +57,14 @@ interface HeaderLineSource {
  * names in another charset (Shift_JIS from Japanese mailers) it reads as Latin-1, so those are
  * read again here with the message's charset.
  */
-export function partFilename(node: HeaderLineSource, charsetHint: string | undefined): string | undefined {
+export function partFilename(node: HeaderLineSource, charsetHint: () => string | undefined): string | undefined {
   if (!node.filename || !node.headers) return node.filename || undefined;
   const line = node.headers.getList().find((l) => (l.key === 'content-disposition' || l.key === 'content-type') &&
     /[\x80-\xff]/.test(l.line) && /(?:file)?name\*?\s*=/i.test(l.line));
   if (!line) return node.filename;
   const bytes = Buffer.from(line.line, 'latin1');
   if (isUtf8(bytes)) return node.filename;
-  const text = headerText(bytes, charsetHint).replace(/\r?\n[ \t]*/g, ' ');
+  const text = headerText(bytes, charsetHint()).replace(/\r?\n[ \t]*/g, ' ');
   const params = libmime.parseHeaderValue(text.slice(text.indexOf(':') + 1)).params;
   return params.filename || params.name || node.filename;
 }

@@ -54,6 +54,16 @@ describe('headerText', () => {
     expect(headerText(bytes(0x43, 0x61, 0x66, 0xe9), undefined)).toBe('Café');
     expect(headerText(bytes(0x43, 0x61, 0x66, 0xe9), 'utf-8')).toBe('Café');
   });
+
+  it('reads Windows-1252, not Latin-1: curly quotes and the euro sign', () => {
+    expect(headerText(bytes(0x93, 0x68, 0x69, 0x94, 0x20, 0x80), undefined)).toBe('“hi” €');
+    expect(headerText(bytes(0x41, 0xff, 0xfe, 0x42), undefined)).toBe('A\u00ff\u00feB');
+  });
+
+  it('is reusable after a failure (the fatal decoder keeps no state)', () => {
+    headerText(bytes(0xc3), undefined);
+    expect(headerText(Buffer.from('é', 'utf8'), undefined)).toBe('é');
+  });
 });
 
 describe('withoutNul', () => {

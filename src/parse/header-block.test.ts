@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decodeHeaderValue, findHeader, headerBytesToText, readEnvelopeHeaders, splitHeaderBlock, unfoldHeaderLines,
+  decodeHeaderValue, findHeader, readEnvelopeHeaders, splitHeaderBlock, unfoldHeaderLines,
 } from './header-block.ts';
 
 describe('splitHeaderBlock', () => {
@@ -36,27 +36,6 @@ describe('splitHeaderBlock', () => {
     const raw = Buffer.from('A: 1\r\n\r\n');
     expect(splitHeaderBlock(raw).header.toString()).toBe('A: 1');
     expect(splitHeaderBlock(raw).bodyStart).toBe(raw.length);
-  });
-});
-
-describe('headerBytesToText', () => {
-  it('decodes valid UTF-8', () => {
-    expect(headerBytesToText(Buffer.from('Subject: Grüße ✓', 'utf8'))).toBe('Subject: Grüße ✓');
-  });
-
-  it('falls back to Windows-1252 for invalid UTF-8 (Latin-1 plus curly quotes and the euro sign)', () => {
-    expect(headerBytesToText(Buffer.from([0x43, 0x61, 0x66, 0xe9]))).toBe('Café');
-    expect(headerBytesToText(Buffer.from([0x41, 0xff, 0xfe, 0x42]))).toBe('A\u00ff\u00feB');
-    expect(headerBytesToText(Buffer.from([0x93, 0x68, 0x69, 0x94, 0x20, 0x80]))).toBe('“hi” €');
-  });
-
-  it('reads non-UTF-8 bytes in the charset the message declares', () => {
-    expect(headerBytesToText(Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]), 'koi8-r')).toBe('Привет');
-  });
-
-  it('is reusable after a failure (the fatal decoder keeps no state)', () => {
-    headerBytesToText(Buffer.from([0xc3]));
-    expect(headerBytesToText(Buffer.from('é', 'utf8'))).toBe('é');
   });
 });
 

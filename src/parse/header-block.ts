@@ -4,19 +4,11 @@ import { decodeWords, headerText, withoutNul } from './charset.ts';
 /** Bytes of the header block (without the blank line) and where the body starts. */
 export function splitHeaderBlock(raw: Buffer): { header: Buffer; bodyStart: number } {
   const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
+  // Only a bare-LF blank line before the CRLF one counts: no need to scan the rest of a large message.
+  const lf = (crlf >= 0 ? raw.subarray(0, crlf) : raw).indexOf('\n\n');
   if (crlf >= 0 && (lf < 0 || crlf < lf)) return { header: raw.subarray(0, crlf), bodyStart: crlf + 4 };
   if (lf >= 0) return { header: raw.subarray(0, lf), bodyStart: lf + 2 };
   return { header: raw, bodyStart: raw.length };
-}
-
-/**
- * Header bytes as text: UTF-8 when they are valid UTF-8 (SMTPUTF8 mail, or raw 8-bit UTF-8 that
- * some clients send), else the message's charset (`hint`), else Windows-1252, which maps every
- * byte to a character and never fails (see charset.ts).
- */
-export function headerBytesToText(bytes: Buffer, hint?: string | false): string {
-  return headerText(bytes, hint);
 }
 
 /** One `Name: value` string per header, folds unfolded (the line break removed, whitespace kept). */
@@ -65,7 +57,8 @@ export function decodeAddressValue(value: string): string {
 
 /**
  * The charset a message declares, used for raw 8-bit header bytes that are not UTF-8: the
- * top-level Content-Type's, else the first `charset=` of a body part (within the first 256 KiB).
+ * top-level Content-Type's, else the first `charset=` anywhere in the first 256 KiB of the body
+ * (a part's Content-Type, as a rule).
  */
 export function declaredCharset(headerLines: readonly string[], raw: Buffer, bodyStart: number): string | undefined {
   const pattern = /charset\s*=\s*"?([\w.:-]+)/i;
@@ -86,10 +79,10 @@ export interface EnvelopeHeaders {
 
 export function readEnvelopeHeaders(raw: Buffer, charsetHint?: string): EnvelopeHeaders {
   const { header, bodyStart } = splitHeaderBlock(raw);
-  // Decoding needs the hint only when the bytes are not UTF-8; reading it costs a regex.
+  // Decoding needs the hint only when the bytes are not UTF-8 (it may read 256 KiB of the body).
   const latin = header.toString('latin1');
   const hint = charsetHint ?? (/[\x80-\xff]/.test(latin) ? declaredCharset(unfoldHeaderLines(latin), raw, bodyStart) : undefined);
-  const headerLines = unfoldHeaderLines(headerBytesToText(header, hint));
+  const headerLines = unfoldHeaderLines(headerText(header, hint));
   const get = (name: string, decode: (value: string) => string) => {
     const value = findHeader(headerLines, name);
     return value === undefined ? undefined : decode(value);

@@ -22,7 +22,7 @@ describe('walkMime', () => {
       'Content-Type: text/plain\r\n\r\nhello',
       'Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=',
       'Content-Type: text/plain\r\nContent-Disposition: attachment; filename="a.txt"\r\n\r\nfile',
-    ), { dir }, undefined);
+    ), { dir }, () => undefined);
     expect(result.error).toBeUndefined();
     expect(result.bodyParts.map((p) => p.content)).toEqual(['hello']);
     expect(result.attachments.map((a) => [a.filename, a.contentType, a.file.size])).toEqual([['attachment1.png', 'image/png', 8], ['a.txt', 'text/plain', 4]]);
@@ -30,7 +30,7 @@ describe('walkMime', () => {
 
   it('stops at the splitter\'s limit with the reason, keeping what came before', async () => {
     const parts = Array.from({ length: 1100 }, (_, i) => `Content-Type: text/plain\r\n\r\npart ${i}`);
-    const result = await walkMime(message(...parts), { dir }, undefined);
+    const result = await walkMime(message(...parts), { dir }, () => undefined);
     expect(result.error).toMatch(/child nodes/);
     expect(result.bodyParts[0].content).toBe('part 0');
   });
@@ -40,7 +40,7 @@ describe('walkMime', () => {
     // A spool directory below a plain file can never be made.
     await writeFile(path.join(dir, 'a-file'), 'x');
     const result = await walkMime(message(`Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n${big}`),
-      { dir: path.join(dir, 'a-file', 'spool'), memoryLimit: 1024 }, undefined);
+      { dir: path.join(dir, "a-file", "spool"), memoryLimit: 1024 }, () => undefined);
     expect(result.error).toMatch(/ENOTDIR|EEXIST/);
     expect(result.attachments).toEqual([]);
   });

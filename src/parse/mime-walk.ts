@@ -44,8 +44,8 @@ interface Found {
 
 const UUENCODE = new Set(['x-uuencode', 'uuencode', 'x-uue', 'uue']);
 
-/** `charsetHint`: the message's declared charset, for raw 8-bit file names. */
-export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: string | undefined): Promise<WalkResult> {
+/** `charsetHint`: the message's declared charset, for raw 8-bit file names (asked for only then). */
+export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: () => string | undefined): Promise<WalkResult> {
   const found: Found[] = [];
   const bodies: { order: number; part: BodyPart }[] = [];
   const pending: Promise<void>[] = [];

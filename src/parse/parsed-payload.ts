@@ -20,9 +20,12 @@ interface AttachmentEntry {
 
 export async function buildParsedPayload(raw: Buffer, context: PayloadContext, spool: SpoolOptions): Promise<Payload> {
   const { header, bodyStart } = splitHeaderBlock(raw);
-  const charsetHint = declaredCharset(unfoldHeaderLines(header.toString('latin1')), raw, bodyStart);
-  const headers = readEnvelopeHeaders(raw, charsetHint);
-  const { text, html, attachments, parseError } = await parseBody(raw, spool, charsetHint);
+  // The declared charset matters only for raw 8-bit bytes (a file name, the fallback body; the
+  // header reader finds its own): worked out once, and only if asked (it may read 256 KiB of body).
+  let hint: { value: string | undefined } | undefined;
+  const charsetHint = () => (hint ??= { value: declaredCharset(unfoldHeaderLines(header.toString('latin1')), raw, bodyStart) }).value;
+  const headers = readEnvelopeHeaders(raw);
+  const { text, html, attachments, parseError } = await parseBody(raw, bodyStart, spool, charsetHint);
   const parts: PayloadPart[] = [{ name: 'headers', value: headers.headerLines.join('\n') + '\n' }];
   const contentIds = Object.fromEntries(attachments.filter((a) => a.contentId).map((a) => [a.contentId, a.field]));
   if (Object.keys(contentIds).length) parts.push({ name: 'content-ids', value: JSON.stringify(contentIds) });
@@ -63,13 +66,12 @@ interface ParsedBody {
   parseError: string | undefined;
 }
 
-async function parseBody(raw: Buffer, spool: SpoolOptions, charsetHint: string | undefined): Promise<ParsedBody> {
+async function parseBody(raw: Buffer, bodyStart: number, spool: SpoolOptions, charsetHint: () => string | undefined): Promise<ParsedBody> {
   const walked = await walkMime(raw, spool, charsetHint);
   const { text, html } = assembleBody(walked.bodyParts);
   const attachments = walked.attachments.map((a, i) => ({ ...a, field: `attachment${i + 1}` }));
   if (!walked.error) return { text, html, attachments, parseError: undefined };
   // Keep whatever was recovered; the body at least reaches the app as text, and parse_error says why.
-  const body = raw.subarray(splitHeaderBlock(raw).bodyStart);
-  const rawText = withoutNul(decodeText(body, charsetHint).replace(/\r\n?/g, '\n'));
+  const rawText = withoutNul(decodeText(raw.subarray(bodyStart), charsetHint()).replace(/\r\n?/g, '\n'));
   return { text: text ?? rawText, html, attachments, parseError: walked.error };
 }
