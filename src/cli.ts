@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=16
-/** `mxhook` command: start the server (all roles or one), or manage routes. */
+/** `mxhook` command: start the server (all roles or one), manage routes, or list, show, replay and purge dead letters. */
 import { ConfigError, describeSettings, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './app/logger.ts';

@@ -15,7 +15,10 @@ export interface SettingDefinition<T> {
   /** Default, written as a user would write it; `undefined` means "not set". */
   readonly default: string | undefined;
   readonly parse: (text: string) => T;
-  /** Never printed in logs or `--help` output. */
+  /**
+   * Its value is masked in the start-up log line (redactConfig in load.ts): `***`, or for the Redis
+   * URL only the credentials (`redis://***@host`). `--help` prints no setting's value, secret or not.
+   */
   readonly secret?: boolean;
 }
 
@@ -69,7 +72,7 @@ export const settingsSchema = {
   authChecks: setting({ env: 'MXHOOK_AUTH_CHECKS', flag: '--auth-checks', default: 'true', parse: parseBoolean,
     description: 'Check SPF, DKIM, DMARC and ARC of each message at SMTP time (the SPF, dkim and auth fields, Authentication-Results).' }),
   dnsTimeout: setting({ env: 'MXHOOK_DNS_TIMEOUT', flag: '--dns-timeout', default: '5s', parse: parseDuration,
-    description: 'Time allowed for each DNS query of the authentication checks (a failed lookup gives temperror; the mail is still accepted).' }),
+    description: 'Timeout of one try of a DNS query of the authentication checks; each query is tried twice per name server (a failed lookup gives temperror; the mail is still accepted).' }),
   authTimeout: setting({ env: 'MXHOOK_AUTH_TIMEOUT', flag: '--auth-timeout', default: '20s', parse: parseDuration,
     description: 'Time allowed for all authentication checks of one message; past it every verdict is temperror.' }),
   spamdHost: setting({ env: 'MXHOOK_SPAMD_HOST', flag: '--spamd-host', default: '127.0.0.1', parse: text,
@@ -83,7 +86,7 @@ export const settingsSchema = {
   apiHost: setting({ env: 'MXHOOK_API_HOST', flag: '--api-host', default: '0.0.0.0', parse: text,
     description: 'Address the HTTP API binds.' }),
   apiPort: setting({ env: 'MXHOOK_API_PORT', flag: '--api-port', default: '8080', parse: parsePort,
-    description: 'HTTP API port (settings API, /healthz).' }),
+    description: 'HTTP API port: settings and signing-secrets API, dead letters, stats, /signed, /healthz and /metrics.' }),
   apiKey: setting({ env: 'MXHOOK_API_KEY', flag: '--api-key', default: undefined, parse: text, secret: true,
     description: 'Bearer key for the API. Unset: one is generated on first start, printed once, and only its hash kept.' }),
   metricsPort: setting({ env: 'MXHOOK_METRICS_PORT', flag: '--metrics-port', default: undefined, parse: parsePort,
