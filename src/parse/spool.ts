@@ -17,7 +17,7 @@ export interface SpoolOptions {
   readonly dir: string;
   /** Bytes kept in memory before spilling to a file. Default 256 KiB. */
   readonly memoryLimit?: number;
-  /** Told before the first file is made in `dir`, so the caller knows there is something to remove. */
+  /** Told before each file is made in `dir`, so the caller knows there is something to remove. */
   readonly onSpill?: () => void;
 }
 

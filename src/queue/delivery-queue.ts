@@ -33,7 +33,9 @@ export function utcDay(time: number): string {
 
 /**
  * Stores the raw message, its meta and one job per hostname route in a single MULTI/EXEC, so
- * either all of it exists or none does. Rejects with STORE_UNAVAILABLE when Redis cannot take it.
+ * either all of it exists or none does (a MULTI does not roll back: for a staged message that
+ * rests on checkStaged before and undoAccept after a failed RENAME). Rejects with
+ * STORE_UNAVAILABLE when Redis cannot take it.
  */
 export function createAcceptMessage(queue: Queue<DeliveryJobData>, keys: KeySpace, plain?: Redis): AcceptMessage {
   let transactions: Promise<() => ReturnType<Redis['multi']>> | undefined;
@@ -68,13 +70,10 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, keys: KeySpac
           countRoute(multi, keys, delivery.hostname, 'received');
         }
         const data: DeliveryJobData = { messageId: message.id, hostname: delivery.hostname };
+        const id = deliveryId(message.id, index);
         const job = new Job(queue, DELIVERY_JOB_NAME, data, {
-          jobId: deliveryId(message.id, index),
-          attempts: ATTEMPTS_BACKSTOP,
-          backoff: { type: BACKOFF_TYPE },
-          removeOnComplete: true,
-          removeOnFail: { age: 30 * 86_400 },
-        }, deliveryId(message.id, index));
+          jobId: id, attempts: ATTEMPTS_BACKSTOP, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true, removeOnFail: { age: 30 * 86_400 },
+        }, id);
         // Queued on the MULTI synchronously; its result arrives with exec().
         job.addJob(multi as unknown as Parameters<typeof job.addJob>[0]).catch(() => {});
       });

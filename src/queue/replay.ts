@@ -18,8 +18,6 @@ export async function replayDeadLetter(redis: Redis, keys: KeySpace, accept: Acc
     // A fresh retry window: the replay gets the whole schedule again.
     receivedAt: Date.now(),
     deliveries: [{ hostname: dead.hostname, recipients: dead.meta.recipients[dead.hostname] ?? [] }],
-    // Authentication was judged when the message arrived; a replay keeps that verdict.
-    ...(dead.meta.auth ? { auth: dead.meta.auth } : {}),
     replayOf: deadId,
     // The verdicts of the original SMTP session (DNS today may say otherwise).
     ...(dead.meta.auth ? { auth: dead.meta.auth } : {}),

@@ -64,7 +64,7 @@ export function collectData(stream: Readable, options: CollectOptions): Promise<
       const current = stage;
       chunks = [];
       held = 0;
-      // TCP backpressure: the client waits while Redis takes the batch, so at most ~stageAt is held.
+      // TCP backpressure: the client waits while Redis takes the batch, so at most ~appendEvery is held.
       stream.pause();
       appending = appending
         .then(() => current.append(batch))

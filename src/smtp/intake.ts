@@ -198,7 +198,6 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
         if (data.tooBig) {
           void data.stage?.discard().catch(() => {});
           logger.info({ ...logBase, result: 552, code: 'MESSAGE_TOO_BIG' });
-          // smtp-server itself answers 552 5.3.4 for an oversized stream.
           return callback(reject('MESSAGE_TOO_BIG'));
         }
         const { id, bytes: receivedBytes } = begin();
@@ -227,10 +226,11 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
               callback(null, `Ok: queued as ${id}`);
             },
             (err: unknown) => {
+              // Whatever failed (a staging append, the store), the sender hears 451 and tries again later.
               const code = err instanceof MxhookError ? err.code : 'STORE_UNAVAILABLE';
               logger.error({ ...logBase, id, result: 451, code, err: String((err as Error).cause ?? err) });
               void stage?.discard().catch(() => {});
-              callback(reject(code === 'STORE_UNAVAILABLE' ? code : 'STORE_UNAVAILABLE'));
+              callback(reject('STORE_UNAVAILABLE'));
             },
           )
           .finally(() => limits.setBusy(session, false));

@@ -40,7 +40,6 @@ export interface SessionLimits {
   messageDone(session: SMTPServerSession): void;
   /** In onClose. */
   release(session: SMTPServerSession): void;
-  readonly activeSessions: number;
 }
 
 export function createSessionLimits(options: SessionLimitOptions, servers: () => readonly SMTPServer[], logger: Logger): SessionLimits {
@@ -112,9 +111,6 @@ export function createSessionLimits(options: SessionLimitOptions, servers: () =>
       const left = (perIp.get(tracked.ip) ?? 1) - 1;
       if (left > 0) perIp.set(tracked.ip, left);
       else perIp.delete(tracked.ip);
-    },
-    get activeSessions() {
-      return sessions.size;
     },
   };
 }

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { MessageStage, StageMessage } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
-import { execOrThrow } from './messages.ts';
+import { execOrThrow, readInPieces } from './messages.ts';
 
 const STAGING_TTL_SECONDS = 3600;
 /** Piece size when a staged message is read back (the authentication checks). */
@@ -22,14 +22,7 @@ export function createMessageStager(redis: Redis, keys: KeySpace): StageMessage 
         await execOrThrow(redis.multi().append(key, bytes).expire(key, STAGING_TTL_SECONDS));
       },
       read(offset) {
-        return Readable.from((async function* () {
-          for (let at = offset; ; at += READ_PIECE) {
-            const piece = await redis.getrangeBuffer(key, at, at + READ_PIECE - 1);
-            if (!piece.length) return;
-            yield piece;
-            if (piece.length < READ_PIECE) return;
-          }
-        })());
+        return Readable.from(readInPieces(redis, key, offset, READ_PIECE));
       },
       async discard() {
         await redis.del(key);

@@ -33,13 +33,20 @@ const READ_PIECE = 4 * 1024 * 1024;
 export async function loadRawInPieces(redis: Redis, keys: KeySpace, messageId: string, size: number, head: Buffer): Promise<Buffer | undefined> {
   const raw = Buffer.allocUnsafe(size);
   let filled = head.copy(raw, 0, 0, Math.min(head.length, size));
-  while (filled < size) {
-    const piece = await redis.getrangeBuffer(keys.messageRaw(messageId), filled, Math.min(filled + READ_PIECE, size) - 1);
-    if (!piece.length) return undefined;
-    filled += piece.copy(raw, filled);
-  }
+  for await (const piece of readInPieces(redis, keys.messageRaw(messageId), filled, READ_PIECE, size)) filled += piece.copy(raw, filled);
+  if (filled < size) return undefined;
   const total = await redis.strlen(keys.messageRaw(messageId));
   return total === size ? raw : undefined;
+}
+
+/** A string key's bytes from `from` up to `to` (exclusive; default: its end), one GETRANGE of `piece` bytes at a time. */
+export async function* readInPieces(redis: Redis, key: string, from: number, piece: number, to = Infinity): AsyncGenerator<Buffer> {
+  for (let at = from; at < to; at += piece) {
+    const wanted = Math.min(piece, to - at);
+    const bytes = await redis.getrangeBuffer(key, at, at + wanted - 1);
+    if (bytes.length) yield bytes;
+    if (bytes.length < wanted) return;
+  }
 }
 
 /**
@@ -53,12 +60,6 @@ return left`;
 
 export function releaseDelivery(pipeline: ReturnType<Redis['multi']>, keys: KeySpace, messageId: string): void {
   pipeline.eval(RELEASE_SCRIPT, 2, keys.messageRaw(messageId), keys.messageMeta(messageId));
-}
-
-export async function releaseDeliveryNow(redis: Redis, keys: KeySpace, messageId: string): Promise<void> {
-  const multi = redis.multi();
-  releaseDelivery(multi, keys, messageId);
-  await execOrThrow(multi);
 }
 
 /** Runs a MULTI and throws the first command error (ioredis reports them per command). */

@@ -2,7 +2,8 @@
 import type { Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
 
-export type RouteCounter = 'received' | 'delivered' | 'dead' | 'retrying';
+/** `retrying` is not among them: it goes up and down only through markRetrying/unmarkRetrying. */
+export type RouteCounter = 'received' | 'delivered' | 'dead';
 
 export interface RouteStats {
   readonly received: number;
@@ -15,8 +16,8 @@ export const routeStatsKey = (keys: KeySpace, hostname: string) => `${keys.prefi
 
 type Pipeline = ReturnType<Redis['multi']>;
 
-export function countRoute(pipeline: Pipeline, keys: KeySpace, hostname: string, counter: RouteCounter, by = 1): void {
-  pipeline.hincrby(routeStatsKey(keys, hostname), counter, by);
+export function countRoute(pipeline: Pipeline, keys: KeySpace, hostname: string, counter: RouteCounter): void {
+  pipeline.hincrby(routeStatsKey(keys, hostname), counter, 1);
 }
 
 /**
