@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { config, rest } = parsed;
   const [command = 'help', ...operands] = rest;
-  if (command === 'help' || command === '--help' || rest.includes('--help')) {
+  if (command === 'help' || rest.includes('--help')) {
     process.stdout.write(USAGE);
     return 0;
   }

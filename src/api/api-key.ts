@@ -3,7 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { KeySpace } from '../store/keys.ts';
 
-export const hashApiKey = (key: string): Buffer => createHash('sha256').update(key).digest();
+const hashApiKey = (key: string): Buffer => createHash('sha256').update(key).digest();
 
 /**
  * Returns the hash to check requests against. With no configured key, the first process to start
@@ -12,8 +12,9 @@ export const hashApiKey = (key: string): Buffer => createHash('sha256').update(k
 export async function resolveApiKey(redis: Redis, keys: KeySpace, configured: string | undefined): Promise<{ hash: Buffer; generated?: string }> {
   if (configured) return { hash: hashApiKey(configured) };
   const candidate = `mxh_${randomBytes(24).toString('base64url')}`;
-  const stored = await redis.set(keys.apiKeyHash, hashApiKey(candidate).toString('hex'), 'NX');
-  if (stored === 'OK') return { hash: hashApiKey(candidate), generated: candidate };
+  const hash = hashApiKey(candidate);
+  const stored = await redis.set(keys.apiKeyHash, hash.toString('hex'), 'NX');
+  if (stored === 'OK') return { hash, generated: candidate };
   const existing = await redis.get(keys.apiKeyHash);
   if (!existing) throw new Error('API key hash vanished from Redis while starting');
   return { hash: Buffer.from(existing, 'hex') };

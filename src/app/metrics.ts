@@ -6,9 +6,9 @@
  * Labels never carry hostnames, addresses or ids: a scrape shows volumes, not mail.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DeliveryMetrics, SmtpMetrics } from '../domain/metrics.ts';
+import { listenHttp } from './http-listener.ts';
 
 export interface MxhookMetrics {
   readonly registry: Registry;
@@ -19,7 +19,7 @@ export interface MxhookMetrics {
 }
 
 /** Queue depth by state (BullMQ's job counts); rejects when Redis cannot answer. */
-export type QueueCounts = () => Promise<Record<string, number>>;
+type QueueCounts = () => Promise<Record<string, number>>;
 
 // From 5 ms (a warm delivery on the same machine) to 72 h (the default retry window).
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 72 * 3600];
@@ -97,9 +97,5 @@ export async function serveMetrics(metrics: MxhookMetrics, host: string, port: n
       (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return { server, port: (server.address() as AddressInfo).port };
+  return { server, port: await listenHttp(server, port, host) };
 }

@@ -14,6 +14,7 @@ import type { DnsResolver } from '../smtp/auth-check.ts';
 import { createKeySpace } from '../store/keys.ts';
 import { startManagedRedis, type ManagedRedis } from '../store/managed-redis.ts';
 import { createRedis, waitForRedis } from '../store/redis.ts';
+import { closeHttp } from './http-listener.ts';
 import { createMetrics, serveMetrics } from './metrics.ts';
 import { startApiRole } from './roles/api.ts';
 import type { RoleContext } from './roles/context.ts';
@@ -52,7 +53,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
   const stopAll = async () => {
     const run = (stop: () => Promise<unknown>) => stop().catch((err) => logger.warn({ event: 'stop_error', err: String(err) }));
     await Promise.all(listenerStops.map(run));
-    for (const stop of stops.reverse()) await run(stop);
+    for (const stop of [...stops].reverse()) await run(stop);
   };
   try {
     let managed: ManagedRedis | undefined;
@@ -94,10 +95,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     if (config.metricsPort !== undefined) {
       // For processes without the API (e.g. `mxhook worker`): each serves its own registry.
       const listener = await serveMetrics(metrics, config.apiHost, config.metricsPort);
-      listenerStops.push(() => new Promise<void>((resolve) => {
-        listener.server.close(() => resolve());
-        listener.server.closeIdleConnections();
-      }));
+      listenerStops.push(() => closeHttp(listener.server));
       result.metricsPort = listener.port;
       logger.info({ event: 'metrics_listening', host: config.apiHost, port: listener.port });
     }

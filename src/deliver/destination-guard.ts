@@ -10,7 +10,7 @@ import { classifyDestination } from '../domain/destination-policy.ts';
 /** Error code of a refused destination; classifyAttempt treats it as permanent. */
 export const DESTINATION_REFUSED = 'EDESTREFUSED';
 
-export function refusedDestinationError(host: string, ip: string, why: string): Error {
+function refusedDestinationError(host: string, ip: string, why: string): Error {
   return Object.assign(new Error(`destination refused: ${host} is ${ip}, a ${why} address`), { code: DESTINATION_REFUSED });
 }
 

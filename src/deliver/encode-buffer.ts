@@ -15,7 +15,7 @@ export interface BufferedForm {
 }
 
 /** True when no part has to be read from a spool file. */
-export function isInMemory(payload: Payload): boolean {
+function isInMemory(payload: Payload): boolean {
   return payload.parts.every((part) => !('file' in part) || part.file.kind === 'memory');
 }
 

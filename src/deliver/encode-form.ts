@@ -58,7 +58,7 @@ export function partHeaders(part: PayloadPart): string {
  * delivery-status) are framed as application/octet-stream: Python's email parser would read them
  * as nested messages and hand back no bytes. `attachment-info` keeps their real type.
  */
-export function partType(contentType: string): string {
+function partType(contentType: string): string {
   const type = contentType.replace(/[\r\n]/g, '');
   return /^\s*(?:message|multipart)\//i.test(type) ? 'application/octet-stream' : type;
 }

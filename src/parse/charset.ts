@@ -34,7 +34,7 @@ export function charsetKind(label: string | false | undefined): 'utf-8' | 'fallb
 }
 
 /** Valid UTF-8 as UTF-8, anything else as Windows-1252. */
-export function decodeFallback(bytes: Uint8Array): string {
+function decodeFallback(bytes: Uint8Array): string {
   try {
     return utf8Strict.decode(bytes);
   } catch {

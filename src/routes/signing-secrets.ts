@@ -72,9 +72,13 @@ export function createSigningSecrets(redis: Redis, keys: KeySpace): SigningSecre
 /** The server-wide ECDSA P-256 key pair; the first process to need it makes it (SET NX). */
 export async function loadEcdsaKey(redis: Redis, keys: KeySpace): Promise<{ privateKey: KeyObject; publicKeyBase64: string }> {
   const keyName = `${keys.prefix}:ecdsa-private-key`;
-  const candidate = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  await redis.set(keyName, candidate, 'NX');
-  const pem = await redis.get(keyName);
+  // Made only when there is none yet (a key pair costs milliseconds; /signed asks for this each time).
+  let pem = await redis.get(keyName);
+  if (!pem) {
+    const candidate = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    await redis.set(keyName, candidate, 'NX');
+    pem = await redis.get(keyName);
+  }
   if (!pem) throw new Error('ECDSA key vanished from Redis');
   const privateKey = createPrivateKey(pem);
   // SendGrid serves its key as base64 DER SubjectPublicKeyInfo; so do we.

@@ -59,7 +59,7 @@ export async function loadSmtpTls(options: LoadTlsOptions, logger: Logger): Prom
 }
 
 /** Reads and checks a certificate/key pair; throws when they are unreadable or do not match. */
-export async function readTlsFiles(certPath: string, keyPath: string): Promise<SmtpTlsMaterial> {
+async function readTlsFiles(certPath: string, keyPath: string): Promise<SmtpTlsMaterial> {
   const [cert, key] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
   try {
     createSecureContext({ key, cert, minVersion: MIN_TLS_VERSION });
@@ -69,7 +69,7 @@ export async function readTlsFiles(certPath: string, keyPath: string): Promise<S
   return { key, cert, source: 'files', certPath, keyPath, fingerprint256: fingerprintOf(cert) };
 }
 
-export function fingerprintOf(certPem: string): string {
+function fingerprintOf(certPem: string): string {
   return new X509Certificate(certPem).fingerprint256;
 }
 

@@ -6,7 +6,7 @@ import { replayDeadLetter } from '../../queue/replay.ts';
 import { deadLetterIds, deleteDeadLetter, getDeadLetter, listDeadLetters } from '../../store/dead-letters.ts';
 import { withRedis, type Output } from './with-redis.ts';
 
-export const DEAD_USAGE = `usage: mxhook dead list [HOSTNAME]
+const DEAD_USAGE = `usage: mxhook dead list [HOSTNAME]
        mxhook dead show ID
        mxhook dead replay ID | mxhook dead replay --route HOSTNAME
        mxhook dead purge ID  | mxhook dead purge --route HOSTNAME

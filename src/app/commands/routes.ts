@@ -7,7 +7,7 @@ import { createRouteRegistry } from '../../routes/registry.ts';
 import { createSigningSecrets } from '../../routes/signing-secrets.ts';
 import { withRedis, type Output } from './with-redis.ts';
 
-export const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] | list | rm HOSTNAME\n';
+const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] | list | rm HOSTNAME\n';
 
 export function runRoutesCommand(config: Config, operands: string[], flags: ReadonlySet<string>, output: Output): Promise<number> {
   return withRedis(config, output, async (redis, keys) => {

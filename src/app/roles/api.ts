@@ -1,10 +1,10 @@
 /** The api role: the SendGrid-compatible settings API, dead letters, stats and /metrics over HTTP. */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { resolveApiKey } from '../../api/api-key.ts';
 import { createApiHandler } from '../../api/app.ts';
 import { createAcceptMessage, createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets.ts';
+import { closeHttp, listenHttp } from '../http-listener.ts';
 import type { RoleContext } from './context.ts';
 
 export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number; generatedApiKey?: string }> {
@@ -17,15 +17,8 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
     ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
     metrics: () => ctx.metrics.scrape(),
   }));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.apiPort, config.apiHost, () => resolve());
-  });
-  ctx.onStopListening(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  }));
-  const apiPort = (server.address() as AddressInfo).port;
+  const apiPort = await listenHttp(server, config.apiPort, config.apiHost);
+  ctx.onStopListening(() => closeHttp(server));
   logger.info({ event: 'api_listening', host: config.apiHost, port: apiPort });
   return { apiPort, ...(apiKey.generated ? { generatedApiKey: apiKey.generated } : {}) };
 }

@@ -8,7 +8,7 @@ import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets
 import { sweepExpiredDeadLetters } from '../../store/dead-letters.ts';
 import type { RoleContext } from './context.ts';
 
-export function retryPolicyFrom(config: Config): RetryPolicy {
+function retryPolicyFrom(config: Config): RetryPolicy {
   return {
     fastIntervalMs: config.retryFastInterval,
     fastPhaseMs: config.retryFastPhase,
