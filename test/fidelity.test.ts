@@ -127,7 +127,8 @@ describe(`fidelity corpus (${corpus.length} messages)`, () => {
       const f = p.fields;
       const expected = e.attachments;
       const count = expected?.length ?? e.attachmentCount;
-      if (count === undefined) return;
+      // Every entry says what files it has ([] for none), so this test always checks something.
+      if (count === undefined) throw new Error(`${e.file}: expectations.json gives neither attachments nor attachmentCount`);
       expect(f.attachments).toBe(String(count));
       if (!expected) return;
       const info = JSON.parse(f['attachment-info'] ?? '{}') as Record<string, { filename: string; name: string; type: string; 'content-id'?: string }>;

@@ -13,6 +13,7 @@ import { SmtpLineClient, sendMail } from './helpers/smtp.ts';
 import { spawnMxhook, type MxhookProcess } from './helpers/process.ts';
 import { getDeadLetter } from '../src/store/dead-letters.ts';
 import { readAttempts, attemptsKey } from '../src/store/attempts.ts';
+import { readRouteStats } from '../src/store/route-stats.ts';
 
 let redis: TestRedis;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -96,8 +97,11 @@ describe('crash safety', () => {
     const port = Number((await server.waitForLog((e) => e.event === 'smtp_listening')).port);
     await server.waitForLog((e) => e.event === 'worker_started');
 
-    await sendMail(port, { from: 'a@s.test', to: 'x@drain.example', subject: 'in flight', text: 'x' });
+    const inFlight = queuedId((await sendMail(port, { from: 'a@s.test', to: 'x@drain.example', subject: 'in flight', text: 'x' })).response);
     await app.waitFor(1); // its POST is now held open by the app
+    // While it is held, its message and job exist (so their absence after exit means something).
+    expect(await probe.redis.exists(probe.keys.messageRaw(inFlight), probe.keys.messageMeta(inFlight))).toBe(2);
+    expect(await probe.redis.exists(`${probe.keys.prefix}:deliveries:${inFlight}.1`)).toBe(1);
     const { client: session } = await SmtpLineClient.connect(port);
     await session.command('EHLO c.test');
     await session.command('MAIL FROM:<a@s.test>');
@@ -115,11 +119,21 @@ describe('crash safety', () => {
     expect(await session.command('QUIT')).toMatch(/^221 /);
     releaseSlow();
     expect(await server.exited).toBe(0);
-    // The POST in flight was answered before exit; the message accepted during the drain is queued.
+    // The POST in flight was answered and its delivery finished before exit (not aborted and left
+    // to retry): nothing retrying, and its message and job are gone. The message accepted during the
+    // drain is stored (the worker, still running during the drain, may already have delivered it).
+    const stats = await readRouteStats(probe.redis, probe.keys, 'drain.example');
+    expect(stats).toMatchObject({ received: 2, retrying: 0, dead: 0 });
+    expect(stats.delivered).toBeGreaterThanOrEqual(1);
+    expect(await probe.redis.exists(probe.keys.messageRaw(inFlight), probe.keys.messageMeta(inFlight))).toBe(0);
+    expect(await probe.redis.exists(`${probe.keys.prefix}:deliveries:${inFlight}.1`)).toBe(0);
     expect(app.posts.filter((p) => p.fields.subject === 'in flight')).toHaveLength(1);
     const worker = later(await startTestMxhook(redis.socketPath, ['--redis-prefix', probe.keys.prefix], ['worker']));
     void worker;
     await expect.poll(() => app.posts.some((p) => p.fields.subject === 'during drain'), { timeout: 15_000 }).toBe(true);
+    // ...and the delivery finished before exit is not posted a second time.
+    await expect.poll(async () => (await readRouteStats(probe.redis, probe.keys, 'drain.example')).delivered, { timeout: 10_000 }).toBe(2);
+    expect(app.posts.filter((p) => p.fields.subject === 'in flight')).toHaveLength(1);
   }, 60_000);
 });
 

@@ -96,10 +96,27 @@ describe('session deadline and command limit', () => {
   });
 
   it('other sessions are unaffected by a cut one', async () => {
-    const { client, greeting } = await connect(mx.smtpPort!);
+    // The bystander is open, mid-transaction, while another session is cut (the command limit: quick,
+    // well within the bystander's own 1.5 s session deadline).
+    const { client: bystander, greeting } = await connect(mx.smtpPort!);
     expect(greeting).toMatch(/^220 /);
-    expect(await client.command('EHLO fine.test')).toMatch(/^250/);
-    client.close();
+    expect(await bystander.command('EHLO fine.test')).toMatch(/^250/);
+    expect(await bystander.command('MAIL FROM:<a@sender.test>')).toMatch(/^250 /);
+    expect(await bystander.command('RCPT TO:<fine@parse.example.com>')).toMatch(/^250 /);
+
+    const { client: cut } = await connect(mx.smtpPort!);
+    await cut.command('EHLO chatty.test');
+    let reply = '';
+    for (let i = 0; i < 20 && !reply.startsWith('421'); i++) reply = await cut.command('NOOP');
+    expect(reply).toMatch(/^421 4\.7\.0 /);
+    await cut.closed;
+
+    // ...and still works after it: its message is accepted and stored.
+    expect(await bystander.command('DATA')).toMatch(/^354 /);
+    bystander.write('Subject: bystander\r\n\r\nstill here\r\n.\r\n');
+    expect(await bystander.nextReply()).toMatch(/^250 /);
+    expect(await bystander.command('QUIT')).toMatch(/^221 /);
+    expect((await storedRaws(mx)).some((raw) => raw.includes('Subject: bystander'))).toBe(true);
   });
 });
 

@@ -12,6 +12,7 @@ import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 import { startTestMxhook, type TestMxhook } from './helpers/mxhook.ts';
 import { connectImplicitTls, fingerprint, makeServerCert, makeTestCa, readReply, startTls, type Pem } from './helpers/tls.ts';
 import net from 'node:net';
+import tls from 'node:tls';
 
 let redis: TestRedis;
 let dir: string;
@@ -61,7 +62,31 @@ describe('with a configured certificate', () => {
   });
 
   it('refuses TLS 1.1 and older', async () => {
-    await expect(startTls(mx.smtpPort!, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' })).rejects.toThrow();
+    // OpenSSL 3 refuses TLS 1.0/1.1 on the client side unless the security level is 0; without
+    // that the client fails by itself (ERR_SSL_NO_PROTOCOLS_AVAILABLE) and the server is never asked.
+    const tls11 = { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' } as const;
+    // Control: this client really completes a TLS 1.1 handshake with a server that allows it.
+    expect(await tls11HandshakeWithPermissiveServer(tls11)).toBe('TLSv1.1');
+    // The server answers the TLS 1.1 ClientHello with a protocol_version alert (70).
+    expect(await handshakeOutcome(mx.smtpPort!, tls11)).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+
+    // The server's OpenSSL default security level (1 in OpenSSL 3) refuses TLS 1.0/1.1 by itself,
+    // which would hide a missing protocol floor (smtp-server's own default is TLSv1). OpenSSL 1.1.1,
+    // or a system openssl.cnf at level 0, does not: start a server with level-0 default ciphers so
+    // only mxhook's floor stands between the client and TLS 1.1.
+    const defaultCiphers = tls.DEFAULT_CIPHERS;
+    let permissive: TestMxhook;
+    tls.DEFAULT_CIPHERS = 'DEFAULT@SECLEVEL=0';
+    try {
+      permissive = await start(['--tls-cert', certFile(), '--tls-key', keyFile(), '--tls-watch-interval', '0']);
+    } finally {
+      tls.DEFAULT_CIPHERS = defaultCiphers;
+    }
+    expect(await handshakeOutcome(permissive.smtpPort!, tls11)).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+    // ...while TLS 1.2 still works on that server (the refusal above is the version, not the ciphers).
+    const modern = await startTls(permissive.smtpPort!, { ciphers: 'DEFAULT@SECLEVEL=0', minVersion: 'TLSv1.2' });
+    expect(modern.protocol).toMatch(/^TLSv1\.[23]$/);
+    modern.socket.destroy();
   });
 
   it('a real client (nodemailer, requireTLS, CA-verified) delivers over STARTTLS: Received says ESMTPS', async () => {
@@ -152,3 +177,27 @@ describe('without a configured certificate', () => {
     await expect(startTestMxhook(redis.socketPath, ['--tls-cert', certFile()], ['smtp'])).rejects.toThrow(/must be set together/);
   });
 });
+
+/** STARTTLS with `options`: the protocol agreed, or the error code when the handshake fails. */
+async function handshakeOutcome(port: number, options: tls.ConnectionOptions): Promise<string | null | undefined> {
+  return startTls(port, options).then(
+    (probe) => { probe.socket.destroy(); return probe.protocol; },
+    (err: NodeJS.ErrnoException) => err.code ?? err.message,
+  );
+}
+
+/** Handshakes with a local server that allows TLS 1.0 at security level 0; resolves to the protocol agreed. */
+async function tls11HandshakeWithPermissiveServer(client: tls.ConnectionOptions): Promise<string | null> {
+  const pem = await makeServerCert(ca, 'mx.test');
+  const server = tls.createServer({ key: pem.key, cert: pem.cert, minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }, (s) => s.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const socket = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false, ...client });
+    return await new Promise((resolve, reject) => {
+      socket.once('secureConnect', () => { resolve(socket.getProtocol()); socket.destroy(); });
+      socket.once('error', reject);
+    });
+  } finally {
+    server.close();
+  }
+}

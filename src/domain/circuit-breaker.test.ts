@@ -27,10 +27,23 @@ describe('circuit breaker', () => {
   });
 
   it('a success closes it and forgets the history', () => {
-    let state = CLOSED;
-    for (let i = 0; i < 3; i++) state = afterFailure(state, policy, 0);
-    expect(afterSuccess()).toEqual(CLOSED);
-    state = afterFailure(afterSuccess(), policy, 0);
-    expect(isOpen(state, 0)).toBe(false);
+    let open = CLOSED;
+    for (let i = 0; i < 3; i++) open = afterFailure(open, policy, 0);
+    expect(isOpen(open, 0)).toBe(true);
+    // Without the success, one more failure (a failed probe after the cool-down) re-opens it at once, for longer.
+    expect(afterFailure(open, policy, 1000)).toMatchObject({ openUntil: 3000, opened: 2 });
+
+    // A success (the probe went through) replaces whatever state there was.
+    let state = afterSuccess();
+    expect(state).toEqual(CLOSED);
+    expect(isOpen(state, 1000)).toBe(false);
+    // Failures count from zero again: the threshold's worth is needed to open it, with the first cool-down.
+    state = afterFailure(state, policy, 1000);
+    expect(state).toEqual({ failures: 1, openUntil: 0, opened: 0 });
+    state = afterFailure(state, policy, 1000);
+    expect(isOpen(state, 1000)).toBe(false);
+    state = afterFailure(state, policy, 1000);
+    expect(isOpen(state, 1000)).toBe(true);
+    expect(state.openUntil).toBe(2000);
   });
 });
