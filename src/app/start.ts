@@ -13,7 +13,7 @@ import { createRouteRegistry } from '../routes/registry.ts';
 import type { DnsResolver } from '../smtp/auth-check.ts';
 import { createKeySpace } from '../store/keys.ts';
 import { startManagedRedis, type ManagedRedis } from '../store/managed-redis.ts';
-import { createRedis, waitForRedis } from '../store/redis.ts';
+import { createRedis, waitForRedis, type RedisRole } from '../store/redis.ts';
 import { closeHttp } from './http-listener.ts';
 import { createMetrics, serveMetrics } from './metrics.ts';
 import { startApiRole } from './roles/api.ts';
@@ -68,7 +68,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
       logger.info({ event: 'managed_redis_started', socket: redisUrl });
     }
     const keys = createKeySpace(config.redisPrefix);
-    const connect = (role: 'fail-fast' | 'patient', name: string, autoPipelining = false): Redis => {
+    const connect = (role: RedisRole, name: string, autoPipelining = false): Redis => {
       const redis = createRedis(redisUrl, role, name, autoPipelining);
       redis.on('error', (err) => logger.debug({ event: 'redis_error', connection: name, err: String(err) }));
       stops.push(() => redis.quit().catch(() => redis.disconnect()));

@@ -42,6 +42,8 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
   };
   const spoolDir = path.join(ctx.spoolDir, `${input.deliveryId}-${input.attempt}-${process.pid}`);
   let spilled = false;
+  // spamd (network) runs while the payload is built (CPU); spamCheck never rejects.
+  const spam = route.spam_check && ctx.spamCheck ? ctx.spamCheck(message.raw) : undefined;
   try {
     let payload;
     if (route.send_raw) payload = buildRawPayload(message.raw, context);
@@ -49,7 +51,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
       // The spool directory is made only when an attachment spills to disk (spool.ts).
       payload = await buildParsedPayload(message.raw, context, { dir: spoolDir, onSpill: () => { spilled = true; } });
     }
-    if (route.spam_check && ctx.spamCheck) payload = { ...payload, parts: [...payload.parts, ...(await ctx.spamCheck(message.raw))] };
+    if (spam) payload = { ...payload, parts: [...payload.parts, ...(await spam)] };
     const { form, headers } = await encodeSigned(payload, { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey }, {
       webhookId: input.deliveryId, timestampSeconds: Math.floor(Date.now() / 1000),
     });

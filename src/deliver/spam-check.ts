@@ -9,7 +9,7 @@ import { SPAM_SCAN_LIMIT_BYTES, spamdReport, type SpamdOptions } from '../parse/
 
 export async function spamCheckFields(raw: Buffer, options: SpamdOptions, log: Logger): Promise<PayloadPart[]> {
   if (raw.length > SPAM_SCAN_LIMIT_BYTES) {
-    log.info({ event: 'spam_check_skipped', reason: 'message over 2.5 MB', size: raw.length });
+    log.info({ event: 'spam_check_skipped', reason: `message over ${SPAM_SCAN_LIMIT_BYTES / 1024 / 1024} MB`, size: raw.length });
     return [];
   }
   const started = Date.now();

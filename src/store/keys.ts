@@ -1,4 +1,8 @@
-/** Every Redis key mxhook writes, built from the configured prefix in one place. */
+/**
+ * The Redis keys the pipeline's stages share, built from the configured prefix. Keys private to
+ * one store module (attempt history, route stats, breakers, dead-letter indexes, signing secrets)
+ * are built beside the code that owns them, from the same prefix.
+ */
 
 export interface KeySpace {
   readonly prefix: string;

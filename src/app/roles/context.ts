@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.ts';
 import type { RouteRegistry } from '../../routes/registry.ts';
 import type { KeySpace } from '../../store/keys.ts';
+import type { RedisRole } from '../../store/redis.ts';
 import type { MxhookMetrics } from '../metrics.ts';
 
 export interface RoleContext {
@@ -15,7 +16,7 @@ export interface RoleContext {
   readonly routes: RouteRegistry;
   readonly metrics: MxhookMetrics;
   /** A new connection to the same Redis, closed when the process stops. */
-  connect(role: 'fail-fast' | 'patient', name: string, autoPipelining?: boolean): Redis;
+  connect(role: RedisRole, name: string, autoPipelining?: boolean): Redis;
   /** Run first at stop: listeners stop taking new sessions and requests (they run at once). */
   onStopListening(stop: () => Promise<unknown>): void;
   /** Run after the listeners, in reverse order of registration. */
