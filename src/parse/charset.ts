@@ -8,6 +8,7 @@
  * browsers assume for unlabelled legacy text; it maps every byte, so nothing is lost or crashes).
  * UTF-7 is never decoded: `+ADw-script+AD4-` would become `<script>` past filters that look for `<`.
  */
+import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import libmime from 'libmime';
 import { decode as libmimeDecode } from 'libmime/lib/charset.js';
@@ -21,16 +22,19 @@ const REFUSED = /^(?:(?:cs)?unicode11)?utf7(?:imap)?$|^base64$|^hex$/;
 const UTF8 = /^utf-?8$/i;
 const ASCII = /^(?:us-?)?ascii$|^ansi_x3\.4-1968$|^7bit$/i;
 
+/** A charset label as written, without surrounding whitespace or quotes. */
+const cleanLabel = (label: string | false | undefined) => (label || '').trim().replace(/^["']|["']$/g, '');
+const isRefused = (name: string) => REFUSED.test(name.toLowerCase().replace(/[^a-z0-9]/g, ''));
+
 /** How a label will be read: `utf-8`, `fallback` (see above), or a charset libmime decodes. */
 export function charsetKind(label: string | false | undefined): 'utf-8' | 'fallback' | 'known' {
-  const name = (label || '').trim().replace(/^["']|["']$/g, '');
-  if (!name || ASCII.test(name)) return 'fallback';
-  if (REFUSED.test(name.toLowerCase().replace(/[^a-z0-9]/g, ''))) return 'fallback';
+  const name = cleanLabel(label);
+  if (!name || ASCII.test(name) || isRefused(name)) return 'fallback';
   if (UTF8.test(name)) return 'utf-8';
   if (JAPANESE.test(name)) return 'known';
   const normalized = libmime.normalizeCharset(name);
   if (UTF8.test(normalized)) return 'utf-8';
-  return iconv.encodingExists(normalized) && !REFUSED.test(normalized.toLowerCase().replace(/[^a-z0-9]/g, '')) ? 'known' : 'fallback';
+  return iconv.encodingExists(normalized) && !isRefused(normalized) ? 'known' : 'fallback';
 }
 
 /** Valid UTF-8 as UTF-8, anything else as Windows-1252. */
@@ -49,7 +53,7 @@ export function decodeText(bytes: Buffer, label: string | false | undefined): st
       // Mislabelled bytes get U+FFFD, as every mail client shows them; a BOM is not text.
       return utf8Lenient.decode(bytes);
     case 'known':
-      return libmimeDecode(bytes, String(label).trim().replace(/^["']|["']$/g, ''));
+      return libmimeDecode(bytes, cleanLabel(label));
     default:
       return decodeFallback(bytes);
   }
@@ -84,11 +88,7 @@ export function decodeWords(value: string): string {
  * fallback. `hint` is that charset, from the message's Content-Type.
  */
 export function headerText(bytes: Buffer, hint?: string | false): string {
-  try {
-    return utf8Strict.decode(bytes);
-  } catch {
-    return hint && charsetKind(hint) === 'known' ? decodeText(bytes, hint) : windows1252.decode(bytes);
-  }
+  return hint && charsetKind(hint) === 'known' && !isUtf8(bytes) ? decodeText(bytes, hint) : decodeFallback(bytes);
 }
 
 /** Removes NUL characters, which many apps and databases cannot store in a text field. */
