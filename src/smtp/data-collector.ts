@@ -26,8 +26,6 @@ export interface CollectedData {
   /** Set when staging started; `staged` bytes (our header included) are in it. */
   readonly stage: MessageStage | undefined;
   readonly staged: number;
-  /** Length of the head given by openStage (0 when not staged). */
-  readonly headLength: number;
   /** An append failed: the message cannot be stored (451), and the stage should be discarded. */
   readonly stageError: unknown;
 }
@@ -38,7 +36,6 @@ export function collectData(stream: Readable, options: CollectOptions): Promise<
     let held = 0;
     let size = 0;
     let staged = 0;
-    let headLength = 0;
     let stage: MessageStage | undefined;
     let stageError: unknown;
     let appending: Promise<void> = Promise.resolve();
@@ -56,9 +53,8 @@ export function collectData(stream: Readable, options: CollectOptions): Promise<
       if (!stage) {
         const opened = options.openStage();
         stage = opened.stage;
-        headLength = opened.head.length;
         chunks.unshift(opened.head);
-        held += headLength;
+        held += opened.head.length;
       }
       const batch = Buffer.concat(chunks, held);
       const current = stage;
@@ -78,7 +74,7 @@ export function collectData(stream: Readable, options: CollectOptions): Promise<
     stream.once('end', () => {
       void appending.then(() => resolve({
         size, tooBig: size > options.maxMessageSize || Boolean((stream as { sizeExceeded?: boolean }).sizeExceeded),
-        chunks, stage, staged, headLength, stageError,
+        chunks, stage, staged, stageError,
       }));
     });
   });

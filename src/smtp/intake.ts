@@ -206,7 +206,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
         // message already has its head and first bytes in the store: `raw` is only the rest.
         const raw = data.stage ? Buffer.concat(data.chunks) : Buffer.concat([receivedBytes, ...data.chunks], receivedBytes.length + size);
         const stage = data.stage;
-        const body = stage ? Readable.from((async function* () { yield* stage.read(data.headLength); yield* data.chunks; })()) : raw.subarray(receivedBytes.length);
+        const body = stage ? Readable.from((async function* () { yield* stage.read(receivedBytes.length); yield* data.chunks; })()) : raw.subarray(receivedBytes.length);
         const stored = data.staged + raw.length;
         const envelope = { clientIp: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom: logBase.from };
         // The reply to this message must not be cut by the session deadline while it is checked and stored.
