@@ -5,10 +5,7 @@
  */
 import dns, { type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { classifyDestination } from '../domain/destination-policy.ts';
-
-/** Error code of a refused destination; classifyAttempt treats it as permanent. */
-export const DESTINATION_REFUSED = 'EDESTREFUSED';
+import { classifyDestination, DESTINATION_REFUSED } from '../domain/destination-policy.ts';
 
 function refusedDestinationError(host: string, ip: string, why: string): Error {
   return Object.assign(new Error(`destination refused: ${host} is ${ip}, a ${why} address`), { code: DESTINATION_REFUSED });

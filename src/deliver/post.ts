@@ -3,7 +3,8 @@ import { Agent, request } from 'undici';
 import type { AttemptResult } from '../domain/outcome.ts';
 import type { BufferedForm } from './encode-buffer.ts';
 import type { EncodedForm } from './encode-form.ts';
-import { checkLiteralHost, DESTINATION_REFUSED, guardedLookup } from './destination-guard.ts';
+import { DESTINATION_REFUSED } from '../domain/destination-policy.ts';
+import { checkLiteralHost, guardedLookup } from './destination-guard.ts';
 
 export interface PostOptions {
   /** Connect timeout, ms. Default 10 s. */

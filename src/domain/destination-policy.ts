@@ -6,6 +6,9 @@
  */
 import { BlockList, isIP } from 'node:net';
 
+/** Error code of a refused destination; classifyAttempt (outcome.ts) treats it as permanent. */
+export const DESTINATION_REFUSED = 'EDESTREFUSED';
+
 export type RefusalClass = 'metadata' | 'link-local' | 'unspecified' | 'multicast' | 'private' | 'loopback';
 
 const always = new BlockList();

@@ -3,6 +3,7 @@
  * SendGrid: 2xx done; 5xx retried; 4xx, 3xx and DNS failures dropped. We also retry timeouts,
  * connection errors, 408 and 429, and dead-letter instead of dropping.
  */
+import { DESTINATION_REFUSED } from './destination-policy.ts';
 
 export type AttemptResult =
   | { readonly kind: 'response'; readonly status: number; readonly retryAfter?: string | undefined }
@@ -14,7 +15,7 @@ export type DeliveryOutcome =
   | { readonly kind: 'permanent'; readonly reason: string };
 
 /** Errors that mean "nobody answers at that name": SendGrid drops at once; we dead-letter. */
-const PERMANENT_ERROR_CODES = new Set(['ENOTFOUND', 'EDESTREFUSED', 'ERR_INVALID_URL', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']);
+const PERMANENT_ERROR_CODES = new Set(['ENOTFOUND', DESTINATION_REFUSED, 'ERR_INVALID_URL', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']);
 
 export function classifyAttempt(result: AttemptResult, now: number = Date.now()): DeliveryOutcome {
   if (result.kind === 'error') {
