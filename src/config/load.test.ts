@@ -25,6 +25,8 @@ describe('loadConfig defaults', () => {
     expect(config.retrySlowInterval).toEqual([7_200_000, 10_800_000]);
     expect(config.retryMaxAge).toBe(72 * 3_600_000);
     expect(config.deadLetterRetention).toBe(7 * 86_400_000);
+    expect(config.messageTtl).toBe(8 * 86_400_000);
+    expect(config.redisMemoryHigh).toBe(0.9);
     expect(config.logLevel).toBe('info');
     expect(config.logSmtp).toBe(false);
   });
@@ -126,6 +128,18 @@ describe('loadConfig errors', () => {
     expect(() => loadConfig(['--log-level=loud'], {})).toThrow(/MXHOOK_LOG_LEVEL \(--log-level\)/);
     expect(() => loadConfig(['--retry-slow-interval', '3h-2h'], {})).toThrow(ConfigError);
     expect(() => loadConfig([], { MXHOOK_MAX_RECIPIENTS: '0' })).toThrow(/MXHOOK_MAX_RECIPIENTS/);
+    expect(() => loadConfig(['--redis-memory-high', '1.5'], {})).toThrow(/MXHOOK_REDIS_MEMORY_HIGH/);
+  });
+
+  it('reads the memory watermark as a fraction or a percentage', () => {
+    expect(loadConfig(['--redis-memory-high', '80%'], {}).config.redisMemoryHigh).toBe(0.8);
+    expect(loadConfig([], { MXHOOK_REDIS_MEMORY_HIGH: '0.75' }).config.redisMemoryHigh).toBe(0.75);
+  });
+
+  it('refuses a message TTL that does not outlast the retry window (the last retries would find no message)', () => {
+    expect(() => loadConfig(['--message-ttl', '72h'], {})).toThrow(/MXHOOK_MESSAGE_TTL \(--message-ttl\) must be longer than MXHOOK_RETRY_MAX_AGE/);
+    expect(() => loadConfig(['--message-ttl', '1d', '--retry-max-age', '2d'], {})).toThrow(ConfigError);
+    expect(loadConfig(['--message-ttl', '2d', '--retry-max-age', '1d'], {}).config.messageTtl).toBe(2 * 86_400_000);
   });
 });
 

@@ -50,6 +50,10 @@ export function loadConfig(
     }
   }
   values.hostname ??= os.hostname();
+  // A message must outlive its retries: expired first, its last attempts would find nothing to send.
+  if ((values.messageTtl as number) <= (values.retryMaxAge as number)) {
+    throw new ConfigError(`${settingsSchema.messageTtl.env} (${settingsSchema.messageTtl.flag}) must be longer than ${settingsSchema.retryMaxAge.env} (${settingsSchema.retryMaxAge.flag})`);
+  }
   // Frozen all the way down: list and range values are arrays, which Object.freeze alone leaves open.
   for (const value of Object.values(values)) if (Array.isArray(value)) Object.freeze(value);
   return { config: Object.freeze(values) as Config, rest };

@@ -3,7 +3,7 @@
  * Loading, validation, `--help` and the redacted start-up log are all derived from this table.
  */
 import {
-  parseBoolean, parseDuration, parseDurationRange, parseList, parsePort, parsePositiveInt, parseSize,
+  parseBoolean, parseDuration, parseDurationRange, parseFraction, parseList, parsePort, parsePositiveInt, parseSize,
 } from './units.ts';
 
 export interface SettingDefinition<T> {
@@ -105,6 +105,10 @@ export const settingsSchema = {
     description: 'Wait between attempts after the first phase.' }),
   retryMaxAge: setting({ env: 'MXHOOK_RETRY_MAX_AGE', flag: '--retry-max-age', default: '72h', parse: parseDuration,
     description: 'Give up retrying this long after receipt; the delivery is then dead-lettered.' }),
+  messageTtl: setting({ env: 'MXHOOK_MESSAGE_TTL', flag: '--message-ttl', default: '8d', parse: parseDuration,
+    description: 'A stored message (raw bytes, envelope, pending deliveries) expires this long after it was accepted, whatever became of its deliveries; must exceed MXHOOK_RETRY_MAX_AGE.' }),
+  redisMemoryHigh: setting({ env: 'MXHOOK_REDIS_MEMORY_HIGH', flag: '--redis-memory-high', default: '0.9', parse: parseFraction,
+    description: 'Share of Redis maxmemory (0.9 or 90%) above which new mail is answered 451 4.3.0 and /healthz says degraded, until usage falls below it; no effect when Redis has no maxmemory.' }),
   allowPrivateDestinations: setting({ env: 'MXHOOK_ALLOW_PRIVATE_DESTINATIONS', flag: '--allow-private-destinations', default: 'true', parse: parseBoolean,
     description: 'Allow webhook URLs that resolve to private or loopback addresses (set false when untrusted users create routes). Cloud metadata and link-local addresses are always refused.' }),
   breakerThreshold: setting({ env: 'MXHOOK_BREAKER_THRESHOLD', flag: '--breaker-threshold', default: '5', parse: parsePositiveInt,

@@ -48,3 +48,11 @@ export function parseBoolean(text: string): boolean {
 export function parseList(text: string): readonly string[] {
   return text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 }
+
+/** A share of a whole: `0.9` or `90%`, above 0 and at most 1. */
+export function parseFraction(text: string): number {
+  const trimmed = text.trim();
+  const value = trimmed.endsWith('%') ? Number(trimmed.slice(0, -1)) / 100 : Number(trimmed);
+  if (!trimmed || !Number.isFinite(value) || value <= 0 || value > 1) throw new Error(`expected a fraction above 0 and at most 1 (0.9) or a percentage (90%), got "${text}"`);
+  return value;
+}
