@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredMessageMeta } from '../src/domain/message.ts';
 import { buildParsedPayload } from '../src/parse/parsed-payload.ts';
 import { buildRawPayload } from '../src/parse/raw-payload.ts';
-import { createAcceptMessage, createDeliveryQueue } from '../src/queue/delivery-queue.ts';
+import { createAcceptMessage } from '../src/queue/accept.ts';
+import { createDeliveryQueue } from '../src/queue/delivery-queue.ts';
 import { createRouteRegistry } from '../src/routes/registry.ts';
 import { createSmtpIntake, type SmtpIntake } from '../src/smtp/intake.ts';
 import { loadSmtpTls } from '../src/smtp/tls.ts';
@@ -52,7 +53,7 @@ beforeAll(async () => {
   server = createSmtpIntake({
     hostname: 'mx.test', maxMessageSize: 64 * 1024, maxRecipients: 10, maxClients: 500, maxConnectionsPerIp: 500,
     sessionDeadlineMs: 20_000, maxCommands: 60, idleTimeoutMs: 3_000, reservedLocalParts: ['postmaster'],
-    lookupRoute: (hostname) => routes.get(hostname), acceptMessage: createAcceptMessage(queue, keys), logger,
+    lookupRoute: (hostname) => routes.get(hostname), acceptMessage: createAcceptMessage(queue, store, keys, { messageTtlMs: 86_400_000 }), logger,
     tls: await loadSmtpTls({ selfSigned: true, hostname: 'mx.test' }, logger),
     auth: { authservId: 'mx.test', timeoutMs: 2_000, resolver: createFixtureResolver({ 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } }) },
   });

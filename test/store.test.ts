@@ -23,7 +23,7 @@ afterAll(async () => {
 
 async function store(id: string, raw: Buffer): Promise<void> {
   await redis.set(keys.messageRaw(id), raw);
-  await redis.hset(keys.messageMeta(id), { meta: JSON.stringify({ size: raw.length }), pending: 1 });
+  await redis.hset(keys.messageMeta(id), { meta: JSON.stringify({ size: raw.length }) });
 }
 
 describe('loading a stored message', () => {

@@ -3,10 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { MxhookError } from '../domain/errors.ts';
+import { healthReport } from '../domain/health.ts';
 import type { AcceptMessage } from '../domain/message.ts';
 import type { RouteRegistry } from '../routes/registry.ts';
 import type { SigningSecrets } from '../routes/signing-secrets.ts';
 import type { KeySpace } from '../store/keys.ts';
+import type { RedisMemoryState } from '../store/redis-memory.ts';
 import { readRouteStats } from '../store/route-stats.ts';
 import { isAuthorized } from './api-key.ts';
 import { listDead, purgeOne, purgeRoute, replayOne, replayRoute, showDead } from './dead-letters.ts';
@@ -30,6 +32,8 @@ export interface ApiDependencies {
   readonly logger: Logger;
   /** Prometheus text of this process (app/metrics.ts), served without the key at /metrics. */
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Redis memory use (store/redis-memory.ts), for /healthz's degraded state. */
+  readonly redisMemory?: () => RedisMemoryState;
 }
 
 type Handler = (ctx: { deps: ApiDependencies; req: IncomingMessage; res: ServerResponse; params: string[]; query: URLSearchParams }) => Promise<void>;
@@ -81,8 +85,9 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
   const url = new URL(req.url ?? '/', 'http://localhost');
   const method = req.method ?? 'GET';
   if (url.pathname === '/healthz') {
-    const redisOk = await deps.redis.ping().then(() => true, () => false);
-    return sendJson(res, redisOk ? 200 : 503, { status: redisOk ? 'ok' : 'redis unavailable' });
+    const redisReachable = await deps.redis.ping().then(() => true, () => false);
+    const report = healthReport({ redisReachable, ...(deps.redisMemory ? { redisMemory: deps.redisMemory() } : {}) });
+    return sendJson(res, report.httpStatus, report.body);
   }
   // Unauthenticated like /healthz, so Prometheus needs no secret: it carries counts, never mail,
   // hostnames or addresses. Keep the API port off the internet (README, "Metrics").

@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DeliveryMetrics, SmtpMetrics } from '../domain/metrics.ts';
+import type { RedisMemoryState } from '../store/redis-memory.ts';
 import { listenHttp } from './http-listener.ts';
 
 export interface MxhookMetrics {
@@ -25,7 +26,7 @@ type QueueCounts = () => Promise<Record<string, number>>;
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 72 * 3600];
 const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export function createMetrics(options: { queueCounts?: QueueCounts } = {}): MxhookMetrics {
+export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?: () => RedisMemoryState } = {}): MxhookMetrics {
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
@@ -54,6 +55,23 @@ export function createMetrics(options: { queueCounts?: QueueCounts } = {}): Mxho
         // Redis down: the gauge keeps its last values rather than failing the whole scrape.
         const counts = await queueCounts().catch(() => undefined);
         for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
+      },
+    });
+  }
+
+  if (options.redisMemory) {
+    const memory = options.redisMemory;
+    new Gauge({
+      name: 'mxhook_redis_memory_high', help: 'Redis memory use is above MXHOOK_REDIS_MEMORY_HIGH of maxmemory (1): new mail is answered 451 4.3.0.', registers,
+      collect() {
+        this.set(memory().level === 'high' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mxhook_redis_memory_used_ratio', help: 'Redis used_memory / maxmemory at the last check (0 when Redis has no maxmemory).', registers,
+      collect() {
+        const { usedBytes, maxBytes } = memory();
+        this.set(maxBytes > 0 ? usedBytes / maxBytes : 0);
       },
     });
   }

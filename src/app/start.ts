@@ -14,6 +14,7 @@ import type { DnsResolver } from '../smtp/auth-check.ts';
 import { createKeySpace } from '../store/keys.ts';
 import { startManagedRedis, type ManagedRedis } from '../store/managed-redis.ts';
 import { createRedis, waitForRedis, type RedisRole } from '../store/redis.ts';
+import { createRedisMemoryWatch } from '../store/redis-memory.ts';
 import { closeHttp } from './http-listener.ts';
 import { createMetrics, serveMetrics } from './metrics.ts';
 import { startApiRole } from './roles/api.ts';
@@ -22,6 +23,9 @@ import { startSmtpRole } from './roles/smtp.ts';
 import { startWorkerRole } from './roles/worker.ts';
 
 export type Role = 'smtp' | 'worker' | 'api';
+
+/** How often Redis's memory use is read (store/redis-memory.ts). */
+const REDIS_MEMORY_CHECK_MS = 1_000;
 export const ALL_ROLES: readonly Role[] = ['smtp', 'worker', 'api'];
 
 export interface RunningMxhook {
@@ -80,11 +84,23 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     // One metrics registry per process (app/metrics.ts); queue depth is read from Redis when scraped.
     const metricsQueue = roles.includes('api') || config.metricsPort !== undefined ? createDeliveryQueue(connect('fail-fast', 'mxhook-metrics'), keys) : undefined;
     if (metricsQueue) stops.push(() => metricsQueue.close());
-    const metrics = createMetrics(metricsQueue
-      ? { queueCounts: () => metricsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed') }
-      : {});
+    const redisMemory = createRedisMemoryWatch({
+      redis, highFraction: config.redisMemoryHigh,
+      // One line per change, not per message refused.
+      onChange: (state) => state.level === 'high'
+        ? logger.warn({ event: 'redis_memory_high', usedBytes: state.usedBytes, maxBytes: state.maxBytes, highFraction: state.highFraction })
+        : logger.info({ event: 'redis_memory_ok', usedBytes: state.usedBytes, maxBytes: state.maxBytes, highFraction: state.highFraction }),
+    });
+    if (roles.includes('smtp') || roles.includes('api')) {
+      redisMemory.start(REDIS_MEMORY_CHECK_MS);
+      stops.push(async () => redisMemory.stop());
+    }
+    const metrics = createMetrics({
+      redisMemory: () => redisMemory.state(),
+      ...(metricsQueue ? { queueCounts: () => metricsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed') } : {}),
+    });
     const ctx: RoleContext = {
-      config, logger, keys, redis, routes, metrics, connect,
+      config, logger, keys, redis, routes, metrics, connect, redisMemory,
       onStopListening: (stop) => listenerStops.push(stop),
       onStop: (stop) => stops.push(stop),
     };

@@ -218,6 +218,6 @@ async function finishDelivered(
   if (ranBefore) multi.del(attemptsKey(options.keys, deliveryId));
   countRoute(multi, options.keys, hostname, 'delivered');
   if (ranBefore) unmarkRetrying(multi, options.keys, hostname, deliveryId);
-  releaseDelivery(multi, options.keys, messageId);
+  releaseDelivery(multi, options.keys, messageId, deliveryId);
   await execOrThrow(multi);
 }

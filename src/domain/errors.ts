@@ -19,6 +19,7 @@ export const errorCatalogue = {
   TOO_MANY_RECIPIENTS: { smtp: { code: 452, enhanced: '4.5.3' }, message: 'Too many recipients for one message' },
   MESSAGE_TOO_BIG: { smtp: { code: 552, enhanced: '5.3.4' }, message: 'Message size exceeds the fixed maximum message size' },
   STORE_UNAVAILABLE: { smtp: { code: 451, enhanced: '4.3.0' }, http: 503, message: 'Temporary local problem storing the message, try again later' },
+  STORE_FULL: { smtp: { code: 451, enhanced: '4.3.0' }, http: 503, message: 'Temporary local problem: message storage is nearly full, try again later' },
   SHUTTING_DOWN: { smtp: { code: 421, enhanced: '4.3.2' }, message: 'Service shutting down, try again later' },
   ROUTE_LOOKUP_FAILED: { smtp: { code: 451, enhanced: '4.3.0' }, message: 'Temporary local problem looking up the route, try again later' },
   TOO_MANY_CLIENTS: { smtp: { code: 421, enhanced: '4.7.0' }, message: 'Too many connections, try again later' },

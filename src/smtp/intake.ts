@@ -57,6 +57,8 @@ export interface SmtpIntakeOptions {
   readonly proxyProtocol?: boolean;
   /** SPF/DKIM/DMARC/ARC at the end of DATA, stored with the message; undefined: not checked. */
   readonly auth?: AuthCheckOptions | undefined;
+  /** While true (Redis near full), new mail gets 451 4.3.0 at MAIL, RCPT and the end of DATA. */
+  readonly isStoreFull?: () => boolean;
 }
 
 /** The plain listener; `implicitTls` is the second one when asked for. Closing the plain one stops TLS reloads. */
@@ -137,6 +139,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     onMailFrom(_address, session, callback) {
       // While draining, a session may finish its message but not start another one.
       if (options.isDraining?.()) return callback(reject('SHUTTING_DOWN'));
+      if (options.isStoreFull?.()) return callback(reject('STORE_FULL'));
       // A new transaction on the same connection starts with an empty recipient set.
       stateOf(session).byHostname = new Map();
       callback();
@@ -146,6 +149,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       const s = stateOf(session);
       const accepted = [...s.byHostname.values()].reduce((n, list) => n + list.length, 0);
       if (accepted >= options.maxRecipients) return callback(reject('TOO_MANY_RECIPIENTS'));
+      if (options.isStoreFull?.()) return callback(reject('STORE_FULL'));
       const parts = splitAddress(address.address);
       if (!parts) return callback(reject('BAD_RECIPIENT'));
       if (isReservedLocalPart(parts.local, options.reservedLocalParts)) {
@@ -211,7 +215,9 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
         const envelope = { clientIp: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom: logBase.from };
         // The reply to this message must not be cut by the session deadline while it is checked and stored.
         limits.setBusy(session, true);
-        (data.stageError !== undefined ? Promise.reject(data.stageError) : Promise.resolve())
+        const refusal = data.stageError !== undefined ? data.stageError
+          : options.isStoreFull?.() ? new MxhookError('STORE_FULL') : undefined;
+        (refusal !== undefined ? Promise.reject(refusal) : Promise.resolve())
           .then(() => (options.auth ? checkAuthentication({ message: body, ...envelope }, options.auth) : undefined))
           .then((auth) => options.acceptMessage({
             id, raw, ...envelope, receivedAt: started, ...(stage ? { staged: data.staged } : {}),
@@ -230,7 +236,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
               const code = err instanceof MxhookError ? err.code : 'STORE_UNAVAILABLE';
               logger.error({ ...logBase, id, result: 451, code, err: String((err as Error).cause ?? err) });
               void stage?.discard().catch(() => {});
-              callback(reject('STORE_UNAVAILABLE'));
+              callback(reject(code === 'STORE_FULL' ? 'STORE_FULL' : 'STORE_UNAVAILABLE'));
             },
           )
           .finally(() => limits.setBusy(session, false));

@@ -62,7 +62,7 @@ export async function deadLetterDelivery(
   }
   countRoute(multi, keys, hostname, 'dead');
   unmarkRetrying(multi, keys, hostname, deliveryId);
-  releaseDelivery(multi, keys, messageId);
+  releaseDelivery(multi, keys, messageId, deliveryId);
   await execOrThrow(multi);
 }
 

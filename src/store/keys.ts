@@ -12,8 +12,17 @@ export interface KeySpace {
   readonly apiKeyHash: string;
   /** String: the raw message bytes, `Received:` prepended. */
   messageRaw(messageId: string): string;
-  /** Hash: `meta` (StoredMessageMeta JSON), `pending` (deliveries not yet finished). */
+  /** Hash: `meta` (StoredMessageMeta JSON). Same TTL as messageRaw. */
   messageMeta(messageId: string): string;
+  /**
+   * Set: the delivery ids (the BullMQ job ids) of the message not yet ended. Written with raw and
+   * meta, same TTL; the delivery that empties it deletes all three.
+   */
+  messagePending(messageId: string): string;
+  /** Sorted set: ids of messages stored whose jobs are not yet confirmed, scored by ms time (store/incoming.ts). */
+  readonly acceptJournal: string;
+  /** String: held by the SMTP process sweeping the accept journal. */
+  readonly acceptSweepLock: string;
   /** String: the first bytes of a large message still arriving (renamed to messageRaw when stored). */
   messageStaging(messageId: string): string;
   /** Sorted set of dead-letter ids, scored by the time they died. */
@@ -33,6 +42,9 @@ export function createKeySpace(prefix: string): KeySpace {
     apiKeyHash: `${prefix}:api-key-sha256`,
     messageRaw: (id) => `${prefix}:msg:${id}:raw`,
     messageMeta: (id) => `${prefix}:msg:${id}:meta`,
+    messagePending: (id) => `${prefix}:msg:${id}:pending`,
+    acceptJournal: `${prefix}:accept-journal`,
+    acceptSweepLock: `${prefix}:accept-journal:sweep-lock`,
     messageStaging: (id) => `${prefix}:msg:${id}:staging`,
     deadIndex: `${prefix}:dead`,
     deadLetter: (id) => `${prefix}:dead:${id}`,

@@ -50,16 +50,18 @@ export async function* readInPieces(redis: Redis, key: string, from: number, pie
 }
 
 /**
- * Marks one delivery of a message as ended; the last one deletes the raw message and its meta.
- * Atomic (one Lua script), so two workers finishing at once cannot both miss the zero.
+ * Marks one delivery of a message as ended; the last one deletes the raw message, its meta and
+ * its pending set (store/incoming.ts writes all three). Atomic (one Lua script), so two workers
+ * finishing at once cannot both miss the last one. (The finish path's own rewrite replaces this.)
  */
 const RELEASE_SCRIPT = `
-local left = redis.call('HINCRBY', KEYS[2], 'pending', -1)
-if left <= 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+redis.call('SREM', KEYS[3], ARGV[1])
+local left = redis.call('SCARD', KEYS[3])
+if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
 return left`;
 
-export function releaseDelivery(pipeline: ReturnType<Redis['multi']>, keys: KeySpace, messageId: string): void {
-  pipeline.eval(RELEASE_SCRIPT, 2, keys.messageRaw(messageId), keys.messageMeta(messageId));
+export function releaseDelivery(pipeline: ReturnType<Redis['multi']>, keys: KeySpace, messageId: string, deliveryId: string): void {
+  pipeline.eval(RELEASE_SCRIPT, 3, keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), deliveryId);
 }
 
 /** Runs a MULTI and throws the first command error (ioredis reports them per command). */

@@ -1,7 +1,8 @@
 /** `mxhook dead list|show|replay|purge`: the dead-letter store from the command line. */
 import type { Config } from '../../config/schema.ts';
 import { normalizeHostname } from '../../domain/address.ts';
-import { createAcceptMessage, createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { createAcceptMessage } from '../../queue/accept.ts';
+import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { replayDeadLetter } from '../../queue/replay.ts';
 import { deadLetterIds, deleteDeadLetter, getDeadLetter, listDeadLetters } from '../../store/dead-letters.ts';
 import { withRedis, type Output } from './with-redis.ts';
@@ -40,7 +41,7 @@ export function runDeadCommand(config: Config, operands: string[], output: Outpu
       }
       const queue = createDeliveryQueue(redis, keys);
       try {
-        const accept = createAcceptMessage(queue, keys);
+        const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl });
         let replayed = 0;
         for (const id of ids) {
           const deliveryId = await replayDeadLetter(redis, keys, accept, id);

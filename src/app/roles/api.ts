@@ -2,7 +2,8 @@
 import { createServer, type Server } from 'node:http';
 import { resolveApiKey } from '../../api/api-key.ts';
 import { createApiHandler } from '../../api/app.ts';
-import { createAcceptMessage, createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { createAcceptMessage } from '../../queue/accept.ts';
+import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets.ts';
 import { closeHttp, listenHttp } from '../http-listener.ts';
 import type { RoleContext } from './context.ts';
@@ -13,9 +14,9 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
   const apiQueue = createDeliveryQueue(ctx.connect('fail-fast', 'mxhook-api-queue'), keys);
   ctx.onStop(() => apiQueue.close());
   const server: Server = createServer(createApiHandler({
-    redis, keys, routes: ctx.routes, secrets: createSigningSecrets(redis, keys), accept: createAcceptMessage(apiQueue, keys),
+    redis, keys, routes: ctx.routes, secrets: createSigningSecrets(redis, keys), accept: createAcceptMessage(apiQueue, redis, keys, { messageTtlMs: config.messageTtl }),
     ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
-    metrics: () => ctx.metrics.scrape(),
+    metrics: () => ctx.metrics.scrape(), redisMemory: () => ctx.redisMemory.state(),
   }));
   const apiPort = await listenHttp(server, config.apiPort, config.apiHost);
   ctx.onStopListening(() => closeHttp(server));

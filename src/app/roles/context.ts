@@ -5,6 +5,7 @@ import type { Config } from '../../config/schema.ts';
 import type { RouteRegistry } from '../../routes/registry.ts';
 import type { KeySpace } from '../../store/keys.ts';
 import type { RedisRole } from '../../store/redis.ts';
+import type { RedisMemoryWatch } from '../../store/redis-memory.ts';
 import type { MxhookMetrics } from '../metrics.ts';
 
 export interface RoleContext {
@@ -15,6 +16,8 @@ export interface RoleContext {
   readonly redis: Redis;
   readonly routes: RouteRegistry;
   readonly metrics: MxhookMetrics;
+  /** How full Redis is (checked on a timer while an smtp or api role runs). */
+  readonly redisMemory: RedisMemoryWatch;
   /** A new connection to the same Redis, closed when the process stops. */
   connect(role: RedisRole, name: string, autoPipelining?: boolean): Redis;
   /** Run first at stop: listeners stop taking new sessions and requests (they run at once). */

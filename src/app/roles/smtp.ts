@@ -1,16 +1,24 @@
 /** The smtp role: the MX-facing listener (and the implicit-TLS one when asked for), draining on stop. */
 import type { AddressInfo } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
-import { createAcceptMessage, createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { createAcceptMessage, type RefusedAccepts } from '../../queue/accept.ts';
+import { startAcceptSweep } from '../../queue/accept-sweep.ts';
+import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { systemResolver, type DnsResolver } from '../../smtp/auth-check.ts';
 import { createSmtpIntake } from '../../smtp/intake.ts';
+import { assertSmtpServerInternals } from '../../smtp/smtp-server-check.ts';
 import { loadSmtpTls } from '../../smtp/tls.ts';
 import { createMessageStager } from '../../store/message-stage.ts';
 import { waitForRedis } from '../../store/redis.ts';
 import type { RoleContext } from './context.ts';
 
+/** How often the accept journal is swept (queue/accept-sweep.ts). */
+const ACCEPT_SWEEP_INTERVAL_MS = 30_000;
+
 export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver | undefined): Promise<{ smtpPort: number; smtpTlsPort?: number }> {
   const { config, logger, keys } = ctx;
+  // Fails start-up loudly when the pinned smtp-server is not the one whose internals we patch.
+  assertSmtpServerInternals();
   const queue = createDeliveryQueue(ctx.connect('fail-fast', 'mxhook-intake'), keys);
   ctx.onStop(() => queue.close());
   await queue.waitUntilReady();
@@ -18,13 +26,17 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
   // megabyte append never delays a RCPT's route lookup.
   const stageConnection = ctx.connect('fail-fast', 'mxhook-intake-stage');
   await waitForRedis(stageConnection);
+  const refused: RefusedAccepts = new Map();
+  const stopSweep = startAcceptSweep({ queue, redis: ctx.redis, keys, logger, refused }, ACCEPT_SWEEP_INTERVAL_MS);
+  ctx.onStop(stopSweep);
   let draining = false;
   const hostname = config.hostname ?? 'localhost';
   const server = createSmtpIntake({
     isDraining: () => draining, metrics: ctx.metrics.smtp, stageMessage: createMessageStager(stageConnection, keys),
     hostname, maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
     maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
-    lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, keys, ctx.redis), logger,
+    lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, refused }), logger,
+    isStoreFull: () => ctx.redisMemory.isHigh(),
     maxConnectionsPerIp: config.maxConnectionsPerIp, sessionDeadlineMs: config.smtpSessionDeadline, maxCommands: config.maxCommands,
     idleTimeoutMs: config.smtpIdleTimeout, proxyProtocol: config.proxyProtocol,
     tls: await loadSmtpTls({ certPath: config.tlsCert, keyPath: config.tlsKey, selfSigned: config.tlsSelfSigned, hostname }, logger),

@@ -5,6 +5,7 @@ import type { RetryPolicy } from '../../domain/retry-policy.ts';
 import { createDeliveryAgent } from '../../deliver/post.ts';
 import { createDeliveryWorker } from '../../deliver/worker.ts';
 import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets.ts';
+import { assertLibmimeInternals } from '../../parse/libmime-check.ts';
 import { sweepExpiredDeadLetters } from '../../store/dead-letters.ts';
 import type { RoleContext } from './context.ts';
 
@@ -19,6 +20,8 @@ function retryPolicyFrom(config: Config): RetryPolicy {
 
 export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   const { config, logger, keys } = ctx;
+  // Fails start-up loudly when the pinned libmime is not the one charset.ts reaches into.
+  assertLibmimeInternals();
   const post = { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout, allowPrivateDestinations: config.allowPrivateDestinations };
   const agent = createDeliveryAgent(post);
   ctx.onStop(() => agent.close());

@@ -1,0 +1,105 @@
+/**
+ * Accepting a message: (1) one Lua script of ours stores it, journalled as "jobs not confirmed"
+ * (store/incoming.ts); (2) BullMQ's own job insertion adds its deliveries under deterministic job
+ * ids; (3) only then is the accept done (the SMTP reply is 250) and the journal entry cleared.
+ * When (2) fails the message and any of its jobs are removed before the caller answers 451; what
+ * cannot be removed then (Redis gone) is left to the sweep (accept-sweep.ts), which removes every
+ * journalled message whose jobs are not all there.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { MxhookError } from '../domain/errors.ts';
+import type { AcceptMessage, DeliveryJobData, IncomingMessage } from '../domain/message.ts';
+import { confirmIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
+import type { KeySpace } from '../store/keys.ts';
+import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
+
+/**
+ * The sweep leaves journal entries younger than this alone: an accept in progress is never taken
+ * for a half-done one. An accept that took longer than half of it checks its entry is still there
+ * before it reports success (the sweep may have removed it).
+ */
+export const ACCEPT_SWEEP_GRACE_MS = 60_000;
+
+/**
+ * Messages this process answered "not accepted" but could not remove (Redis was unreachable):
+ * message id -> its delivery ids. The sweep removes them first, jobs or not.
+ */
+export type RefusedAccepts = Map<string, readonly string[]>;
+
+export interface AcceptOptions {
+  /** MXHOOK_MESSAGE_TTL, ms. */
+  readonly messageTtlMs: number;
+  /** Where refusals that could not be cleaned up wait for the sweep; without it they wait for the journal sweep. */
+  readonly refused?: RefusedAccepts;
+  /** For tests: the clock. */
+  readonly now?: () => number;
+}
+
+/** Redis's answer when it is at maxmemory with noeviction. */
+const isOutOfMemory = (err: unknown) => /\bOOM\b/.test(String((err as Error)?.message ?? err));
+const failure = (err: unknown) => new MxhookError(isOutOfMemory(err) ? 'STORE_FULL' : 'STORE_UNAVAILABLE', { cause: err });
+
+/**
+ * `redis`: a plain connection of ours (auto-pipelined is best: the journal clear shares a write).
+ * Rejects with STORE_FULL (Redis out of memory) or STORE_UNAVAILABLE; then nothing was accepted.
+ */
+export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis, keys: KeySpace, options: AcceptOptions): AcceptMessage {
+  const now = options.now ?? Date.now;
+  return async (message: IncomingMessage) => {
+    const ids = message.deliveries.map((_d, index) => deliveryId(message.id, index));
+    const storedAt = now();
+    try {
+      await storeIncoming(redis, keys, message, ids, options.messageTtlMs, storedAt);
+    } catch (err) {
+      throw failure(err);
+    }
+    try {
+      await enqueueDeliveries(queue, message, ids);
+    } catch (err) {
+      await undoAccept(queue, redis, keys, message.id, ids, options.refused);
+      throw failure(err);
+    }
+    if (now() - storedAt > ACCEPT_SWEEP_GRACE_MS / 2) {
+      // Slow enough that a sweep may have taken it for half done and removed it: ask.
+      const stillJournalled = await confirmIncoming(redis, keys, message.id).catch(() => -1);
+      if (stillJournalled !== 1) {
+        await undoAccept(queue, redis, keys, message.id, ids, options.refused);
+        throw new MxhookError('STORE_UNAVAILABLE', { message: `accept of ${message.id} took too long`, cause: new Error('journal entry gone') });
+      }
+      return;
+    }
+    // Not awaited: a lost clear only leaves an entry the sweep drops (its jobs all exist).
+    confirmIncoming(redis, keys, message.id).catch(() => {});
+  };
+}
+
+/** BullMQ's documented insertion; an id already in the queue is not added again. */
+async function enqueueDeliveries(queue: Queue<DeliveryJobData>, message: IncomingMessage, ids: readonly string[]): Promise<void> {
+  const jobs = message.deliveries.map((delivery, index) => ({
+    name: DELIVERY_JOB_NAME,
+    data: { messageId: message.id, hostname: delivery.hostname },
+    opts: { ...DELIVERY_JOB_OPTIONS, jobId: ids[index] },
+  }));
+  if (jobs.length === 1) await queue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+  else await queue.addBulk(jobs);
+}
+
+/**
+ * The message first (a job that runs after finds nothing to deliver), then its jobs. What fails is
+ * remembered in `refused` for the sweep.
+ */
+export async function undoAccept(
+  queue: Queue<DeliveryJobData>, redis: Redis, keys: KeySpace, messageId: string, ids: readonly string[], refused?: RefusedAccepts,
+): Promise<boolean> {
+  try {
+    await removeIncoming(redis, keys, messageId);
+    // 0 (not removed) only for a job a worker holds: it finds no message and ends.
+    await Promise.all(ids.map((id) => queue.remove(id)));
+    refused?.delete(messageId);
+    return true;
+  } catch {
+    refused?.set(messageId, ids);
+    return false;
+  }
+}

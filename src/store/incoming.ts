@@ -1,0 +1,114 @@
+/**
+ * Storing an accepted message: raw bytes, meta and the set of its pending deliveries, with the
+ * received counters and an entry in the accept journal, in one Lua script of ours (all or nothing:
+ * Redis refuses a script's first write when it is out of memory, and a script is never cut half
+ * way). The journal entry says "jobs not yet confirmed"; the SMTP side clears it once the jobs are
+ * in (queue/accept.ts), and a sweep removes what an accept left half done (queue/accept-sweep.ts).
+ */
+import type { Redis } from 'ioredis';
+import type { IncomingMessage, StoredMessageMeta } from '../domain/message.ts';
+import type { KeySpace } from './keys.ts';
+import { execOrThrow } from './messages.ts';
+import { routeStatsKey } from './route-stats.ts';
+
+/** The daily received counters are kept this long. */
+const STATS_TTL_SECONDS = 400 * 86_400;
+
+/**
+ * KEYS: raw, meta, pending, journal, staging, received stats, route stats (one per delivery).
+ * ARGV: raw bytes (for a staged message only the rest), meta JSON, TTL seconds, staged length
+ * (-1: not staged), now ms, message id, count (1: bump received counters), stats TTL, then the
+ * delivery ids and then the hostnames, one per delivery.
+ * A staged message is checked and renamed here, so nothing can remove the staged bytes between
+ * the check and the rename (APPEND would recreate a missing key without the message's start).
+ */
+const STORE_SCRIPT = `
+local ttl = tonumber(ARGV[3])
+local staged = tonumber(ARGV[4])
+local n = (#ARGV - 8) / 2
+if staged >= 0 then
+  local length = redis.call('STRLEN', KEYS[5])
+  if length ~= staged then return redis.error_reply('ESTAGED staged message has ' .. length .. ' bytes, expected ' .. staged) end
+  if #ARGV[1] > 0 then redis.call('APPEND', KEYS[5], ARGV[1]) end
+  redis.call('RENAME', KEYS[5], KEYS[1])
+  redis.call('EXPIRE', KEYS[1], ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+end
+redis.call('HSET', KEYS[2], 'meta', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('DEL', KEYS[3])
+for i = 1, n do redis.call('SADD', KEYS[3], ARGV[8 + i]) end
+redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
+if ARGV[7] == '1' then
+  for i = 1, n do
+    redis.call('HINCRBY', KEYS[6], ARGV[8 + n + i], 1)
+    redis.call('HINCRBY', KEYS[6 + i], 'received', 1)
+  end
+  redis.call('EXPIRE', KEYS[6], tonumber(ARGV[8]))
+end
+return n`;
+
+const COMMAND = 'mxhookStoreIncoming';
+type StoreCommand = (numberOfKeys: number, ...args: (string | Buffer | number)[]) => Promise<number>;
+
+export function utcDay(time: number): string {
+  return new Date(time).toISOString().slice(0, 10);
+}
+
+export function metaOf(message: IncomingMessage): StoredMessageMeta {
+  return {
+    mailFrom: message.mailFrom,
+    clientIp: message.clientIp,
+    helo: message.helo,
+    receivedAt: message.receivedAt,
+    size: (message.staged ?? 0) + message.raw.length,
+    recipients: Object.fromEntries(message.deliveries.map((d) => [d.hostname, d.recipients])),
+    ...(message.replayOf ? { replayOf: message.replayOf } : {}),
+    ...(message.auth ? { auth: message.auth } : {}),
+  };
+}
+
+/**
+ * Stores the message with `deliveryIds` (one per entry of message.deliveries) pending, and
+ * journals it at `now`. A replay (message.replayOf) is not counted as received again. Rejects
+ * when Redis refuses (down, out of memory, staged bytes missing or short); then nothing is written.
+ */
+export async function storeIncoming(
+  redis: Redis, keys: KeySpace, message: IncomingMessage, deliveryIds: readonly string[], ttlMs: number, now: number,
+): Promise<void> {
+  // defineCommand is ioredis's way to run a script by its SHA, sending the text only once.
+  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: STORE_SCRIPT });
+  const run = (redis as unknown as Record<string, StoreCommand>)[COMMAND];
+  const id = message.id;
+  const storeKeys = [
+    keys.messageRaw(id), keys.messageMeta(id), keys.messagePending(id), keys.acceptJournal, keys.messageStaging(id),
+    keys.receivedStats(utcDay(message.receivedAt)), ...message.deliveries.map((d) => routeStatsKey(keys, d.hostname)),
+  ];
+  await run.call(redis, storeKeys.length, ...storeKeys,
+    message.raw, JSON.stringify(metaOf(message)), Math.ceil(ttlMs / 1000), message.staged ?? -1, now, id,
+    message.replayOf ? 0 : 1, STATS_TTL_SECONDS, ...deliveryIds, ...message.deliveries.map((d) => d.hostname));
+}
+
+/** Removes a stored message whose jobs are not (all) there: its keys and its journal entry. */
+export async function removeIncoming(redis: Redis, keys: KeySpace, messageId: string): Promise<void> {
+  await execOrThrow(redis.multi()
+    .del(keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), keys.messageStaging(messageId))
+    .zrem(keys.acceptJournal, messageId));
+}
+
+/** The jobs are in: the message leaves the journal. */
+export function confirmIncoming(redis: Redis, keys: KeySpace, messageId: string): Promise<number> {
+  return redis.zrem(keys.acceptJournal, messageId);
+}
+
+/** Journal entries older than `before` (ms), oldest first. */
+export function unconfirmedBefore(redis: Redis, keys: KeySpace, before: number, limit: number): Promise<string[]> {
+  return redis.zrangebyscore(keys.acceptJournal, '-inf', before, 'LIMIT', 0, limit);
+}
+
+/** The delivery ids of a message not yet ended (empty when the message is gone). */
+export function pendingDeliveries(redis: Redis, keys: KeySpace, messageId: string): Promise<string[]> {
+  return redis.smembers(keys.messagePending(messageId));
+}
