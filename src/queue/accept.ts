@@ -10,7 +10,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MxhookError } from '../domain/errors.ts';
 import type { AcceptMessage, DeliveryJobData, IncomingMessage } from '../domain/message.ts';
-import { confirmIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
+import { forgetIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
 
@@ -62,7 +62,7 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     }
     if (now() - storedAt > ACCEPT_SWEEP_GRACE_MS / 2) {
       // Slow enough that a sweep may have taken it for half done and removed it: ask.
-      const stillJournalled = await confirmIncoming(redis, keys, message.id).catch(() => -1);
+      const stillJournalled = await forgetIncoming(redis, keys, message.id, ids.length).catch(() => -1);
       if (stillJournalled !== 1) {
         await undoAccept(queue, redis, keys, message.id, ids, options.refused);
         throw new MxhookError('STORE_UNAVAILABLE', { message: `accept of ${message.id} took too long`, cause: new Error('journal entry gone') });
@@ -70,7 +70,7 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
       return;
     }
     // Not awaited: a lost clear only leaves an entry the sweep drops (its jobs all exist).
-    confirmIncoming(redis, keys, message.id).catch(() => {});
+    forgetIncoming(redis, keys, message.id, ids.length).catch(() => {});
   };
 }
 
@@ -86,8 +86,9 @@ async function enqueueDeliveries(queue: Queue<DeliveryJobData>, message: Incomin
 }
 
 /**
- * The message first (a job that runs after finds nothing to deliver), then its jobs. What fails is
- * remembered in `refused` for the sweep.
+ * The message first (a job that runs after finds nothing to deliver), then its jobs, then its
+ * journal entry: an undo cut short leaves the entry, and a sweep finishes it. What fails is also
+ * remembered in `refused`, so this process's sweep removes it even if its keys could not be deleted.
  */
 export async function undoAccept(
   queue: Queue<DeliveryJobData>, redis: Redis, keys: KeySpace, messageId: string, ids: readonly string[], refused?: RefusedAccepts,
@@ -96,6 +97,7 @@ export async function undoAccept(
     await removeIncoming(redis, keys, messageId);
     // 0 (not removed) only for a job a worker holds: it finds no message and ends.
     await Promise.all(ids.map((id) => queue.remove(id)));
+    await forgetIncoming(redis, keys, messageId, ids.length);
     refused?.delete(messageId);
     return true;
   } catch {

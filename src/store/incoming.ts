@@ -8,7 +8,6 @@
 import type { Redis } from 'ioredis';
 import type { IncomingMessage, StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
-import { execOrThrow } from './messages.ts';
 import { routeStatsKey } from './route-stats.ts';
 
 /** The daily received counters are kept this long. */
@@ -17,7 +16,7 @@ const STATS_TTL_SECONDS = 400 * 86_400;
 /**
  * KEYS: raw, meta, pending, journal, staging, received stats, route stats (one per delivery).
  * ARGV: raw bytes (for a staged message only the rest), meta JSON, TTL seconds, staged length
- * (-1: not staged), now ms, message id, count (1: bump received counters), stats TTL, then the
+ * (-1: not staged), now ms, message id (journalled as journalMember), count (1: bump received counters), stats TTL, then the
  * delivery ids and then the hostnames, one per delivery.
  * A staged message is checked and renamed here, so nothing can remove the staged bytes between
  * the check and the rename (APPEND would recreate a missing key without the message's start).
@@ -40,7 +39,7 @@ redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('DEL', KEYS[3])
 for i = 1, n do redis.call('SADD', KEYS[3], ARGV[8 + i]) end
 redis.call('EXPIRE', KEYS[3], ttl)
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6] .. ':' .. n)
 if ARGV[7] == '1' then
   for i = 1, n do
     redis.call('HINCRBY', KEYS[6], ARGV[8 + n + i], 1)
@@ -91,24 +90,36 @@ export async function storeIncoming(
     message.replayOf ? 0 : 1, STATS_TTL_SECONDS, ...deliveryIds, ...message.deliveries.map((d) => d.hostname));
 }
 
-/** Removes a stored message whose jobs are not (all) there: its keys and its journal entry. */
+/**
+ * The journal's member for a message: its id and how many deliveries it has, so a sweep knows
+ * every job id (deliveryId) even once the message's own keys are gone.
+ */
+export function journalMember(messageId: string, deliveries: number): string {
+  return `${messageId}:${deliveries}`;
+}
+
+export function parseJournalMember(member: string): { messageId: string; deliveries: number } {
+  const at = member.lastIndexOf(':');
+  return { messageId: member.slice(0, at), deliveries: Number(member.slice(at + 1)) || 0 };
+}
+
+/** Deletes a message's keys (raw, meta, pending, staging); its journal entry stays until its jobs are gone too. */
 export async function removeIncoming(redis: Redis, keys: KeySpace, messageId: string): Promise<void> {
-  await execOrThrow(redis.multi()
-    .del(keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), keys.messageStaging(messageId))
-    .zrem(keys.acceptJournal, messageId));
+  await redis.del(keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), keys.messageStaging(messageId));
 }
 
-/** The jobs are in: the message leaves the journal. */
-export function confirmIncoming(redis: Redis, keys: KeySpace, messageId: string): Promise<number> {
-  return redis.zrem(keys.acceptJournal, messageId);
+/** Drops the journal entry (the jobs are in, or the message and its jobs are removed); 1 if it was there. */
+export function forgetIncoming(redis: Redis, keys: KeySpace, messageId: string, deliveries: number): Promise<number> {
+  return redis.zrem(keys.acceptJournal, journalMember(messageId, deliveries));
 }
 
-/** Journal entries older than `before` (ms), oldest first. */
+/** Journal members (journalMember) older than `before` (ms), oldest first. */
 export function unconfirmedBefore(redis: Redis, keys: KeySpace, before: number, limit: number): Promise<string[]> {
   return redis.zrangebyscore(keys.acceptJournal, '-inf', before, 'LIMIT', 0, limit);
 }
 
-/** The delivery ids of a message not yet ended (empty when the message is gone). */
-export function pendingDeliveries(redis: Redis, keys: KeySpace, messageId: string): Promise<string[]> {
-  return redis.smembers(keys.messagePending(messageId));
+/** Whether the message's raw bytes are stored, and the delivery ids not yet ended. */
+export async function incomingState(redis: Redis, keys: KeySpace, messageId: string): Promise<{ stored: boolean; pending: string[] }> {
+  const [stored, pending] = await Promise.all([redis.exists(keys.messageRaw(messageId)), redis.smembers(keys.messagePending(messageId))]);
+  return { stored: stored === 1, pending };
 }

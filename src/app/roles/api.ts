@@ -13,6 +13,8 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
   const apiKey = await resolveApiKey(redis, keys, config.apiKey);
   const apiQueue = createDeliveryQueue(ctx.connect('fail-fast', 'mxhook-api-queue'), keys);
   ctx.onStop(() => apiQueue.close());
+  // Ready before the first replay: BullMQ keeps a failed first connection's error for good.
+  await apiQueue.waitUntilReady();
   const server: Server = createServer(createApiHandler({
     redis, keys, routes: ctx.routes, secrets: createSigningSecrets(redis, keys), accept: createAcceptMessage(apiQueue, redis, keys, { messageTtlMs: config.messageTtl }),
     ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
