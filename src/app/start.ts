@@ -91,12 +91,13 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
         ? logger.warn({ event: 'redis_memory_high', usedBytes: state.usedBytes, maxBytes: state.maxBytes, highFraction: state.highFraction })
         : logger.info({ event: 'redis_memory_ok', usedBytes: state.usedBytes, maxBytes: state.maxBytes, highFraction: state.highFraction }),
     });
-    if (roles.includes('smtp') || roles.includes('api')) {
+    const watchesMemory = roles.includes('smtp') || roles.includes('api');
+    if (watchesMemory) {
       redisMemory.start(REDIS_MEMORY_CHECK_MS);
       stops.push(async () => redisMemory.stop());
     }
     const metrics = createMetrics({
-      redisMemory: () => redisMemory.state(),
+      ...(watchesMemory ? { redisMemory: () => redisMemory.state() } : {}),
       ...(metricsQueue ? { queueCounts: () => metricsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed') } : {}),
     });
     const ctx: RoleContext = {
