@@ -36,15 +36,19 @@ afterAll(async () => {
 
 const used = async () => parseMemoryInfo(await filler.info('memory')).usedBytes;
 
-/** Junk values of 512 KB until Redis uses `share` of maxmemory, or refuses (OOM). */
+/**
+ * Junk values until Redis uses `share` of maxmemory, or refuses (OOM). Past maxmemory, smaller
+ * and smaller values: a refused big value's own bytes are freed again, leaving room for small writes.
+ */
 async function fillTo(share: number): Promise<void> {
-  const junk = randomBytes(512 * 1024);
-  for (let i = 0; (await used()) < MAX * share; i++) {
+  let i = 0;
+  for (const size of [512 * 1024, 16 * 1024, 256]) {
+    const junk = randomBytes(size);
     try {
-      await filler.set(`junk:${i}`, junk);
+      while ((await used()) < MAX * share) await filler.set(`junk:${i++}`, junk);
+      return;
     } catch (err) {
-      if (/OOM/.test(String(err))) return;
-      throw err;
+      if (!/OOM/.test(String(err))) throw err;
     }
   }
 }
@@ -74,12 +78,21 @@ describe('Redis memory watch (pure parts)', () => {
 describe('Redis near maxmemory', () => {
   it('answers 451 4.3.0 above the watermark, says degraded on /healthz and /metrics, and accepts again once space is freed', async () => {
     expect(await healthz()).toEqual({ status: 200, body: { status: 'ok' } });
+    // A session that got as far as DATA before Redis filled up.
+    const { client: early } = await SmtpLineClient.connect(mx.smtpPort!);
+    await early.command('EHLO c.test');
+    await early.command('MAIL FROM:<a@s.test>');
+    expect(await early.command('RCPT TO:<x@full.example>')).toMatch(/^250 /);
+    expect(await early.command('DATA')).toMatch(/^354 /);
     await fillTo(0.93);
     await expect.poll(async () => (await healthz()).body.status, { timeout: 10_000 }).toBe('degraded');
     const health = await healthz();
     expect(health.status).toBe(200);
     expect(health.body.reasons?.[0]).toMatch(/redis memory at \d+% of maxmemory \(watermark 90%\): new mail is answered 451 4\.3\.0/);
     expect(await gauge()).toBe('1');
+    early.write('Subject: late\r\n\r\nbody\r\n.\r\n');
+    expect(await early.nextReply()).toMatch(/^451 4\.3\.0 /);
+    early.close();
 
     const { client } = await SmtpLineClient.connect(mx.smtpPort!);
     await client.command('EHLO c.test');

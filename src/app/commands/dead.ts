@@ -41,6 +41,7 @@ export function runDeadCommand(config: Config, operands: string[], output: Outpu
       }
       const queue = createDeliveryQueue(redis, keys);
       try {
+        await queue.waitUntilReady();
         const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl });
         let replayed = 0;
         for (const id of ids) {
