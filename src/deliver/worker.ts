@@ -87,7 +87,11 @@ interface Held {
 
 export function createDeliveryWorker(options: DeliveryWorkerOptions): Worker<DeliveryJobData> {
   let ecdsa: Promise<KeyObject> | undefined;
-  const ecdsaKey = () => (ecdsa ??= options.ecdsaKey());
+  // Loaded once; a failed load (Redis down) is not kept, so the next delivery tries again.
+  const ecdsaKey = () => (ecdsa ??= options.ecdsaKey().catch((err: unknown) => {
+    ecdsa = undefined;
+    throw err;
+  }));
   // hostname -> origin of its URL at the last delivery, to read the breaker with everything else.
   const origins = new Map<string, string>();
   const budget = createByteBudget(LARGE_MESSAGE_BUDGET);
