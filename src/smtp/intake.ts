@@ -181,7 +181,9 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
         const received = buildReceivedHeader({
           helo: session.hostNameAppearsAs ?? '', clientIp: session.remoteAddress, ourHostname: options.hostname,
           id, recipients: session.envelope.rcptTo.map((r) => r.address), secure: session.secure, date: new Date(started),
+          utf8: session.envelope.smtpUtf8 === true,
         });
+        // UTF-8: an SMTPUTF8 HELO or recipient in Latin-1 would make the whole header block invalid UTF-8.
         return (head = { id, bytes: Buffer.from(received, 'utf8') });
       };
       const stageMessage = options.stageMessage;
