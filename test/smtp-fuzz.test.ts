@@ -52,6 +52,7 @@ beforeAll(async () => {
   const logger = pino({ level: process.env.MXHOOK_TEST_LOG ?? 'silent' });
   server = createSmtpIntake({
     hostname: 'mx.test', maxMessageSize: 64 * 1024, maxRecipients: 10, maxClients: 500, maxConnectionsPerIp: 500,
+    maxConnectionsPerIpv4Network: 500, maxConnectionsPerIpv6Network: 500, commandDeadlineMs: 10_000, minDataRate: 500, dataRateWindowMs: 5_000,
     sessionDeadlineMs: 20_000, maxCommands: 60, idleTimeoutMs: 3_000, reservedLocalParts: ['postmaster'],
     lookupRoute: (hostname) => routes.get(hostname), acceptMessage: createAcceptMessage(queue, store, keys, { messageTtlMs: 86_400_000 }), logger,
     tls: await loadSmtpTls({ selfSigned: true, hostname: 'mx.test' }, logger),

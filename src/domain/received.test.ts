@@ -29,6 +29,14 @@ describe('buildReceivedHeader', () => {
     expect(buildReceivedHeader({ ...info, secure: true })).toContain('with ESMTPS id abc123');
   });
 
+  it('says UTF8SMTP(S) for an SMTPUTF8 session and keeps UTF-8 HELO and recipient as they are', () => {
+    const header = buildReceivedHeader({ ...info, utf8: true, helo: 'mail.δοκιμή.example', recipients: ['δοκιμή@parse.example.com'] });
+    expect(header).toContain('with UTF8SMTP id abc123');
+    expect(header).toMatch(/^Received: from mail\.δοκιμή\.example \(/);
+    expect(header).toContain('for <δοκιμή@parse.example.com>;');
+    expect(buildReceivedHeader({ ...info, utf8: true, secure: true })).toContain('with UTF8SMTPS id abc123');
+  });
+
   it('writes the for clause only for a single recipient', () => {
     const two = buildReceivedHeader({ ...info, recipients: ['a@parse.example.com', 'b@parse.example.com'] });
     expect(two).not.toContain('for <');

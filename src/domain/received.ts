@@ -8,10 +8,15 @@ export interface TraceInfo {
   readonly id: string;
   readonly recipients: readonly string[];
   readonly secure: boolean;
+  /** The client asked for SMTPUTF8 (RFC 6531): the protocol is then UTF8SMTP(S). */
+  readonly utf8?: boolean | undefined;
   readonly date: Date;
 }
 
 /**
+ * The header is text that may hold UTF-8 (an SMTPUTF8 HELO or recipient): it is turned into bytes
+ * as UTF-8, never Latin-1, or the whole header block stops being valid UTF-8.
+ *
  * `Received: from helo (rdns [ip]) by us (mxhook) with ESMTP id X for <rcpt>; date`.
  * The `for` clause is only written for a single recipient, as Postfix does, so one message to
  * several people does not disclose the whole list to each.
@@ -20,7 +25,7 @@ export function buildReceivedHeader(info: TraceInfo): string {
   const ip = info.clientIp.includes(':') ? `IPv6:${info.clientIp}` : info.clientIp;
   const from = `from ${sanitize(info.helo) || 'unknown'} (${info.clientHostname ? `${sanitize(info.clientHostname)} ` : ''}[${ip}])`;
   const forClause = info.recipients.length === 1 ? `\r\n\tfor <${sanitize(info.recipients[0])}>` : '';
-  return `Received: ${from}\r\n\tby ${info.ourHostname} (mxhook) with ${info.secure ? 'ESMTPS' : 'ESMTP'} id ${info.id}${forClause};\r\n\t${formatRfc5322Date(info.date)}\r\n`;
+  return `Received: ${from}\r\n\tby ${info.ourHostname} (mxhook) with ${info.utf8 ? 'UTF8SMTP' : 'ESMTP'}${info.secure ? 'S' : ''} id ${info.id}${forClause};\r\n\t${formatRfc5322Date(info.date)}\r\n`;
 }
 
 function sanitize(value: string): string {

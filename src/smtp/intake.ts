@@ -14,10 +14,11 @@ import { allowExplicitEnhancedCodes } from './enhanced-codes.ts';
 import { checkAuthentication, preloadAuthChecks, type AuthCheckOptions } from './auth-check.ts';
 import { collectData } from './data-collector.ts';
 import { withCommandHook } from './command-hook.ts';
-import { createSessionLimits } from './session-limits.ts';
+import { createSessionLimits, type SessionLimitOptions } from './session-limits.ts';
 import { MIN_TLS_VERSION, watchTlsFiles, type SmtpTlsMaterial } from './tls.ts';
 
-export interface SmtpIntakeOptions {
+/** Limits and deadlines of each session: see session-limits.ts. */
+export interface SmtpIntakeOptions extends SessionLimitOptions {
   /** Where messages past STAGE_AT bytes go while they arrive (data-collector.ts); absent: all in memory. */
   readonly stageMessage?: StageMessage | undefined;
   /** Counts accepted and refused mail for /metrics (app/metrics.ts); optional. */
@@ -184,10 +185,13 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
         const received = buildReceivedHeader({
           helo: session.hostNameAppearsAs ?? '', clientIp: session.remoteAddress, ourHostname: options.hostname,
           id, recipients: session.envelope.rcptTo.map((r) => r.address), secure: session.secure, date: new Date(started),
+          utf8: session.envelope.smtpUtf8 === true,
         });
-        return (head = { id, bytes: Buffer.from(received, 'latin1') });
+        // UTF-8: an SMTPUTF8 HELO or recipient in Latin-1 would make the whole header block invalid UTF-8.
+        return (head = { id, bytes: Buffer.from(received, 'utf8') });
       };
       const stageMessage = options.stageMessage;
+      limits.dataStarted(session, stream);
       collectData(stream, {
         maxMessageSize: options.maxMessageSize, stageAt: STAGE_AT, appendEvery: APPEND_EVERY,
         openStage: stageMessage && (() => ({ stage: stageMessage(begin().id), head: begin().bytes })),

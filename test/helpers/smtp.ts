@@ -36,9 +36,12 @@ export class SmtpLineClient {
     });
   }
 
-  /** `preamble` is written first, before the greeting (a PROXY protocol header). */
-  static async connect(port: number, preamble?: string): Promise<{ client: SmtpLineClient; greeting: string }> {
-    const socket = net.connect(port, '127.0.0.1');
+  /**
+   * `preamble` is written first, before the greeting (a PROXY protocol header). `from.localAddress`
+   * binds the client end (any 127.x.y.z on Linux), `from.host` is the server address (default 127.0.0.1).
+   */
+  static async connect(port: number, preamble?: string, from: { localAddress?: string; host?: string } = {}): Promise<{ client: SmtpLineClient; greeting: string }> {
+    const socket = net.connect({ port, host: from.host ?? '127.0.0.1', ...(from.localAddress ? { localAddress: from.localAddress } : {}) });
     if (preamble) socket.write(preamble);
     const client = new SmtpLineClient(socket);
     const greeting = await client.nextReply();

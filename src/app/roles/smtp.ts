@@ -38,6 +38,8 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
     lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, refused }), logger,
     isStoreFull: () => ctx.redisMemory.isHigh(),
     maxConnectionsPerIp: config.maxConnectionsPerIp, sessionDeadlineMs: config.smtpSessionDeadline, maxCommands: config.maxCommands,
+    maxConnectionsPerIpv4Network: config.maxConnectionsPerIpv4Network, maxConnectionsPerIpv6Network: config.maxConnectionsPerIpv6Network,
+    commandDeadlineMs: config.smtpCommandDeadline, minDataRate: config.smtpMinDataRate, dataRateWindowMs: config.smtpDataRateWindow,
     idleTimeoutMs: config.smtpIdleTimeout, proxyProtocol: config.proxyProtocol,
     tls: await loadSmtpTls({ certPath: config.tlsCert, keyPath: config.tlsKey, selfSigned: config.tlsSelfSigned, hostname }, logger),
     tlsWatchIntervalMs: config.tlsWatchInterval, implicitTls: config.smtpTlsPort !== undefined,
