@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import { createLogger } from './logger.ts';
 import { ALL_ROLES, startMxhook, type Role } from './start.ts';
 import { runDeadCommand } from './commands/dead.ts';
+import { runInspectCommand } from './commands/inspect.ts';
 import { runRoutesCommand } from './commands/routes.ts';
 
 const USAGE = `mxhook: a self-hosted, SendGrid-compatible Inbound Parse receiver.
@@ -12,6 +13,8 @@ Usage:
   mxhook start                 SMTP listener, HTTP API and delivery workers in one process
   mxhook smtp | worker | api   one role only, against a shared REDIS_URL (scale-out)
   mxhook routes add HOSTNAME URL [--raw] [--spam-check]
+  mxhook routes add HOSTNAME --inspect   POST to the built-in inspector, to try mxhook without an app
+  mxhook inspect HOSTNAME [--wait] [--full]   the last POSTs the inspector kept, field by field
   mxhook routes list
   mxhook routes rm HOSTNAME
   mxhook dead list [HOSTNAME]            dead letters, newest first
@@ -26,7 +29,7 @@ ${describeSettings()}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: { config: Config; rest: string[] };
-  const commandFlags = new Set(['--raw', '--spam-check', '--route']);
+  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full']);
   try {
     parsed = loadConfig(argv, process.env, commandFlags);
   } catch (err) {
@@ -55,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
   const positional = operands.filter((a) => !commandFlags.has(a) || a === '--route');
   if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
   if (command === 'dead') return runDeadCommand(config, positional, output);
+  if (command === 'inspect') return runInspectCommand(config, positional, flags, output);
   process.stderr.write(`mxhook: unknown command "${command}"\n\n${USAGE}`);
   return 2;
 }

@@ -3,11 +3,12 @@ import type { Config } from '../../config/schema.ts';
 import { normalizeHostname } from '../../domain/address.ts';
 import { maskUrlCredentials } from '../../config/redact.ts';
 import { validateParseSetting } from '../../domain/route.ts';
+import { createInspector, inspectorUrl } from '../../routes/inspector.ts';
 import { createRouteRegistry } from '../../routes/registry.ts';
 import { createSigningSecrets } from '../../routes/signing-secrets.ts';
 import { withRedis, type Output } from './with-redis.ts';
 
-const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] | list | rm HOSTNAME\n';
+const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] | add HOSTNAME --inspect | list | rm HOSTNAME\n';
 
 export function runRoutesCommand(config: Config, operands: string[], flags: ReadonlySet<string>, output: Output): Promise<number> {
   return withRedis(config, output, async (redis, keys) => {
@@ -21,7 +22,15 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
       return 0;
     }
     if (sub === 'add') {
-      const checked = validateParseSetting({ hostname, url, send_raw: flags.has('--raw'), spam_check: flags.has('--spam-check') });
+      const inspect = flags.has('--inspect');
+      if (inspect && url) {
+        output.err('mxhook: --inspect makes the URL itself (the built-in inspector): give a hostname only\n');
+        return 2;
+      }
+      // The inspector is on this server's API; the workers POST to it like to an app.
+      const token = inspect && hostname ? await createInspector(redis, keys, secrets).create(normalizeHostname(hostname)) : undefined;
+      const target = token ? inspectorUrl(apiBaseUrl(config), token) : url;
+      const checked = validateParseSetting({ hostname, url: target, send_raw: flags.has('--raw'), spam_check: flags.has('--spam-check') });
       if (checked.errors) {
         output.err(checked.errors.map((e) => `mxhook: ${e.field ?? 'route'}: ${e.message}\n`).join(''));
         return 2;
@@ -31,7 +40,8 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
         return 1;
       }
       const secret = await secrets.add(checked.setting.hostname);
-      output.out(`added ${checked.setting.hostname}\nsigning secret (shown once): ${secret.secret}\n`);
+      output.out(`added ${checked.setting.hostname}${token ? ` -> the inspector (${checked.setting.url})` : ''}\nsigning secret (shown once): ${secret.secret}\n`);
+      if (token) output.out(`see what your app would get: mxhook inspect ${checked.setting.hostname}\n`);
       return 0;
     }
     if (sub === 'rm' && hostname) {
@@ -47,4 +57,10 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
     output.err(ROUTES_USAGE);
     return 2;
   });
+}
+
+/** The API as this machine's workers reach it: a wildcard bind address means loopback. */
+function apiBaseUrl(config: Config): string {
+  const host = ['0.0.0.0', '::', ''].includes(config.apiHost) ? '127.0.0.1' : config.apiHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.apiPort}`;
 }
