@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MIN_NODE_VERSION, runtimeProblem } from './runtime.ts';
 
@@ -13,5 +14,14 @@ describe('runtimeProblem', () => {
       expect(problem).toContain('npm start');
       expect(problem).not.toContain('\n');
     }
+  });
+});
+
+describe('package.json engines', () => {
+  it('states the same minimum the runtime check enforces', () => {
+    const { engines } = JSON.parse(readFileSync('package.json', 'utf8'));
+    const [major, minor] = MIN_NODE_VERSION.split('.');
+    expect(engines.node).toBe(`>=${major}.${minor}`);
+    expect(MIN_NODE_VERSION.endsWith('.0')).toBe(true);
   });
 });
