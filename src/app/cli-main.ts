@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import { createLogger } from './logger.ts';
 import { ALL_ROLES, startMxhook, type Role } from './start.ts';
 import { runDeadCommand } from './commands/dead.ts';
+import { runHealthCommand } from './commands/health.ts';
 import { runInspectCommand } from './commands/inspect.ts';
 import { runRoutesCommand } from './commands/routes.ts';
 
@@ -21,6 +22,7 @@ Usage:
   mxhook dead show ID                    why it failed, every attempt
   mxhook dead replay ID | --route HOST   deliver the kept message again
   mxhook dead purge ID | --route HOST
+  mxhook health                          exit 0 when this machine's API answers /healthz (healthchecks)
   mxhook --help
 
 Options (flag, then env var; flags win):
@@ -58,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
   const positional = operands.filter((a) => !commandFlags.has(a) || a === '--route');
   if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
   if (command === 'dead') return runDeadCommand(config, positional, output);
+  if (command === 'health') return runHealthCommand(config, output);
   if (command === 'inspect') return runInspectCommand(config, positional, flags, output);
   process.stderr.write(`mxhook: unknown command "${command}"\n\n${USAGE}`);
   return 2;

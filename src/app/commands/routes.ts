@@ -6,6 +6,7 @@ import { validateParseSetting } from '../../domain/route.ts';
 import { createInspector, inspectorUrl } from '../../routes/inspector.ts';
 import { createRouteRegistry } from '../../routes/registry.ts';
 import { createSigningSecrets } from '../../routes/signing-secrets.ts';
+import { localApiUrl } from '../roles/api.ts';
 import { withRedis, type Output } from './with-redis.ts';
 
 const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] | add HOSTNAME --inspect | list | rm HOSTNAME\n';
@@ -29,7 +30,7 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
       }
       // The inspector is on this server's API; the workers POST to it like to an app.
       const token = inspect && hostname ? await createInspector(redis, keys, secrets).create(normalizeHostname(hostname)) : undefined;
-      const target = token ? inspectorUrl(apiBaseUrl(config), token) : url;
+      const target = token ? inspectorUrl(localApiUrl(config.apiHost, config.apiPort), token) : url;
       const checked = validateParseSetting({ hostname, url: target, send_raw: flags.has('--raw'), spam_check: flags.has('--spam-check') });
       if (checked.errors) {
         output.err(checked.errors.map((e) => `mxhook: ${e.field ?? 'route'}: ${e.message}\n`).join(''));
@@ -59,8 +60,3 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
   });
 }
 
-/** The API as this machine's workers reach it: a wildcard bind address means loopback. */
-function apiBaseUrl(config: Config): string {
-  const host = ['0.0.0.0', '::', ''].includes(config.apiHost) ? '127.0.0.1' : config.apiHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.apiPort}`;
-}
