@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import { createLogger } from './logger.ts';
 import { ALL_ROLES, startMxhook, type Role } from './start.ts';
 import { runDeadCommand } from './commands/dead.ts';
+import { runDoctorCommand } from './commands/doctor.ts';
 import { runHealthCommand } from './commands/health.ts';
 import { runInspectCommand } from './commands/inspect.ts';
 import { runRoutesCommand } from './commands/routes.ts';
@@ -22,6 +23,7 @@ Usage:
   mxhook dead show ID                    why it failed, every attempt
   mxhook dead replay ID | --route HOST   deliver the kept message again
   mxhook dead purge ID | --route HOST
+  mxhook doctor                          check DNS (MX, A/AAAA, PTR), TLS, Redis, the SMTP port and route URLs
   mxhook health                          exit 0 when this machine's API answers /healthz (healthchecks)
   mxhook --help
 
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
   const positional = operands.filter((a) => !commandFlags.has(a) || a === '--route');
   if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
   if (command === 'dead') return runDeadCommand(config, positional, output);
+  if (command === 'doctor') return runDoctorCommand(config, output);
   if (command === 'health') return runHealthCommand(config, output);
   if (command === 'inspect') return runInspectCommand(config, positional, flags, output);
   process.stderr.write(`mxhook: unknown command "${command}"\n\n${USAGE}`);
