@@ -26,6 +26,8 @@ export interface Inspector {
   record(token: string, hostname: string, headers: Record<string, string | string[] | undefined>, body: Buffer): Promise<InspectedPost>;
   /** Kept POSTs, oldest first. */
   list(token: string): Promise<InspectedPost[]>;
+  /** Forgets a token and what it kept (its route was removed). */
+  remove(token: string): Promise<void>;
 }
 
 export function inspectorUrl(base: string, token: string): string {
@@ -65,6 +67,9 @@ export function createInspector(redis: Redis, keys: KeySpace, secrets: SigningSe
     async list(token) {
       const raw = await redis.lrange(postsKey(keys, token), 0, -1);
       return raw.map((r) => JSON.parse(r) as InspectedPost).reverse();
+    },
+    async remove(token) {
+      await redis.del(tokenKey(keys, token), postsKey(keys, token));
     },
   };
 }

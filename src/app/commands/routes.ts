@@ -1,6 +1,7 @@
 /** `mxhook routes add|list|rm`. */
 import type { Config } from '../../config/schema.ts';
 import { normalizeHostname } from '../../domain/address.ts';
+import { inspectorTokenOf } from '../../domain/inspection.ts';
 import { maskUrlCredentials } from '../../config/redact.ts';
 import { validateParseSetting } from '../../domain/route.ts';
 import { createInspector, inspectorUrl } from '../../routes/inspector.ts';
@@ -47,11 +48,13 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
     }
     if (sub === 'rm' && hostname) {
       const normalized = normalizeHostname(hostname);
+      const token = inspectorTokenOf((await routes.get(normalized))?.url ?? '');
       if (!(await routes.remove(normalized))) {
         output.err(`mxhook: no route for ${hostname}\n`);
         return 1;
       }
       await secrets.removeAll(normalized);
+      if (token) await createInspector(redis, keys, secrets).remove(token);
       output.out(`removed ${normalized}\n`);
       return 0;
     }
