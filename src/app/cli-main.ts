@@ -16,9 +16,9 @@ Usage:
   mxhook smtp | worker | api   one role only, against a shared REDIS_URL (scale-out)
   mxhook routes add HOSTNAME URL [--raw] [--spam-check]
   mxhook routes add HOSTNAME --inspect   POST to the built-in inspector, to try mxhook without an app
-  mxhook inspect HOSTNAME [--wait] [--full]   the last POSTs the inspector kept, field by field
   mxhook routes list
   mxhook routes rm HOSTNAME
+  mxhook inspect HOSTNAME [--wait] [--full]   the last POSTs the inspector kept, field by field
   mxhook dead list [HOSTNAME]            dead letters, newest first
   mxhook dead show ID                    why it failed, every attempt
   mxhook dead replay ID | --route HOST   deliver the kept message again
