@@ -13,6 +13,7 @@ import { readRouteStats } from '../store/route-stats.ts';
 import { isAuthorized } from './api-key.ts';
 import { listDead, purgeOne, purgeRoute, replayOne, replayRoute, showDead } from './dead-letters.ts';
 import { sendError, sendJson } from './http.ts';
+import { handleInspect, isInspectPath } from './inspect.ts';
 import { requireRoute } from './require-route.ts';
 import { addSecret, listSecrets, removeSecret } from './secrets.ts';
 import { createSetting, deleteSetting, getSetting, listSettings, patchSetting } from './settings.ts';
@@ -97,6 +98,7 @@ async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerRe
     res.end(body);
     return;
   }
+  if (isInspectPath(url.pathname)) return handleInspect(deps, req, res, url.pathname);
   if (!isAuthorized(req.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
   let pathMatched = false;
   for (const [verb, pattern, handler] of ROUTES) {

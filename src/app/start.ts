@@ -12,6 +12,7 @@ import { createDeliveryQueue } from '../queue/delivery-queue.ts';
 import { createRouteRegistry } from '../routes/registry.ts';
 import type { DnsResolver } from '../smtp/auth-check.ts';
 import { createKeySpace } from '../store/keys.ts';
+import { lockDataDir } from '../store/data-dir-lock.ts';
 import { startManagedRedis, type ManagedRedis } from '../store/managed-redis.ts';
 import { createRedis, waitForRedis, type RedisRole } from '../store/redis.ts';
 import { createRedisMemoryWatch } from '../store/redis-memory.ts';
@@ -63,6 +64,9 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     let managed: ManagedRedis | undefined;
     let redisUrl = config.redisUrl;
     if (!redisUrl) {
+      // Refused here, before a second redis-server could take over the first one's socket and file.
+      const lock = await lockDataDir(config.dataDir);
+      stops.push(() => lock.release());
       managed = await startManagedRedis({
         dir: path.join(config.dataDir, 'redis'),
         onEvent: (event, detail) => logger.warn({ event, ...detail }),

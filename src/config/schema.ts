@@ -135,6 +135,10 @@ export const settingsSchema = {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new Error(`expected trace, debug, info, warn, error, fatal or silent, got "${v}"`);
     return v;
   }, description: 'Log level of the JSON log lines on stdout.' }),
+  dnsServers: setting({ env: 'MXHOOK_DNS_SERVERS', flag: '--dns-servers', default: undefined, parse: parseList,
+    description: 'DNS servers mxhook doctor asks (comma list of IP or IP:port); unset: the system resolver.' }),
+  publicAddresses: setting({ env: 'MXHOOK_PUBLIC_ADDRESSES', flag: '--public-addresses', default: undefined, parse: parseList,
+    description: "This host's public IP addresses, which mxhook doctor expects the MX names to resolve to (comma list); unset: the machine's own non-loopback addresses (set it behind NAT)." }),
   logSmtp: setting({ env: 'MXHOOK_LOG_SMTP_PROTOCOL', flag: '--log-smtp-protocol', default: 'false', parse: parseBoolean,
     description: 'Also log every SMTP command and reply (debugging only).' }),
 } as const;

@@ -33,6 +33,7 @@ export const errorCatalogue = {
   NOT_FOUND: { http: 404, message: 'not found' },
   METHOD_NOT_ALLOWED: { http: 405, message: 'method not allowed' },
   BAD_JSON: { http: 400, message: 'request body is not valid JSON' },
+  BAD_FORM: { http: 400, message: 'request body is not multipart/form-data' },
   BODY_TOO_LARGE: { http: 413, message: 'request body is too large' },
   VALIDATION_FAILED: { http: 400, message: 'invalid parse setting' },
   DUPLICATE_HOSTNAME: { http: 409, message: 'a parse setting for this hostname already exists' },

@@ -83,6 +83,12 @@ export async function startManagedRedis(options: ManagedRedisOptions): Promise<M
     });
   };
 
+  // A redis-server already answering here was left by an mxhook that was killed (SIGKILL reaches
+  // only the parent): starting a second one would unlink its socket and share its append-only file.
+  if (await answersPing(socketPath)) {
+    throw new Error(`a redis-server is already running on ${socketPath} (left by an mxhook that was killed?): ` +
+      `stop it first (redis-cli -s ${socketPath} shutdown), then start again`);
+  }
   await launch();
   return {
     socketPath,
@@ -97,6 +103,20 @@ export async function startManagedRedis(options: ManagedRedisOptions): Promise<M
       if (!child) await launch();
     },
   };
+}
+
+async function answersPing(socketPath: string): Promise<boolean> {
+  const probe = new Redis({ path: socketPath, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 async function waitForSocket(socketPath: string, proc: ChildProcess, timeoutMs = 15_000): Promise<void> {

@@ -1,5 +1,7 @@
 /** The api role: the SendGrid-compatible settings API, dead letters, stats and /metrics over HTTP. */
 import { createServer, type Server } from 'node:http';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { resolveApiKey } from '../../api/api-key.ts';
 import { createApiHandler } from '../../api/app.ts';
 import { createAcceptMessage } from '../../queue/accept.ts';
@@ -22,6 +24,21 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
   }));
   const apiPort = await listenHttp(server, config.apiPort, config.apiHost);
   ctx.onStopListening(() => closeHttp(server));
+  // Where `mxhook health` (the image's and compose's healthcheck) finds the port really bound,
+  // whatever flag or variable set it.
+  const urlFile = path.join(config.dataDir, API_URL_FILE);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await writeFile(urlFile, `${localApiUrl(config.apiHost, apiPort)}\n`);
+  ctx.onStopListening(() => rm(urlFile, { force: true }));
   logger.info({ event: 'api_listening', host: config.apiHost, port: apiPort });
   return { apiPort, ...(apiKey.generated ? { generatedApiKey: apiKey.generated } : {}) };
+}
+
+/** In the data directory while the API listens: its URL, for `mxhook health`. */
+export const API_URL_FILE = 'api.url';
+
+/** The API as a process on this machine reaches it: a wildcard bind address means loopback. */
+export function localApiUrl(host: string, port: number): string {
+  const reach = ['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host;
+  return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
 }
