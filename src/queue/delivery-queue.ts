@@ -62,7 +62,9 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, keys: KeySpac
         multi.rename(staging, keys.messageRaw(message.id));
         multi.persist(keys.messageRaw(message.id));
       }
-      multi.hset(keys.messageMeta(message.id), { meta: JSON.stringify(meta), pending: message.deliveries.length });
+      multi.hset(keys.messageMeta(message.id), { meta: JSON.stringify(meta) });
+      // Interim, until the accept side's rewrite lands: the pending set of the delivery ids.
+      multi.sadd(keys.messagePending(message.id), ...message.deliveries.map((_d, index) => deliveryId(message.id, index)));
       const statsKey = keys.receivedStats(utcDay(message.receivedAt));
       message.deliveries.forEach((delivery, index) => {
         if (!message.replayOf) {
@@ -106,7 +108,7 @@ async function undoAccept(queue: Queue<DeliveryJobData>, keys: KeySpace, message
   const client = (await queue.getBackend().client) as unknown as Redis;
   if (await client.exists(keys.messageRaw(message.id))) return; // the message is whole: nothing to undo
   await Promise.allSettled(message.deliveries.map((_d, index) => queue.remove(deliveryId(message.id, index))));
-  await client.del(keys.messageMeta(message.id));
+  await client.del(keys.messageMeta(message.id), keys.messagePending(message.id));
 }
 
 type ScriptSet = Record<string, { readonly lua: string; readonly numberOfKeys: number | null }>;

@@ -12,8 +12,10 @@ export interface KeySpace {
   readonly apiKeyHash: string;
   /** String: the raw message bytes, `Received:` prepended. */
   messageRaw(messageId: string): string;
-  /** Hash: `meta` (StoredMessageMeta JSON), `pending` (deliveries not yet finished). */
+  /** Hash: `meta` (StoredMessageMeta JSON). */
   messageMeta(messageId: string): string;
+  /** Set: ids of the message's deliveries not yet ended (delivered, dead-lettered or dropped). */
+  messagePending(messageId: string): string;
   /** String: the first bytes of a large message still arriving (renamed to messageRaw when stored). */
   messageStaging(messageId: string): string;
   /** Sorted set of dead-letter ids, scored by the time they died. */
@@ -33,6 +35,7 @@ export function createKeySpace(prefix: string): KeySpace {
     apiKeyHash: `${prefix}:api-key-sha256`,
     messageRaw: (id) => `${prefix}:msg:${id}:raw`,
     messageMeta: (id) => `${prefix}:msg:${id}:meta`,
+    messagePending: (id) => `${prefix}:msg:${id}:pending`,
     messageStaging: (id) => `${prefix}:msg:${id}:staging`,
     deadIndex: `${prefix}:dead`,
     deadLetter: (id) => `${prefix}:dead:${id}`,
