@@ -20,7 +20,48 @@ import { attemptDelivery } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
 import { postTarget, type PostTarget } from './post.ts';
 import { spamCheckFields } from './spam-check.ts';
-import type { DeliveryWorkerOptions } from './worker.ts';
+import type { Redis } from 'ioredis';
+import type { Agent } from 'undici';
+import type { BreakerPolicy } from '../domain/circuit-breaker.ts';
+import type { DeliveryMetrics } from '../domain/metrics.ts';
+import type { RetryPolicy } from '../domain/retry-policy.ts';
+import type { SpamdOptions } from '../parse/spamd.ts';
+import type { RouteRegistry } from '../routes/registry.ts';
+import type { SigningSecrets } from '../routes/signing-secrets.ts';
+import type { KeySpace } from '../store/keys.ts';
+import type { PostOptions } from './post.ts';
+
+export interface DeliveryWorkerOptions {
+  /** BullMQ connection (maxRetriesPerRequest: null); the worker duplicates it for blocking calls. */
+  readonly connection: Redis;
+  /** Connection for message, attempt and dead-letter reads and writes. */
+  readonly redis: Redis;
+  readonly keys: KeySpace;
+  readonly routes: RouteRegistry;
+  readonly secrets: SigningSecrets;
+  /** Loads the server's ECDSA key (for routes with sendgrid_signature); called once, lazily. */
+  readonly ecdsaKey: () => Promise<KeyObject>;
+  readonly agent: Agent;
+  readonly post: PostOptions;
+  /** spamd for routes with spam_check. */
+  readonly spamd: SpamdOptions;
+  /** Server-wide retry schedule; a route's retry_policy overrides parts of it. */
+  readonly retryPolicy: RetryPolicy;
+  readonly breaker: BreakerPolicy;
+  /** Dead letters and their raw message are kept this long, ms. Default 7 days. */
+  readonly deadLetterRetentionMs: number;
+  /** Deliveries in flight at once. Default 32. */
+  readonly concurrency: number;
+  /** A job whose worker died is picked up again after this long, ms. Default 30 s. */
+  readonly lockDurationMs: number;
+  /** Runs whose worker died after which the next run dead-letters the delivery. Default 3. */
+  readonly maxWorkerCrashes: number;
+  /** Where large attachments are spooled while a payload is built. */
+  readonly spoolDir: string;
+  readonly logger: Logger;
+  /** Attempts, bytes and end-to-end latency for /metrics (app/metrics.ts); optional. */
+  readonly metrics?: DeliveryMetrics | undefined;
+}
 
 /** Thrown to have BullMQ schedule the next attempt after `delayMs`. */
 export class RetryLater extends Error {
