@@ -34,10 +34,11 @@ const messageKeys = (mx: TestMxhook, id: string) => [mx.keys.messageRaw(id), mx.
 const jobKey = (mx: TestMxhook, deliveryId: string) => `${mx.keys.prefix}:deliveries:${deliveryId}`;
 
 /** Adds the delivery's job again, as a job re-run after its finish committed would find it. */
-async function rerun(mx: TestMxhook, messageId: string, deliveryId: string, hostname: string): Promise<void> {
+async function rerun(mx: TestMxhook, messageId: string, deliveryId: string, hostname: string, attempts = 5): Promise<void> {
   const queue = new Queue(DELIVERY_QUEUE_NAME, { connection: mx.redis.duplicate({ maxRetriesPerRequest: null }), prefix: mx.keys.prefix });
   try {
-    await Job.create(queue, DELIVERY_JOB_NAME, { messageId, hostname }, { jobId: deliveryId, attempts: 5, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true });
+    await queue.remove(deliveryId);
+    await Job.create(queue, DELIVERY_JOB_NAME, { messageId, hostname }, { jobId: deliveryId, attempts, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true });
   } finally {
     await queue.close();
   }
@@ -82,6 +83,20 @@ describe('idempotent finish', () => {
     release();
     await expect.poll(() => mx.redis.exists(...messageKeys(mx, id)), { timeout: 10_000 }).toBe(0);
     expect(await readRouteStats(mx.redis, mx.keys, 'again-one.example')).toMatchObject({ delivered: 1, retrying: 0, dead: 0 });
+  });
+});
+
+describe('the queue\'s backstop', () => {
+  it('a job BullMQ fails for good (its attempts limit) is dead-lettered, not left in the failed set with its message', async () => {
+    const mx = later(await startTestMxhook(redis.socketPath, [], ['smtp']));
+    const app = later(await startReceiver(() => ({ status: 500 })));
+    await mx.addRoute('backstop.example', app.url);
+    const id = queuedId((await sendMail(mx.smtpPort!, { from: 'a@s.test', to: 'x@backstop.example', subject: 'backstop', text: 'x' })).response);
+    await rerun(mx, id, `${id}.1`, 'backstop.example', 1);
+    later(await startTestMxhook(redis.socketPath, ['--redis-prefix', mx.keys.prefix], ['worker']));
+    await expect.poll(async () => (await getDeadLetter(mx.redis, mx.keys, `${id}.1`))?.reason, { timeout: 10_000 }).toBe('the queue gave up on the job: HTTP 500');
+    expect(await mx.redis.exists(...messageKeys(mx, id))).toBe(0);
+    expect(app.posts).toHaveLength(1);
   });
 });
 

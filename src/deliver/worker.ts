@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { fallbackRetryDelay } from '../domain/delivery-decision.ts';
 import type { DeliveryJobData } from '../domain/message.ts';
 import { BACKOFF_TYPE, DELIVERY_QUEUE_NAME } from '../queue/delivery-queue.ts';
-import { RetryLater, runDelivery, type DeliveryWorkerOptions, type Held, type RunContext } from './delivery-run.ts';
+import { endFailedJob, RetryLater, runDelivery, type DeliveryWorkerOptions, type Held, type RunContext } from './delivery-run.ts';
 import { createByteBudget } from './memory-budget.ts';
 
 export type { DeliveryWorkerOptions } from './delivery-run.ts';
@@ -44,5 +44,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Worker<Del
     },
   });
   worker.on('error', (err) => options.logger.warn({ event: 'worker_error', err: String(err) }));
+  // finishedOn is set only when BullMQ failed the job for good (it retries every other failure).
+  worker.on('failed', (job, err) => {
+    if (!job?.finishedOn) return;
+    endFailedJob(job, err, ctx).catch((failure: unknown) => options.logger.error({ event: 'dead_letter_failed', delivery: job.id, err: String(failure) }));
+  });
   return worker;
 }
