@@ -127,6 +127,8 @@ export const settingsSchema = {
     description: 'First cool-down of an open destination; doubles each time it re-opens, up to 10 minutes.' }),
   workerLockDuration: setting({ env: 'MXHOOK_WORKER_LOCK_DURATION', flag: '--worker-lock-duration', default: '30s', parse: parseDuration,
     description: 'A delivery whose worker died (killed mid-POST) is picked up by another worker after this long.' }),
+  maxWorkerCrashes: setting({ env: 'MXHOOK_MAX_WORKER_CRASHES', flag: '--max-worker-crashes', default: '3', parse: parsePositiveInt,
+    description: 'A delivery whose worker died (was killed, ran out of memory) this many times while running it is dead-lettered by its next run, without another attempt.' }),
   shutdownTimeout: setting({ env: 'MXHOOK_SHUTDOWN_TIMEOUT', flag: '--shutdown-timeout', default: '30s', parse: parseDuration,
     description: 'On SIGTERM: how long SMTP sessions in progress may take to finish (new connections get 421) before they are cut.' }),
   deadLetterRetention: setting({ env: 'MXHOOK_DEAD_LETTER_RETENTION', flag: '--dead-letter-retention', default: '7d', parse: parseDuration,

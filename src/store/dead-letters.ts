@@ -6,8 +6,8 @@ import type { Redis } from 'ioredis';
 import type { StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { attemptsKey, readAttempts, type AttemptRecord } from './attempts.ts';
-import { execOrThrow, releaseDelivery } from './messages.ts';
-import { countRoute, unmarkRetrying } from './route-stats.ts';
+import { execOrThrow } from './messages.ts';
+import { countEnded } from './route-stats.ts';
 
 export interface DeadLetter {
   readonly deliveryId: string;
@@ -26,14 +26,44 @@ const hostOf = (keys: KeySpace) => `${keys.deadIndex}:hostnames`;
 const metaField = 'meta';
 
 /**
+ * KEYS: raw, meta, pending set, record, kept raw, index, host index, host-of hash, attempt
+ * history, kept attempt history. ARGV: delivery id, ttl seconds, now ms, hostname, record fields.
+ * `#!lua` (writes, no allow-oom) on purpose: when Redis is full (noeviction) the script is refused
+ * as a whole before it runs, so a dead letter is never half made; the job is then retried later.
+ * The last pending delivery of a message moves the raw bytes (RENAME) instead of copying them.
+ */
+const DEAD_LETTER_SCRIPT = `#!lua
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then return -1 end
+local last = redis.call('SCARD', KEYS[3]) == 1
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if last then redis.call('RENAME', KEYS[1], KEYS[5]) else redis.call('COPY', KEYS[1], KEYS[5], 'REPLACE') end
+  redis.call('EXPIRE', KEYS[5], ARGV[2])
+end
+redis.call('DEL', KEYS[4])
+redis.call('HSET', KEYS[4], unpack(ARGV, 5))
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[7], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[8], ARGV[1], ARGV[4])
+if redis.call('EXISTS', KEYS[9]) == 1 then
+  redis.call('RENAME', KEYS[9], KEYS[10])
+  redis.call('EXPIRE', KEYS[10], ARGV[2])
+end
+redis.call('SREM', KEYS[3], ARGV[1])
+if last then redis.call('DEL', KEYS[1], KEYS[2]) return 0 end
+return 1`;
+
+/**
  * Moves a delivery to the dead-letter store and releases its hold on the raw message, in one
- * MULTI: the copy of the raw message exists before the original can be deleted.
+ * script. Resolves `already-finished` (and changes nothing) when the delivery had ended before.
+ * Rejects when Redis refuses it (full): nothing was written, the caller retries later. The route
+ * counters are written after, best effort (countEnded).
  */
 export async function deadLetterDelivery(
   redis: Redis,
   keys: KeySpace,
   input: { deliveryId: string; messageId: string; hostname: string; reason: string; meta: StoredMessageMeta; retentionMs: number; now: number },
-): Promise<void> {
+): Promise<'dead-lettered' | 'already-finished'> {
   const { deliveryId, messageId, meta, hostname } = input;
   const ttl = Math.ceil(input.retentionMs / 1000);
   const record = {
@@ -44,26 +74,14 @@ export async function deadLetterDelivery(
     recipients: JSON.stringify(meta.recipients[hostname] ?? []),
     [metaField]: JSON.stringify(meta),
   };
-  const attempts = attemptsKey(keys, deliveryId);
-  // An attempt record always exists except when the route was deleted before the first try.
-  const hasAttempts = (await redis.exists(attempts)) === 1;
-  const multi = redis.multi();
-  multi.copy(keys.messageRaw(messageId), keys.deadLetterRaw(deliveryId), 'REPLACE');
-  multi.expire(keys.deadLetterRaw(deliveryId), ttl);
-  multi.del(keys.deadLetter(deliveryId));
-  multi.hset(keys.deadLetter(deliveryId), record);
-  multi.expire(keys.deadLetter(deliveryId), ttl);
-  multi.zadd(keys.deadIndex, input.now, deliveryId);
-  multi.zadd(hostIndex(keys, hostname), input.now, deliveryId);
-  multi.hset(hostOf(keys), deliveryId, hostname);
-  if (hasAttempts) {
-    multi.rename(attempts, `${keys.deadLetter(deliveryId)}:attempts`);
-    multi.expire(`${keys.deadLetter(deliveryId)}:attempts`, ttl);
-  }
-  countRoute(multi, keys, hostname, 'dead');
-  unmarkRetrying(multi, keys, hostname, deliveryId);
-  releaseDelivery(multi, keys, messageId, deliveryId);
-  await execOrThrow(multi);
+  const done = await redis.eval(DEAD_LETTER_SCRIPT, 10,
+    keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId),
+    keys.deadLetter(deliveryId), keys.deadLetterRaw(deliveryId), keys.deadIndex, hostIndex(keys, hostname), hostOf(keys),
+    attemptsKey(keys, deliveryId), `${keys.deadLetter(deliveryId)}:attempts`,
+    deliveryId, ttl, input.now, hostname, ...Object.entries(record).flat());
+  if (done === -1) return 'already-finished';
+  await countEnded(redis, keys, hostname, deliveryId, 'dead');
+  return 'dead-lettered';
 }
 
 export async function getDeadLetter(redis: Redis, keys: KeySpace, deliveryId: string): Promise<DeadLetter | undefined> {

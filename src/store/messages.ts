@@ -50,18 +50,44 @@ export async function* readInPieces(redis: Redis, key: string, from: number, pie
 }
 
 /**
- * Marks one delivery of a message as ended; the last one deletes the raw message, its meta and
- * its pending set (store/incoming.ts writes all three). Atomic (one Lua script), so two workers
- * finishing at once cannot both miss the last one. (The finish path's own rewrite replaces this.)
+ * Whether the delivery has not ended yet: its id is still in the message's pending set. A job
+ * whose delivery ended (delivered, dead-lettered) but which runs again (its worker died after the
+ * finish, or BullMQ could not complete it) finds it gone and must not POST again.
+ */
+export async function isPending(redis: Redis, keys: KeySpace, messageId: string, deliveryId: string): Promise<boolean> {
+  return (await redis.sismember(keys.messagePending(messageId), deliveryId)) === 1;
+}
+
+/** What releaseDelivery did. `already-finished`: the delivery had ended before; nothing changed. */
+export type ReleaseResult = 'released' | 'last' | 'already-finished';
+
+/**
+ * KEYS: raw, meta, pending set, then keys of this delivery to delete with it (attempt history).
+ * No shebang on purpose: Redis then checks maxmemory only at a script's first write that may grow
+ * memory, and SREM/DEL never do, so a delivery is released even when Redis is full (noeviction).
+ * A script with `#!lua` (and no allow-oom) would be refused as a whole; so would any MULTI, whose
+ * commands are all refused while queued under OOM (test/finish.test.ts checks both).
  */
 const RELEASE_SCRIPT = `
-redis.call('SREM', KEYS[3], ARGV[1])
-local left = redis.call('SCARD', KEYS[3])
-if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
-return left`;
+if redis.call('SREM', KEYS[3], ARGV[1]) == 0 then return -1 end
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+if redis.call('SCARD', KEYS[3]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 0
+end
+return 1`;
 
-export function releaseDelivery(pipeline: ReturnType<Redis['multi']>, keys: KeySpace, messageId: string, deliveryId: string): void {
-  pipeline.eval(RELEASE_SCRIPT, 3, keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), deliveryId);
+/**
+ * Marks one delivery of a message as ended; the last one deletes the raw message, its meta and
+ * the pending set. Atomic (one Lua script), so two workers finishing at once cannot both miss the
+ * end, and idempotent: a delivery not in the set (ended before) changes nothing.
+ */
+export async function releaseDelivery(
+  redis: Redis, keys: KeySpace, messageId: string, deliveryId: string, alsoDelete: readonly string[] = [],
+): Promise<ReleaseResult> {
+  const left = await redis.eval(RELEASE_SCRIPT, 3 + alsoDelete.length,
+    keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId);
+  return left === -1 ? 'already-finished' : left === 0 ? 'last' : 'released';
 }
 
 /** Runs a MULTI and throws the first command error (ioredis reports them per command). */

@@ -53,3 +53,24 @@ export async function readRouteStats(redis: Redis, keys: KeySpace, hostname: str
   const n = (k: string) => Math.max(0, Number(raw[k] ?? 0));
   return { received: n('received'), delivered: n('delivered'), retrying: n('retrying'), dead: n('dead') };
 }
+
+/**
+ * Counts an ended delivery (delivered or dead) and takes it out of `retrying`, best effort: run
+ * after the delivery was released, in a pipeline rather than a MULTI, because a full Redis refuses
+ * counter writes (HINCRBY grows memory) and must not block the release. So the counters may drift
+ * (count fewer deliveries, or one too many retrying) while Redis is at maxmemory. Resolves false
+ * when not all were written. `mayBeRetrying: false` (a first run that delivered) skips the unmark.
+ */
+export async function countEnded(
+  redis: Redis, keys: KeySpace, hostname: string, deliveryId: string, counter: 'delivered' | 'dead', mayBeRetrying = true,
+): Promise<boolean> {
+  const pipeline = redis.pipeline();
+  countRoute(pipeline as Pipeline, keys, hostname, counter);
+  if (mayBeRetrying) unmarkRetrying(pipeline as Pipeline, keys, hostname, deliveryId);
+  try {
+    const results = await pipeline.exec();
+    return !!results && results.every(([err]) => !err);
+  } catch {
+    return false;
+  }
+}

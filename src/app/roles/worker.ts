@@ -31,7 +31,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     secrets: createSigningSecrets(store, keys), ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),
     retryPolicy: retryPolicyFrom(config), deadLetterRetentionMs: config.deadLetterRetention,
     breaker: { threshold: config.breakerThreshold, cooldownMs: config.breakerCooldown, maxCooldownMs: 600_000 },
-    concurrency: config.workerConcurrency, lockDurationMs: config.workerLockDuration,
+    concurrency: config.workerConcurrency, lockDurationMs: config.workerLockDuration, maxWorkerCrashes: config.maxWorkerCrashes,
     spamd: { host: config.spamdHost, port: config.spamdPort, timeoutMs: config.spamdTimeout },
     spoolDir: path.join(config.dataDir, 'spool'), logger, metrics: ctx.metrics.delivery,
   });
