@@ -15,6 +15,7 @@ import { effectiveType, embeddedSubject, generatedFilename, partFilename, safeFi
 import type { BodyPart } from './body-text.ts';
 import { decodeText, withoutNul } from './charset.ts';
 import { spoolStream, type Spooled, type SpoolOptions } from './spool.ts';
+import { splicedPieces, splitterSplices } from './splitter-input.ts';
 import { extractUuencoded, uudecodePart } from './uuencode.ts';
 
 export interface WalkedAttachment {
@@ -67,7 +68,7 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
     let content = decodeText(bytes, node.charset);
     if (node.flowed) content = libmime.decodeFlowed(content, node.delSp);
     content = withoutNul(content.replace(/\r\n?/g, '\n'));
-    const kind = node.contentType === 'text/html' ? 'html' : 'text';
+    const kind = partType(node) === 'text/html' ? 'html' : 'text';
     if (kind === 'text') {
       const uu = extractUuencoded(content);
       content = uu.text;
@@ -86,7 +87,7 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
   const openLeaf = (node: MimeNode) => {
     const order = ++leafCount;
     const name = partFilename(node, charsetHint);
-    const type = node.contentType || 'text/plain';
+    const type = partType(node);
     const decoder = node.getDecoder();
     if ((type === 'text/plain' || type === 'text/html') && node.disposition !== 'attachment' && !name) {
       track(collect(decoder).then((bytes) => text(order, node, bytes)), decoder);
@@ -114,7 +115,7 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
   // Fed in slices as the walk consumes them: written whole, the splitter would turn the entire
   // message into line objects at once (tens of MB of heap for a large attachment).
   // (A failed write shows up as the splitter's error in the loop below.)
-  feedInSlices(raw, splitter).catch(() => {});
+  feedInSlices(splicedPieces(raw, splitterSplices(raw)), splitter).catch(() => {});
   let error: string | undefined;
   try {
     for await (const data of splitter as AsyncIterable<MimeNode | { type: 'body' | 'data'; value: Buffer }>) {
@@ -174,9 +175,11 @@ function collect(stream: Readable): Promise<Buffer> {
 }
 
 /** Not stream.pipeline: its per-call AbortController costs more than the walk of a small message. */
-async function feedInSlices(raw: Buffer, splitter: Writable): Promise<void> {
-  for (let at = 0; at < raw.length; at += SLICE_BYTES) {
-    if (!splitter.write(raw.subarray(at, at + SLICE_BYTES))) await writable(splitter);
+async function feedInSlices(pieces: readonly Buffer[], splitter: Writable): Promise<void> {
+  for (const piece of pieces) {
+    for (let at = 0; at < piece.length; at += SLICE_BYTES) {
+      if (!splitter.write(piece.subarray(at, at + SLICE_BYTES))) await writable(splitter);
+    }
   }
   splitter.end();
 }
@@ -198,6 +201,20 @@ function ancestors(node: MimeNode, multipart: string): object[] {
   const found: object[] = [];
   for (let p = node.parentNode; p; p = p.parentNode) if (p.multipart === multipart) found.push(p);
   return found;
+}
+
+const MIME_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+/**
+ * A part's type as RFC 2045/2046 define the defaults: message/rfc822 for a part of a
+ * multipart/digest without a Content-Type, text/plain for a missing type or one without a
+ * subtype or that does not parse (`text`, `text; charset=utf-8`).
+ */
+function partType(node: MimeNode): string {
+  const declared = node.headers ? node.headers.get('content-type').length > 0 : false;
+  if (!declared && node.parentNode && node.parentNode.multipart === 'digest') return 'message/rfc822';
+  const type = node.contentType || '';
+  return MIME_TYPE.test(type) ? type : 'text/plain';
 }
 
 function contentId(node: MimeNode): string | undefined {
