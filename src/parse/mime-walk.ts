@@ -8,12 +8,14 @@
  * message/rfc822 parts stay whole (`ignoreEmbedded`) and arrive as `.eml` files. A multipart
  * whose boundary never occurs (or that has none) shows its content as text, as mail clients do.
  */
+import path from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import mailsplit, { type MimeNode } from '@zone-eu/mailsplit';
 import libmime from 'libmime';
 import { effectiveType, embeddedSubject, generatedFilename, partFilename, safeFilename } from './attachment-names.ts';
 import type { BodyPart } from './body-text.ts';
 import { decodeText, withoutNul } from './charset.ts';
+import { LARGE_TEXT_BYTES, spoolLargeText } from './large-text.ts';
 import { spoolStream, type Spooled, type SpoolOptions } from './spool.ts';
 import { splicedPieces, splitterSplices } from './splitter-input.ts';
 import { extractUuencoded, uudecodePart } from './uuencode.ts';
@@ -90,7 +92,14 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
     const type = partType(node);
     const decoder = node.getDecoder();
     if ((type === 'text/plain' || type === 'text/html') && node.disposition !== 'attachment' && !name) {
-      track(collect(decoder).then((bytes) => text(order, node, bytes)), decoder);
+      // Up to LARGE_TEXT_BYTES in memory, as strings; past that spooled and kept in a file (large-text.ts).
+      track(spoolStream(decoder, `text${order}.raw`, { ...spool, memoryLimit: LARGE_TEXT_BYTES }).then(async (file) => {
+        if (file.kind === 'memory') return text(order, node, file.data);
+        const content = await spoolLargeText(file.path, path.join(spool.dir, `text${order}.txt`), {
+          charset: node.charset, flowed: node.flowed, delSp: node.delSp,
+        });
+        bodies.push({ order, part: { kind: type === 'text/html' ? 'html' : 'text', content, alternatives: ancestors(node, 'alternative') } });
+      }), decoder);
       return decoder;
     }
     const cid = contentId(node);

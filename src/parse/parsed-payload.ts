@@ -2,7 +2,7 @@
  * Parsed mode (the default): the message's fields as SendGrid posts them (SPEC §3). The MIME tree
  * is walked with mailsplit's streaming splitter (mime-walk.ts); attachments are spooled one at a time.
  */
-import { assembleBody } from './body-text.ts';
+import { assembleBody, type BodyField } from './body-text.ts';
 import { decodeText, withoutNul } from './charset.ts';
 import { declaredCharset, readEnvelopeHeaders, splitHeaderBlock, unfoldHeaderLines } from './header-block.ts';
 import { withAuthFields } from './auth-fields.ts';
@@ -34,11 +34,11 @@ export async function buildParsedPayload(raw: Buffer, context: PayloadContext, s
   parts.push({ name: 'from', value: headers.from }, { name: 'subject', value: headers.subject });
   const charsets: Record<string, string> = { to: 'UTF-8', ...(headers.cc !== undefined ? { cc: 'UTF-8' } : {}), from: 'UTF-8', subject: 'UTF-8' };
   if (text !== undefined) {
-    parts.push({ name: 'text', value: text });
+    parts.push(field('text', text));
     charsets.text = 'UTF-8';
   }
   if (html !== undefined) {
-    parts.push({ name: 'html', value: html });
+    parts.push(field('html', html));
     charsets.html = 'UTF-8';
   }
   if (attachments.length) charsets.filename = 'UTF-8';
@@ -59,9 +59,14 @@ export async function buildParsedPayload(raw: Buffer, context: PayloadContext, s
   return { parts: withAuthFields(parts, context.auth), ...(parseError ? { parseError } : {}) };
 }
 
+/** A body field as a plain value, or streamed from its pieces when a large part is in it. */
+function field(name: string, value: BodyField): PayloadPart {
+  return typeof value === 'string' ? { name, value } : { name, pieces: value };
+}
+
 interface ParsedBody {
-  text: string | undefined;
-  html: string | undefined;
+  text: BodyField | undefined;
+  html: BodyField | undefined;
   attachments: AttachmentEntry[];
   parseError: string | undefined;
 }
