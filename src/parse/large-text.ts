@@ -1,7 +1,7 @@
 /**
  * Body text too big to hold as a string (a 25 MB text/plain part): read from the spooled, decoded
  * bytes in slices, turned into UTF-8 text the way body text always is (charset, format=flowed,
- * LF line endings, no NUL), and written to a file of its own. The `text` and `html` fields are
+ * LF line endings, no NUL, in that order as in mime-walk.ts), and written to a file of its own. The `text` and `html` fields are
  * then streamed from that file (body-text.ts, encode-form.ts), the HTML escape applied on the fly,
  * so a payload's memory stays a few slices whatever the part's size.
  *
@@ -64,22 +64,38 @@ export async function spoolLargeText(
     if (pendingCr) t = t.slice(0, -1);
     return withoutNul(t.replace(/\r\n?/g, '\n'));
   };
+  let heldBreak = '';
   const flowed = (text: string, last: boolean) => {
     if (!options.flowed) return text;
     flowedRun += text;
+    // decodeFlowed drops the line break that ends its input: the break that ends a run is held
+    // back and sent only if more text follows, as decoding the whole text would.
+    if (last) return flowedRun ? heldBreak + libmime.decodeFlowed(flowedRun, options.delSp) : '';
     // Up to the last hard line break (a line not ending in a space) the text decodes on its own.
-    let cut = last ? flowedRun.length : lastHardBreak(flowedRun);
-    if (cut < 0 && flowedRun.length > FLOWED_RUN_CHARS) cut = flowedRun.length;
+    const cut = lastHardBreak(flowedRun);
+    if (cut < 0 && flowedRun.length > FLOWED_RUN_CHARS) {
+      // A paragraph longer than a run (pathological): cut after its last soft break, which the
+      // stand-in line takes (and is removed again), so the break stays undone.
+      const soft = flowedRun.lastIndexOf('\n') + 1 || flowedRun.length;
+      const run = flowedRun.slice(0, soft);
+      flowedRun = flowedRun.slice(soft);
+      const decoded = heldBreak + (run.endsWith('\n') ? libmime.decodeFlowed(`${run}x`, options.delSp).slice(0, -1) : libmime.decodeFlowed(run, options.delSp));
+      heldBreak = '';
+      return decoded;
+    }
     if (cut < 0) return '';
     const run = flowedRun.slice(0, cut);
     flowedRun = flowedRun.slice(cut);
-    return libmime.decodeFlowed(run, options.delSp);
+    // A stand-in line after the run keeps its last line break, which is then held back.
+    const decoded = heldBreak + libmime.decodeFlowed(`${run}x`, options.delSp).slice(0, -2);
+    heldBreak = '\n';
+    return decoded;
   };
   try {
     for await (const chunk of createReadStream(source, { highWaterMark: 64 * 1024 })) {
-      await emit(flowed(normalized(decoder.write(chunk as Buffer), false), false));
+      await emit(normalized(flowed(decoder.write(chunk as Buffer), false), false));
     }
-    await emit(flowed(normalized(decoder.end(), true), true));
+    await emit(normalized(flowed(decoder.end(), true), true));
     out.end();
     await once(out, 'finish');
   } catch (err) {
@@ -93,8 +109,9 @@ export async function spoolLargeText(
 
 /** Where the text up to and including the last hard line break ends, or -1. */
 function lastHardBreak(text: string): number {
-  for (let at = text.lastIndexOf('\n'); at >= 0; at = text.lastIndexOf('\n', at - 1)) {
-    if (at === 0 || text[at - 1] !== ' ') return at + 1;
+  for (let at = text.lastIndexOf('\n'); at > 0; at = text.lastIndexOf('\n', at - 1)) {
+    const end = text[at - 1] === '\r' ? at - 1 : at;
+    if (end === 0 || text[end - 1] !== ' ') return at + 1;
   }
   return -1;
 }
