@@ -103,3 +103,19 @@ describe('walkMime reads MIME as RFC 2045/2046 and mail clients do', () => {
     expect(bodies(result)).toEqual([['text', 'line\n--other\nnot: a header\nmore']]);
   });
 });
+
+describe('walkMime with large text', () => {
+  it('keeps a text part over LARGE_TEXT_BYTES in a file, and a large multipart whose boundary never comes too', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { LARGE_TEXT_BYTES } = await import('./large-text.ts');
+    const body = 'line <one> & two\r\n'.repeat(Math.ceil((LARGE_TEXT_BYTES + 10) / 18));
+    for (const raw of [message(`Content-Type: text/plain\r\n\r\n${body}`), Buffer.from(`Content-Type: multipart/mixed; boundary="never"\r\n\r\n${body}`)]) {
+      const result = await walkMime(raw, { dir }, () => undefined);
+      const content = result.bodyParts[0]!.content;
+      if (typeof content === 'string') throw new Error('expected a file');
+      const text = await readFile(content.path, 'utf8');
+      expect(text.replace(/\n$/, '') === body.replace(/\r\n/g, '\n').replace(/\n$/, '')).toBe(true);
+      expect(content.specials).toBe(3 * (body.length / 18));
+    }
+  });
+});

@@ -9,7 +9,7 @@
  * whose boundary never occurs (or that has none) shows its content as text, as mail clients do.
  */
 import path from 'node:path';
-import { pipeline, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import mailsplit, { type MimeNode } from '@zone-eu/mailsplit';
 import libmime from 'libmime';
 import { effectiveType, embeddedSubject, generatedFilename, partFilename, safeFilename } from './attachment-names.ts';
@@ -81,9 +81,19 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
     }
     bodies.push({ order, part: { kind, content, alternatives: ancestors(node, 'alternative') } });
   };
+  // Body text up to LARGE_TEXT_BYTES is held as a string; past that it is spooled and kept in a file (large-text.ts).
+  const bodyText = (order: number, node: MimeNode, source: Readable) => {
+    track(spoolStream(source, `text${order}.raw`, { ...spool, memoryLimit: LARGE_TEXT_BYTES }).then(async (file) => {
+      if (file.kind === 'memory') return text(order, node, file.data);
+      const content = await spoolLargeText(file.path, path.join(spool.dir, `text${order}.txt`), {
+        charset: node.charset, flowed: node.flowed, delSp: node.delSp,
+      });
+      bodies.push({ order, part: { kind: partType(node) === 'text/html' ? 'html' : 'text', content, alternatives: ancestors(node, 'alternative') } });
+    }), source);
+  };
   const releaseWaiting = () => {
     // No child ever came: the boundary is missing or wrong; show what it held as text.
-    if (waiting?.chunks.length) text(++leafCount, waiting.node, Buffer.concat(waiting.chunks));
+    if (waiting?.chunks.length) bodyText(++leafCount, waiting.node, Readable.from(waiting.chunks));
     waiting = undefined;
   };
   const openLeaf = (node: MimeNode) => {
@@ -92,14 +102,7 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
     const type = partType(node);
     const decoder = node.getDecoder();
     if ((type === 'text/plain' || type === 'text/html') && node.disposition !== 'attachment' && !name) {
-      // Up to LARGE_TEXT_BYTES in memory, as strings; past that spooled and kept in a file (large-text.ts).
-      track(spoolStream(decoder, `text${order}.raw`, { ...spool, memoryLimit: LARGE_TEXT_BYTES }).then(async (file) => {
-        if (file.kind === 'memory') return text(order, node, file.data);
-        const content = await spoolLargeText(file.path, path.join(spool.dir, `text${order}.txt`), {
-          charset: node.charset, flowed: node.flowed, delSp: node.delSp,
-        });
-        bodies.push({ order, part: { kind: type === 'text/html' ? 'html' : 'text', content, alternatives: ancestors(node, 'alternative') } });
-      }), decoder);
+      bodyText(order, node, decoder);
       return decoder;
     }
     const cid = contentId(node);

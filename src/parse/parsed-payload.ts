@@ -2,7 +2,10 @@
  * Parsed mode (the default): the message's fields as SendGrid posts them (SPEC §3). The MIME tree
  * is walked with mailsplit's streaming splitter (mime-walk.ts); attachments are spooled one at a time.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { assembleBody, type BodyField } from './body-text.ts';
+import { LARGE_TEXT_BYTES, spoolLargeText } from './large-text.ts';
 import { decodeText, withoutNul } from './charset.ts';
 import { declaredCharset, readEnvelopeHeaders, splitHeaderBlock, unfoldHeaderLines } from './header-block.ts';
 import { withAuthFields } from './auth-fields.ts';
@@ -77,6 +80,16 @@ async function parseBody(raw: Buffer, bodyStart: number, spool: SpoolOptions, ch
   const attachments = walked.attachments.map((a, i) => ({ ...a, field: `attachment${i + 1}` }));
   if (!walked.error) return { text, html, attachments, parseError: undefined };
   // Keep whatever was recovered; the body at least reaches the app as text, and parse_error says why.
-  const rawText = withoutNul(decodeText(raw.subarray(bodyStart), charsetHint()).replace(/\r\n?/g, '\n'));
-  return { text: text ?? rawText, html, attachments, parseError: walked.error };
+  return { text: text ?? (await rawBodyText(raw.subarray(bodyStart), spool, charsetHint())), html, attachments, parseError: walked.error };
+}
+
+/** The raw body as text; a big one through a file (large-text.ts), as a big text part would be. */
+async function rawBodyText(body: Buffer, spool: SpoolOptions, charset: string | undefined): Promise<BodyField> {
+  if (body.length <= LARGE_TEXT_BYTES) return withoutNul(decodeText(body, charset).replace(/\r\n?/g, '\n'));
+  spool.onSpill?.();
+  await mkdir(spool.dir, { recursive: true });
+  const source = path.join(spool.dir, 'raw-body');
+  await writeFile(source, body);
+  const large = await spoolLargeText(source, path.join(spool.dir, 'raw-body.txt'), { charset, flowed: false, delSp: false });
+  return [{ path: large.path, escapeHtml: false, size: large.size }];
 }
