@@ -7,6 +7,9 @@
  * attachment, a text part with `Content-Disposition: attachment` or a file name included.
  * message/rfc822 parts stay whole (`ignoreEmbedded`) and arrive as `.eml` files. A multipart
  * whose boundary never occurs (or that has none) shows its content as text, as mail clients do.
+ * The splitter is fed the message as splitter-input.ts mends it (a missing blank line after
+ * headers, a stray boundary on a non-multipart type); partType() applies RFC 2045/2046's defaults.
+ * Body text past LARGE_TEXT_BYTES is kept in a file (large-text.ts), never as one big string.
  */
 import path from 'node:path';
 import { pipeline, Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
