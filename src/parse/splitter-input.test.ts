@@ -30,3 +30,17 @@ describe('splitterSplices', () => {
     expect(fed(raw)).toBe(raw.replace('text/plain\r\nb', 'text/plain\r\n\r\nb'));
   });
 });
+
+describe('splitterSplices and empty parts', () => {
+  it('adds no blank line to a part whose headers are followed by a delimiter (an empty part, as the splitter reads it)', () => {
+    const raw = 'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n--b\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n';
+    expect(splitterSplices(Buffer.from(raw))).toEqual([]);
+  });
+});
+
+describe('splitterSplices and a multipart without the blank line', () => {
+  it('adds the blank line before the multipart\'s own first delimiter, so its parts are found', () => {
+    expect(fed('Content-Type: multipart/mixed; boundary=b\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n'))
+      .toBe('Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n');
+  });
+});

@@ -87,11 +87,14 @@ function readHeaderBlock(raw: Buffer, start: number, parent: OpenNode | undefine
       for (const at of boundaryParams(raw, start, headerEnd)) splices.push({ at, insert: X_PREFIX });
     }
   }
-  if (!blank && bodyStart < raw.length) {
+  const node = { boundary, parent };
+  // An enclosing multipart's delimiter straight after the headers means an empty body, which the
+  // splitter reads already (its own boundary's delimiter needs the blank line, to be seen as one).
+  if (!blank && bodyStart < raw.length && !(parent && isDelimiter(raw, bodyStart, parent))) {
     // The blank line, with the line ending the last header line had (CRLF when there was none).
     splices.push({ at: bodyStart, insert: headerEnd < bodyStart && raw[headerEnd] === 0x0a ? LF : CRLF });
   }
-  return { node: { boundary, parent }, bodyStart };
+  return { node, bodyStart };
 }
 
 /** Offsets of `boundary` parameter names in the Content-Type header(s) between start and end. */
@@ -111,6 +114,14 @@ function boundaryParams(raw: Buffer, start: number, end: number): number[] {
     }
   }
   return found;
+}
+
+function isDelimiter(raw: Buffer, line: number, node: OpenNode): boolean {
+  if (raw[line] !== 0x2d || raw[line + 1] !== 0x2d) return false;
+  const lf = raw.indexOf(0x0a, line);
+  const end = lf < 0 ? raw.length : lf + 1;
+  for (let n: OpenNode | undefined = node; n; n = n.parent) if (n.boundary && delimiter(raw, line, end, n.boundary)) return true;
+  return false;
 }
 
 function hasBoundary(node: OpenNode): boolean {
