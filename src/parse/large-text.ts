@@ -11,6 +11,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import iconv from 'iconv-lite';
 import libmime from 'libmime';
 import { charsetKind, decodeText, withoutNul } from './charset.ts';
@@ -44,6 +45,9 @@ export async function spoolLargeText(
 ): Promise<LargeText> {
   const decoder = await streamDecoder(source, options.charset);
   const out = createWriteStream(target);
+  // Kept, not thrown from the emitter: a write that fails (disk full) ends the walk as an error.
+  let writeError: Error | undefined;
+  out.on('error', (err) => { writeError ??= err; });
   let size = 0;
   let specials = 0;
   let blank = true;
@@ -55,7 +59,9 @@ export async function spoolLargeText(
     size += bytes.length;
     specials += countSpecials(text);
     if (blank && /\S/.test(text)) blank = false;
+    if (writeError) throw writeError;
     if (!out.write(bytes)) await once(out, 'drain');
+    if (writeError) throw writeError;
   };
   const normalized = (text: string, last: boolean) => {
     // CRLF and lone CR become LF; a CR at a slice's end may be the first half of a CRLF.
@@ -97,7 +103,7 @@ export async function spoolLargeText(
     }
     await emit(normalized(flowed(decoder.end(), true), true));
     out.end();
-    await once(out, 'finish');
+    await finished(out);
   } catch (err) {
     out.destroy();
     throw err;
