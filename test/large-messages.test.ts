@@ -10,6 +10,7 @@ import { startReceiver, type Receiver } from './helpers/receiver.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 import { startTestMxhook, type TestMxhook } from './helpers/mxhook.ts';
 import { SmtpLineClient, sendRaw } from './helpers/smtp.ts';
+import { spawnMxhook } from './helpers/process.ts';
 
 let redis: TestRedis;
 let receiver: Receiver;
@@ -110,4 +111,41 @@ describe('large messages', () => {
     client.close();
     await expect.poll(leftovers, { timeout: 5_000 }).toEqual([]);
   });
+});
+
+describe('a huge text part', () => {
+  it('a 25 MB text/plain part beside an HTML part is delivered whole by a worker with a 160 MB heap', async () => {
+    const line = 'a < b & c > d "quoted" it\'s caf\u00e9 0123456789 abcdefghijklmnopqrstuvwxyz\r\n';
+    const textCrlf = line.repeat(Math.ceil(25 * 1024 * 1024 / Buffer.byteLength(line)));
+    const htmlPart = '<html><body><p>the HTML part</p></body></html>';
+    const message = 'From: <a@sender.test>\r\nTo: <inbox@huge.example>\r\nSubject: huge text\r\nMIME-Version: 1.0\r\n' +
+      'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n' +
+      `${textCrlf}\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${htmlPart}\r\n--b1--\r\n`;
+    const smtp = await startTestMxhook(redis.socketPath, [], ['smtp']);
+    const app = await startReceiver();
+    const worker = spawnMxhook(['worker', '--redis-url', redis.socketPath, '--redis-prefix', smtp.keys.prefix, '--data-dir', smtp.config.dataDir],
+      { NODE_OPTIONS: '--max-old-space-size=160' });
+    try {
+      await smtp.addRoute('huge.example', app.url);
+      await worker.waitForLog((e) => e.event === 'worker_started');
+      await sendRaw(smtp.smtpPort!, { from: 'a@sender.test', to: ['inbox@huge.example'] }, message);
+      // The worker of the old code ran out of heap building this payload: its exit fails the test at once.
+      const died = worker.exited.then((code) => { throw new Error(`worker exited (${code}): ${worker.stderr().slice(-500)}`); });
+      const [post] = await Promise.race([app.waitFor(1, 120_000), died]);
+      const text = textCrlf.replace(/\r\n/g, '\n');
+      expect(post.fields.text.length).toBe(text.length);
+      expect(post.fields.text === text).toBe(true);
+      const escaped = text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+      const html = `<div style="white-space: pre-wrap">${escaped}</div>\n${htmlPart}`;
+      expect(post.fields.html.length).toBe(html.length);
+      expect(post.fields.html === html).toBe(true);
+      expect(JSON.parse(post.fields.charsets)).toMatchObject({ text: 'UTF-8', html: 'UTF-8' });
+      expect(post.fields.attachments).toBe('0');
+    } finally {
+      worker.proc.kill('SIGKILL');
+      await worker.exited;
+      await app.close();
+      await smtp.close();
+    }
+  }, 180_000);
 });

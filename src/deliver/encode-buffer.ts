@@ -16,18 +16,18 @@ export interface BufferedForm {
 
 /** True when no part has to be read from a spool file. */
 function isInMemory(payload: Payload): boolean {
-  return payload.parts.every((part) => !('file' in part) || part.file.kind === 'memory');
+  return payload.parts.every((part) => !('pieces' in part) && (!('file' in part) || part.file.kind === 'memory'));
 }
 
 /**
- * The encoded body, or undefined when some part lives in a spool file or the parts add up to more
+ * The encoded body, or undefined when some part lives in a spool file (or is a streamed text field) or the parts add up to more
  * than `limit` bytes (text counted in UTF-16 units, close enough): use encodeForm then, which
  * streams and so never holds a second copy of a big message.
  */
 export function encodeFormBuffer(payload: Payload, boundary: string, limit = 4 * 1024 * 1024): BufferedForm | undefined {
   if (!payload.parts.length || !isInMemory(payload)) return undefined;
   let size = 0;
-  for (const part of payload.parts) size += 'value' in part ? part.value.length : 'bytes' in part ? part.bytes.length : part.file.size;
+  for (const part of payload.parts) size += 'value' in part ? part.value.length : 'bytes' in part ? part.bytes.length : 'file' in part ? part.file.size : limit + 1;
   if (size > limit) return undefined;
   const chunks: Buffer[] = [];
   // Text runs are joined into one string and converted once: most parts are short text fields.
@@ -38,7 +38,7 @@ export function encodeFormBuffer(payload: Payload, boundary: string, limit = 4 *
       text += `${part.value}\r\n`;
       continue;
     }
-    chunks.push(Buffer.from(text, 'utf8'), 'bytes' in part ? part.bytes : (part.file as { data: Buffer }).data);
+    chunks.push(Buffer.from(text, 'utf8'), 'bytes' in part ? part.bytes : (part as { file: { data: Buffer } }).file.data);
     text = '\r\n';
   }
   text += `--${boundary}--\r\n`;

@@ -164,3 +164,29 @@ describe('encodeForm', () => {
     expect([...positions].sort((x, y) => x - y)).toEqual(positions);
   });
 });
+
+describe('encodeForm with a streamed text field', () => {
+  it('sends the same bytes as the field written as one string, the file escaped when asked, Content-Length exact', async () => {
+    const textDir = await mkdtemp(path.join(os.tmpdir(), 'mxhook-pieces-'));
+    try {
+      const text = 'caf\u00e9 <b> & "q" \u2603 it\'s\n'.repeat(10_000);
+      const file = path.join(textDir, 'text1.txt');
+      await writeFile(file, text);
+      const size = Buffer.byteLength(text);
+      const specials = text.replace(/[^&<>"']/g, '').length;
+      const escaped = text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+      const streamed: Payload = { parts: [
+        { name: 'text', pieces: [{ path: file, escapeHtml: false, size }] },
+        { name: 'html', pieces: ['<div>', { path: file, escapeHtml: true, size: size + 4 * specials }, '</div>\n<p>x</p>'] },
+      ] };
+      const plain: Payload = { parts: [{ name: 'text', value: text }, { name: 'html', value: `<div>${escaped}</div>\n<p>x</p>` }] };
+      const a = encodeForm(streamed, 'B0UNDARY');
+      const b = encodeForm(plain, 'B0UNDARY');
+      const bytes = await readAll(a.body);
+      expect(bytes.equals(await readAll(b.body))).toBe(true);
+      expect(a.contentLength).toBe(bytes.length);
+    } finally {
+      await rm(textDir, { recursive: true, force: true });
+    }
+  });
+});

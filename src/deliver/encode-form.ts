@@ -3,10 +3,10 @@
  * `xYzZY` breaks on bodies that contain it) and an exact Content-Length.
  */
 import { createReadStream } from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import FormData from 'form-data';
 import { randomHex } from '../domain/random.ts';
-import type { Payload, PayloadPart } from '../parse/payload.ts';
+import { piecesSize, type Payload, type PayloadPart, type TextPiece } from '../parse/payload.ts';
 
 export interface EncodedForm {
   readonly body: Readable;
@@ -26,6 +26,7 @@ export function encodeForm(payload: Payload, boundary: string = newBoundary()): 
     const header = `--${boundary}\r\n${partHeaders(part)}\r\n`;
     if ('value' in part) form.append(part.name, part.value, { header });
     else if ('bytes' in part) form.append(part.name, part.bytes, { header });
+    else if ('pieces' in part) form.append(part.name, Readable.from(pieceBytes(part.pieces)), { header, knownLength: piecesSize(part.pieces) });
     else if (part.file.kind === 'memory') form.append(part.name, part.file.data, { header });
     else form.append(part.name, createReadStream(part.file.path), { header, knownLength: part.file.size });
   }
@@ -34,6 +35,32 @@ export function encodeForm(payload: Payload, boundary: string = newBoundary()): 
   form.on('error', (err) => body.destroy(err));
   form.pipe(body);
   return { body, contentType: `multipart/form-data; boundary=${boundary}`, contentLength };
+}
+
+/** A streamed text field's bytes, a slice at a time: file pieces read from disk, HTML-escaped when asked. */
+async function* pieceBytes(pieces: readonly TextPiece[]): AsyncGenerator<Buffer> {
+  for (const piece of pieces) {
+    if (typeof piece === 'string') yield Buffer.from(piece, 'utf8');
+    else for await (const chunk of createReadStream(piece.path, { highWaterMark: 64 * 1024 })) yield piece.escapeHtml ? escapeHtmlBytes(chunk as Buffer) : (chunk as Buffer);
+  }
+}
+
+const HTML_ESCAPES: Record<number, Buffer> = Object.fromEntries(['&', '<', '>', '"', "'"].map((c) => [c.charCodeAt(0), Buffer.from(`&#${c.charCodeAt(0)};`)]));
+
+/** body-text.ts's escape (`<` as `&#60;` ...) on UTF-8 bytes: those characters are single bytes that never occur inside a multibyte one. */
+export function escapeHtmlBytes(chunk: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < chunk.length; i++) {
+    const escape = HTML_ESCAPES[chunk[i]!];
+    if (!escape) continue;
+    if (i > from) out.push(chunk.subarray(from, i));
+    out.push(escape);
+    from = i + 1;
+  }
+  if (!out.length) return chunk;
+  if (from < chunk.length) out.push(chunk.subarray(from));
+  return Buffer.concat(out);
 }
 
 /** A part's header lines (without the boundary line and the blank line); encode-buffer.ts frames parts the same way. */

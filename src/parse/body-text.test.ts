@@ -35,3 +35,24 @@ describe('textToHtml', () => {
     expect(textToHtml(`<script>&"'`)).toBe('<div style="white-space: pre-wrap">&#60;script&#62;&#38;&#34;&#39;</div>');
   });
 });
+
+describe('assembleBody with a part kept in a file', () => {
+  const large = { kind: 'file' as const, path: '/spool/text1.txt', size: 10, specials: 2, blank: false };
+
+  it('gives pieces: the file as is in text, escaped (five bytes per special) and wrapped in html', () => {
+    const { text, html } = assembleBody([
+      { kind: 'text', content: large, alternatives: [] },
+      { kind: 'html', content: '<p>b</p>', alternatives: [] },
+    ]);
+    expect(text).toEqual([{ path: '/spool/text1.txt', escapeHtml: false, size: 10 }]);
+    expect(html).toEqual(['<div style="white-space: pre-wrap">', { path: '/spool/text1.txt', escapeHtml: true, size: 18 }, '</div>\n<p>b</p>']);
+  });
+
+  it('leaves a blank large part out of html, as a blank string part', () => {
+    const { html } = assembleBody([
+      { kind: 'text', content: { ...large, blank: true }, alternatives: [] },
+      { kind: 'html', content: '<p>b</p>', alternatives: [] },
+    ]);
+    expect(html).toBe('<p>b</p>');
+  });
+});

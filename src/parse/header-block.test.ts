@@ -27,9 +27,23 @@ describe('splitHeaderBlock', () => {
     expect(crlfFirst.subarray(splitHeaderBlock(crlfFirst).bodyStart).toString()).toBe('body\n\nrest');
   });
 
-  it('treats a message without a blank line as all header', () => {
-    const raw = Buffer.from('A: 1\r\nB: 2\r\n');
+  it('treats a message of header lines only as all header', () => {
+    const raw = Buffer.from('A: 1\r\nB: 2\r\n folded\r\n');
     expect(splitHeaderBlock(raw)).toEqual({ header: raw, bodyStart: raw.length });
+  });
+
+  it('starts the body at the first line that is not a header when no blank line ends the headers', () => {
+    const raw = Buffer.from('From: a@x.example\r\nSubject: hi\r\n there\r\nhello world\r\nsecond: line\r\n');
+    const { header, bodyStart } = splitHeaderBlock(raw);
+    expect(header.toString()).toBe('From: a@x.example\r\nSubject: hi\r\n there');
+    expect(raw.subarray(bodyStart).toString()).toBe('hello world\r\nsecond: line\r\n');
+    const lf = Buffer.from('Subject: hi\n<html><body>x</body></html>\n');
+    expect(lf.subarray(splitHeaderBlock(lf).bodyStart).toString()).toBe('<html><body>x</body></html>\n');
+  });
+
+  it('reads obsolete space before the colon and an mbox From line as headers', () => {
+    const raw = Buffer.from('From a@x.example Mon Jan  1 00:00:00 2024\r\nSubject : hi\r\n\r\nbody');
+    expect(splitHeaderBlock(raw).header.toString()).toBe('From a@x.example Mon Jan  1 00:00:00 2024\r\nSubject : hi');
   });
 
   it('handles an empty body', () => {

@@ -3,12 +3,50 @@ import { decodeWords, headerText, withoutNul } from './charset.ts';
 
 /** Bytes of the header block (without the blank line) and where the body starts. */
 export function splitHeaderBlock(raw: Buffer): { header: Buffer; bodyStart: number } {
-  const crlf = raw.indexOf('\r\n\r\n');
-  // Only a bare-LF blank line before the CRLF one counts: no need to scan the rest of a large message.
-  const lf = (crlf >= 0 ? raw.subarray(0, crlf) : raw).indexOf('\n\n');
-  if (crlf >= 0 && (lf < 0 || crlf < lf)) return { header: raw.subarray(0, crlf), bodyStart: crlf + 4 };
-  if (lf >= 0) return { header: raw.subarray(0, lf), bodyStart: lf + 2 };
-  return { header: raw, bodyStart: raw.length };
+  const { headerEnd, bodyStart } = headerBlockEnd(raw, 0);
+  return { header: raw.subarray(0, headerEnd), bodyStart };
+}
+
+/**
+ * Where the header block that starts at `from` ends (its last line break excluded) and where the
+ * body starts: after the first blank line, or, as Python's email parser and mail clients read a
+ * block with no blank line, at the first line that is neither a header field (`Name:`, obsolete
+ * space before the colon allowed, or an mbox `From ` line) nor a folded continuation. That line
+ * is body: without this rule a body that follows its headers directly was read as more headers.
+ * `blank` says whether the block was ended by a blank line.
+ */
+export function headerBlockEnd(raw: Buffer, from: number): { headerEnd: number; bodyStart: number; blank: boolean } {
+  let line = from;
+  while (line < raw.length) {
+    const lf = raw.indexOf(0x0a, line);
+    const next = lf < 0 ? raw.length : lf + 1;
+    const blank = raw[line] === 0x0a || (raw[line] === 0x0d && (next - line === 1 || raw[line + 1] === 0x0a));
+    if (blank) return { headerEnd: lineBreakStart(raw, from, line), bodyStart: next, blank: true };
+    if (!isHeaderLine(raw, line, next)) return { headerEnd: lineBreakStart(raw, from, line), bodyStart: line, blank: false };
+    line = next;
+  }
+  return { headerEnd: raw.length, bodyStart: raw.length, blank: false };
+}
+
+/** Where the line break before the line at `at` starts (`from` if the block is empty). */
+function lineBreakStart(raw: Buffer, from: number, at: number): number {
+  let end = at;
+  if (end > from && raw[end - 1] === 0x0a) end--;
+  if (end > from && raw[end - 1] === 0x0d) end--;
+  return end;
+}
+
+/** A header field line, a continuation line, or an mbox `From ` line. */
+function isHeaderLine(raw: Buffer, start: number, end: number): boolean {
+  const first = raw[start];
+  if (first === 0x20 || first === 0x09) return true;
+  if (end - start >= 5 && raw.toString('latin1', start, start + 5) === 'From ') return true;
+  let i = start;
+  // Field name: printable US-ASCII except the colon (RFC 5322 ftext).
+  while (i < end && raw[i]! > 0x20 && raw[i]! < 0x7f && raw[i] !== 0x3a) i++;
+  if (i === start) return false;
+  while (i < end && (raw[i] === 0x20 || raw[i] === 0x09)) i++;
+  return raw[i] === 0x3a;
 }
 
 /** One `Name: value` string per header, folds unfolded (the line break removed, whitespace kept). */

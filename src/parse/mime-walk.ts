@@ -7,14 +7,20 @@
  * attachment, a text part with `Content-Disposition: attachment` or a file name included.
  * message/rfc822 parts stay whole (`ignoreEmbedded`) and arrive as `.eml` files. A multipart
  * whose boundary never occurs (or that has none) shows its content as text, as mail clients do.
+ * The splitter is fed the message as splitter-input.ts mends it (a missing blank line after
+ * headers, a stray boundary on a non-multipart type); partType() applies RFC 2045/2046's defaults.
+ * Body text past LARGE_TEXT_BYTES is kept in a file (large-text.ts), never as one big string.
  */
-import { pipeline, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import path from 'node:path';
+import { pipeline, Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import mailsplit, { type MimeNode } from '@zone-eu/mailsplit';
 import libmime from 'libmime';
 import { effectiveType, embeddedSubject, generatedFilename, partFilename, safeFilename } from './attachment-names.ts';
 import type { BodyPart } from './body-text.ts';
 import { decodeText, withoutNul } from './charset.ts';
+import { LARGE_TEXT_BYTES, spoolLargeText } from './large-text.ts';
 import { spoolStream, type Spooled, type SpoolOptions } from './spool.ts';
+import { splicedPieces, splitterSplices } from './splitter-input.ts';
 import { extractUuencoded, uudecodePart } from './uuencode.ts';
 
 export interface WalkedAttachment {
@@ -67,7 +73,7 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
     let content = decodeText(bytes, node.charset);
     if (node.flowed) content = libmime.decodeFlowed(content, node.delSp);
     content = withoutNul(content.replace(/\r\n?/g, '\n'));
-    const kind = node.contentType === 'text/html' ? 'html' : 'text';
+    const kind = partType(node) === 'text/html' ? 'html' : 'text';
     if (kind === 'text') {
       const uu = extractUuencoded(content);
       content = uu.text;
@@ -78,18 +84,28 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
     }
     bodies.push({ order, part: { kind, content, alternatives: ancestors(node, 'alternative') } });
   };
+  // Body text up to LARGE_TEXT_BYTES is held as a string; past that it is spooled and kept in a file (large-text.ts).
+  const bodyText = (order: number, node: MimeNode, source: Readable) => {
+    track(spoolStream(source, `text${order}.raw`, { ...spool, memoryLimit: LARGE_TEXT_BYTES }).then(async (file) => {
+      if (file.kind === 'memory') return text(order, node, file.data);
+      const content = await spoolLargeText(file.path, path.join(spool.dir, `text${order}.txt`), {
+        charset: node.charset, flowed: node.flowed, delSp: node.delSp,
+      });
+      bodies.push({ order, part: { kind: partType(node) === 'text/html' ? 'html' : 'text', content, alternatives: ancestors(node, 'alternative') } });
+    }), source);
+  };
   const releaseWaiting = () => {
     // No child ever came: the boundary is missing or wrong; show what it held as text.
-    if (waiting?.chunks.length) text(++leafCount, waiting.node, Buffer.concat(waiting.chunks));
+    if (waiting?.chunks.length) bodyText(++leafCount, waiting.node, Readable.from(waiting.chunks));
     waiting = undefined;
   };
   const openLeaf = (node: MimeNode) => {
     const order = ++leafCount;
     const name = partFilename(node, charsetHint);
-    const type = node.contentType || 'text/plain';
+    const type = partType(node);
     const decoder = node.getDecoder();
     if ((type === 'text/plain' || type === 'text/html') && node.disposition !== 'attachment' && !name) {
-      track(collect(decoder).then((bytes) => text(order, node, bytes)), decoder);
+      bodyText(order, node, decoder);
       return decoder;
     }
     const cid = contentId(node);
@@ -114,7 +130,7 @@ export async function walkMime(raw: Buffer, spool: SpoolOptions, charsetHint: ()
   // Fed in slices as the walk consumes them: written whole, the splitter would turn the entire
   // message into line objects at once (tens of MB of heap for a large attachment).
   // (A failed write shows up as the splitter's error in the loop below.)
-  feedInSlices(raw, splitter).catch(() => {});
+  feedInSlices(splicedPieces(raw, splitterSplices(raw)), splitter).catch(() => {});
   let error: string | undefined;
   try {
     for await (const data of splitter as AsyncIterable<MimeNode | { type: 'body' | 'data'; value: Buffer }>) {
@@ -174,9 +190,11 @@ function collect(stream: Readable): Promise<Buffer> {
 }
 
 /** Not stream.pipeline: its per-call AbortController costs more than the walk of a small message. */
-async function feedInSlices(raw: Buffer, splitter: Writable): Promise<void> {
-  for (let at = 0; at < raw.length; at += SLICE_BYTES) {
-    if (!splitter.write(raw.subarray(at, at + SLICE_BYTES))) await writable(splitter);
+async function feedInSlices(pieces: readonly Buffer[], splitter: Writable): Promise<void> {
+  for (const piece of pieces) {
+    for (let at = 0; at < piece.length; at += SLICE_BYTES) {
+      if (!splitter.write(piece.subarray(at, at + SLICE_BYTES))) await writable(splitter);
+    }
   }
   splitter.end();
 }
@@ -198,6 +216,20 @@ function ancestors(node: MimeNode, multipart: string): object[] {
   const found: object[] = [];
   for (let p = node.parentNode; p; p = p.parentNode) if (p.multipart === multipart) found.push(p);
   return found;
+}
+
+const MIME_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+/**
+ * A part's type as RFC 2045/2046 define the defaults: message/rfc822 for a part of a
+ * multipart/digest without a Content-Type, text/plain for a missing type or one without a
+ * subtype or that does not parse (`text`, `text; charset=utf-8`).
+ */
+function partType(node: MimeNode): string {
+  const declared = node.headers ? node.headers.get('content-type').length > 0 : false;
+  if (!declared && node.parentNode && node.parentNode.multipart === 'digest') return 'message/rfc822';
+  const type = node.contentType || '';
+  return MIME_TYPE.test(type) ? type : 'text/plain';
 }
 
 function contentId(node: MimeNode): string | undefined {

@@ -2,7 +2,10 @@
  * Parsed mode (the default): the message's fields as SendGrid posts them (SPEC §3). The MIME tree
  * is walked with mailsplit's streaming splitter (mime-walk.ts); attachments are spooled one at a time.
  */
-import { assembleBody } from './body-text.ts';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { assembleBody, type BodyField } from './body-text.ts';
+import { LARGE_TEXT_BYTES, spoolLargeText } from './large-text.ts';
 import { decodeText, withoutNul } from './charset.ts';
 import { declaredCharset, readEnvelopeHeaders, splitHeaderBlock, unfoldHeaderLines } from './header-block.ts';
 import { withAuthFields } from './auth-fields.ts';
@@ -34,11 +37,11 @@ export async function buildParsedPayload(raw: Buffer, context: PayloadContext, s
   parts.push({ name: 'from', value: headers.from }, { name: 'subject', value: headers.subject });
   const charsets: Record<string, string> = { to: 'UTF-8', ...(headers.cc !== undefined ? { cc: 'UTF-8' } : {}), from: 'UTF-8', subject: 'UTF-8' };
   if (text !== undefined) {
-    parts.push({ name: 'text', value: text });
+    parts.push(field('text', text));
     charsets.text = 'UTF-8';
   }
   if (html !== undefined) {
-    parts.push({ name: 'html', value: html });
+    parts.push(field('html', html));
     charsets.html = 'UTF-8';
   }
   if (attachments.length) charsets.filename = 'UTF-8';
@@ -59,9 +62,14 @@ export async function buildParsedPayload(raw: Buffer, context: PayloadContext, s
   return { parts: withAuthFields(parts, context.auth), ...(parseError ? { parseError } : {}) };
 }
 
+/** A body field as a plain value, or streamed from its pieces when a large part is in it. */
+function field(name: string, value: BodyField): PayloadPart {
+  return typeof value === 'string' ? { name, value } : { name, pieces: value };
+}
+
 interface ParsedBody {
-  text: string | undefined;
-  html: string | undefined;
+  text: BodyField | undefined;
+  html: BodyField | undefined;
   attachments: AttachmentEntry[];
   parseError: string | undefined;
 }
@@ -72,6 +80,16 @@ async function parseBody(raw: Buffer, bodyStart: number, spool: SpoolOptions, ch
   const attachments = walked.attachments.map((a, i) => ({ ...a, field: `attachment${i + 1}` }));
   if (!walked.error) return { text, html, attachments, parseError: undefined };
   // Keep whatever was recovered; the body at least reaches the app as text, and parse_error says why.
-  const rawText = withoutNul(decodeText(raw.subarray(bodyStart), charsetHint()).replace(/\r\n?/g, '\n'));
-  return { text: text ?? rawText, html, attachments, parseError: walked.error };
+  return { text: text ?? (await rawBodyText(raw.subarray(bodyStart), spool, charsetHint())), html, attachments, parseError: walked.error };
+}
+
+/** The raw body as text; a big one through a file (large-text.ts), as a big text part would be. */
+async function rawBodyText(body: Buffer, spool: SpoolOptions, charset: string | undefined): Promise<BodyField> {
+  if (body.length <= LARGE_TEXT_BYTES) return withoutNul(decodeText(body, charset).replace(/\r\n?/g, '\n'));
+  spool.onSpill?.();
+  await mkdir(spool.dir, { recursive: true });
+  const source = path.join(spool.dir, 'raw-body');
+  await writeFile(source, body);
+  const large = await spoolLargeText(source, path.join(spool.dir, 'raw-body.txt'), { charset, flowed: false, delSp: false });
+  return [{ path: large.path, escapeHtml: false, size: large.size }];
 }
