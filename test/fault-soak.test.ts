@@ -1,7 +1,8 @@
 /**
  * Fault soak: a few hundred messages from an MTA-like sender (retries on 4xx and on a lost
  * connection) through mxhook's smtp and worker roles, each its own process, while Redis is
- * SIGKILLed and restarted from its append-only file and the worker is SIGKILLed mid-POST.
+ * SIGKILLed and restarted from its append-only file, the worker is SIGKILLed mid-POST and the
+ * SMTP process is SIGKILLed while mail arrives.
  * Then: nothing that got a 250 is lost, and every duplicate POST has its documented cause:
  *   - the same delivery id again, with a strictly higher X-Mxhook-Attempt (a worker died, or its
  *     finish was not recorded, after the app answered);
@@ -9,6 +10,8 @@
  *     read the reply to its end of data (a 451, or any other reply, means nothing is delivered).
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +33,8 @@ const WORKER_KILLS_AT = [0.15, 0.5];
 const REDIS_KILL_AT_ACCEPTED = 0.3;
 /** ...the second while a POST is in flight, at this fraction of MESSAGES POSTs seen. */
 const REDIS_KILL_AT_POSTS = 0.7;
+/** The SMTP process is SIGKILLed (and restarted on the same port) once this fraction of messages got 250. */
+const SMTP_KILL_AT_ACCEPTED = 0.6;
 /** Redis stays down until the sender has seen this many failed tries, or this long at most. */
 const OUTAGE_FAILED_TRIES = 10;
 const OUTAGE_MAX_MS = 3_000;
@@ -43,13 +48,21 @@ const attemptOf = (post: ReceivedPost) => Number(post.headers['x-mxhook-attempt'
 const deliveryOf = (post: ReceivedPost) => String(post.headers['x-mxhook-delivery-id']);
 const messageOf = (deliveryId: string) => deliveryId.replace(/\.\d+$/, '');
 
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
 /** One role as its own process; an exit nobody asked for is recorded (and fails the test). */
-function roleProcess(role: 'smtp' | 'worker', args: string[], unexpectedExits: string[]) {
+function roleProcess(role: 'smtp' | 'worker', args: string[], readyEvent: string, unexpectedExits: string[]) {
   let current: MxhookProcess | undefined;
   let killing = false;
   const start = () => {
@@ -67,14 +80,14 @@ function roleProcess(role: 'smtp' | 'worker', args: string[], unexpectedExits: s
   return {
     start,
     get current() { return current!; },
-    /** SIGKILL, then a fresh process of the same role. */
+    /** SIGKILL, then a fresh process of the same role, once it is ready. */
     async killAndRestart() {
       killing = true;
       const old = current!;
       old.proc.kill('SIGKILL');
       await old.exited;
       killing = false;
-      start();
+      await start().waitForLog((e) => e.event === readyEvent, 30_000);
     },
   };
 }
@@ -87,13 +100,17 @@ describe('fault soak', () => {
     const redis: ManagedRedis = await startManagedRedis({ dir: path.join(dir, 'redis'), appendfsync: 'always', supervise: false });
     cleanups.push(() => redis.stop());
     const probe: TestMxhook = await startTestMxhook(redis.socketPath, [], []);
+    probe.redis.on('error', () => {}); // Redis is killed on purpose; the connection reconnects
     cleanups.push(() => probe.close());
 
     const unexpectedExits: string[] = [];
     const common = ['--redis-url', redis.socketPath, '--redis-prefix', probe.keys.prefix, '--data-dir', path.join(dir, 'data')];
-    const smtp = roleProcess('smtp', [...common, '--smtp-host', '127.0.0.1', '--smtp-port', '0', '--hostname', 'mx.test', '--auth-checks', 'false'], unexpectedExits);
+    // A fixed port, so the restarted SMTP process is where the sender keeps trying.
+    const port = await freePort();
+    const smtp = roleProcess('smtp', [...common, '--smtp-host', '127.0.0.1', '--smtp-port', String(port), '--hostname', 'mx.test', '--auth-checks', 'false'],
+      'smtp_listening', unexpectedExits);
     const worker = roleProcess('worker', [...common, '--worker-concurrency', '8', '--worker-lock-duration', '2s',
-      '--retry-fast-interval', '200ms-400ms', '--retry-slow-interval', '200ms-400ms', '--request-timeout', '10s'], unexpectedExits);
+      '--retry-fast-interval', '200ms-400ms', '--retry-slow-interval', '200ms-400ms', '--request-timeout', '10s'], 'worker_started', unexpectedExits);
 
     // ---- faults, one at a time ----
     const faultLog: string[] = [];
@@ -101,8 +118,10 @@ describe('fault soak', () => {
     const fault = (name: string, run: () => Promise<void>) => {
       faults = faults.then(async () => {
         const at = Date.now();
-        await run();
-        faultLog.push(`${name} (${Date.now() - at} ms)`);
+        await run().then(
+          () => faultLog.push(`${name} (${Date.now() - at} ms)`),
+          (err: unknown) => faultLog.push(`${name} FAILED: ${String(err)}`),
+        );
       });
       return faults;
     };
@@ -133,8 +152,9 @@ describe('fault soak', () => {
     cleanups.push(() => app.close());
     await probe.addRoute(HOST, app.url);
 
+    const started = Date.now();
     smtp.start();
-    const port = Number((await smtp.current.waitForLog((e) => e.event === 'smtp_listening', 30_000)).port);
+    await smtp.current.waitForLog((e) => e.event === 'smtp_listening', 30_000);
     worker.start();
     await worker.current.waitForLog((e) => e.event === 'worker_started', 30_000);
 
@@ -143,6 +163,7 @@ describe('fault soak', () => {
     const results = new Map<string, SendResult>();
     let accepted = 0;
     let redisKillFromSender = false;
+    let smtpKilled = false;
     const onTry = (record: TryRecord) => {
       if (record.queuedAs) accepted++;
       else failedTries++;
@@ -150,6 +171,10 @@ describe('fault soak', () => {
       if (!redisKillFromSender && accepted >= REDIS_KILL_AT_ACCEPTED * MESSAGES) {
         redisKillFromSender = true;
         void redisOutage(`after ${accepted} accepted`);
+      }
+      if (!smtpKilled && accepted >= SMTP_KILL_AT_ACCEPTED * MESSAGES) {
+        smtpKilled = true;
+        void fault(`smtp SIGKILL after ${accepted} accepted`, () => smtp.killAndRestart());
       }
     };
     const queue = [...tokens];
@@ -220,17 +245,20 @@ describe('fault soak', () => {
     const replies451 = [...results.values()].flatMap((r) => r.tries).filter((t) => t.end.kind === 'reply' && /^451/.test(t.end.reply)).length;
     const lostConnections = [...results.values()].flatMap((r) => r.tries).filter((t) => t.end.kind === 'lost').length;
 
-    console.log(`fault soak: sent ${MESSAGES}, 250s ${acceptedIds.size}, 451s ${replies451}, connections lost ${lostConnections}, ` +
+    console.log(`fault soak (${((Date.now() - started) / 1000).toFixed(1)} s): sent ${MESSAGES}, 250s ${acceptedIds.size}, 451s ${replies451}, connections lost ${lostConnections}, ` +
       `POSTs ${app.posts.length}, duplicates: ${redelivered} same delivery id re-POSTed, ${resent} resent by the sender (new message id); ` +
       `faults: ${faultLog.join('; ')}`);
 
     expect(unexpectedExits, 'an mxhook process died by itself').toEqual([]);
     expect(faultLog.filter((f) => f.startsWith('worker')), 'every planned worker kill happened').toHaveLength(WORKER_KILLS_AT.length);
     expect(faultLog.filter((f) => f.startsWith('redis')), 'both Redis kills happened').toHaveLength(2);
+    expect(faultLog.filter((f) => f.startsWith('smtp')), 'the SMTP kill happened').toHaveLength(1);
+    expect(faultLog.filter((f) => f.includes('FAILED')), 'every fault was carried out (and the process came back)').toEqual([]);
     expect.soft(lostIds.map((id) => `${id} (token ${acceptedIds.get(id)})`), 'answered 250 but never POSTed (lost)').toEqual([]);
     expect.soft(attemptNotHigher, 'a re-POST of a delivery must count its attempt up (attempts counted as started)').toEqual([]);
     expect.soft(unexplainedResends, 'delivered under a message id the sender was not told 250 for, though it read the reply').toEqual([]);
     expect.soft(notAccepted, 'messages the sender gave up on (mxhook never accepted them again)').toEqual([]);
-    expect.soft(await leftInRedis(), 'after the drain nothing is queued, failed or stored').toEqual(emptied);
+    const failedJobs = (await bull.getFailed()).map((j) => `${j.id}: ${j.failedReason}`);
+    expect.soft({ ...(await leftInRedis()), failedJobs }, 'after the drain nothing is queued, failed or stored').toEqual({ ...emptied, failedJobs: [] });
   }, 150_000);
 });
