@@ -56,6 +56,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** A long list as its count and first few entries, so a failure message stays readable. */
+const some = (list: string[]) => ({ count: list.length, first: list.slice(0, 10) });
+
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -254,10 +257,10 @@ describe('fault soak', () => {
     expect(faultLog.filter((f) => f.startsWith('redis')), 'both Redis kills happened').toHaveLength(2);
     expect(faultLog.filter((f) => f.startsWith('smtp')), 'the SMTP kill happened').toHaveLength(1);
     expect(faultLog.filter((f) => f.includes('FAILED')), 'every fault was carried out (and the process came back)').toEqual([]);
-    expect.soft(lostIds.map((id) => `${id} (token ${acceptedIds.get(id)})`), 'answered 250 but never POSTed (lost)').toEqual([]);
-    expect.soft(attemptNotHigher, 'a re-POST of a delivery must count its attempt up (attempts counted as started)').toEqual([]);
-    expect.soft(unexplainedResends, 'delivered under a message id the sender was not told 250 for, though it read the reply').toEqual([]);
-    expect.soft(notAccepted, 'messages the sender gave up on (mxhook never accepted them again)').toEqual([]);
+    expect.soft(some(lostIds.map((id) => `${id} (token ${acceptedIds.get(id)})`)), 'answered 250 but never POSTed (lost)').toEqual(some([]));
+    expect.soft(some(attemptNotHigher), 'a re-POST of a delivery must count its attempt up (attempts counted as started)').toEqual(some([]));
+    expect.soft(some(unexplainedResends), 'delivered under a message id the sender was not told 250 for, though it read the reply').toEqual(some([]));
+    expect.soft(some(notAccepted), 'messages the sender gave up on (mxhook never accepted them again)').toEqual(some([]));
     const failedJobs = (await bull.getFailed()).map((j) => `${j.id}: ${j.failedReason}`);
     expect.soft({ ...(await leftInRedis()), failedJobs }, 'after the drain nothing is queued, failed or stored').toEqual({ ...emptied, failedJobs: [] });
   }, 150_000);
