@@ -7,6 +7,8 @@ import { createDeliveryWorker } from '../../deliver/worker.ts';
 import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets.ts';
 import { assertLibmimeInternals } from '../../parse/libmime-check.ts';
 import { sweepExpiredDeadLetters } from '../../store/dead-letters.ts';
+import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { migrateLegacyPending } from '../../queue/legacy-pending.ts';
 import type { RoleContext } from './context.ts';
 
 function retryPolicyFrom(config: Config): RetryPolicy {
@@ -26,6 +28,10 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   const agent = createDeliveryAgent(post);
   ctx.onStop(() => agent.close());
   const store = ctx.connect('patient', 'mxhook-worker-store', true);
+  // Mail queued by 0.1.0 (a pending counter, no set): made deliverable before any job runs.
+  const upgradeQueue = createDeliveryQueue(ctx.connect('patient', 'mxhook-worker-upgrade'), keys);
+  const migrated = await migrateLegacyPending(store, upgradeQueue, keys, config.messageTtl).finally(() => upgradeQueue.close());
+  if (migrated) logger.info({ event: 'legacy_messages_migrated', count: migrated });
   const worker = createDeliveryWorker({
     connection: ctx.connect('patient', 'mxhook-worker'), redis: store, keys, routes: ctx.routes, agent, post,
     secrets: createSigningSecrets(store, keys), ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),
