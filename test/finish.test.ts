@@ -6,28 +6,20 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Job, Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DELIVERY_JOB_NAME, DELIVERY_QUEUE_NAME, BACKOFF_TYPE } from '../src/queue/delivery-queue.ts';
 import { attemptsKey, readAttempts } from '../src/store/attempts.ts';
 import { deadLetterDelivery, getDeadLetter } from '../src/store/dead-letters.ts';
 import { releaseDelivery } from '../src/store/messages.ts';
 import { readRouteStats } from '../src/store/route-stats.ts';
-import { startTestRedis, type TestRedis } from './helpers/redis.ts';
+import { startTestRedis } from './helpers/redis.ts';
+import { redisPerFile } from './helpers/suite.ts';
 import { startTestMxhook, type TestMxhook } from './helpers/mxhook.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { sendMail } from './helpers/smtp.ts';
 
-let redis: TestRedis;
-const cleanups: (() => Promise<unknown>)[] = [];
-const later = <T extends { close(): Promise<unknown> }>(thing: T): T => (cleanups.push(() => thing.close()), thing);
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await redis?.cleanup();
-});
+const suite = redisPerFile();
+const later = suite.later;
 
 const queuedId = (response: string) => /queued as (\w+)/.exec(response)![1];
 const messageKeys = (mx: TestMxhook, id: string) => [mx.keys.messageRaw(id), mx.keys.messageMeta(id), mx.keys.messagePending(id)];
@@ -46,7 +38,7 @@ async function rerun(mx: TestMxhook, messageId: string, deliveryId: string, host
 
 describe('idempotent finish', () => {
   it('finishing route 1 twice leaves route 2 its message, and route 2 is delivered normally; route 1 is not POSTed', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath, [], ['smtp']));
+    const mx = later(await startTestMxhook(suite.redis.socketPath, [], ['smtp']));
     const one = later(await startReceiver());
     const two = later(await startReceiver());
     await mx.addRoute('one.example', one.url);
@@ -56,7 +48,7 @@ describe('idempotent finish', () => {
     expect(await releaseDelivery(mx.redis, mx.keys, id, `${id}.1`)).toBe('released');
     expect(await releaseDelivery(mx.redis, mx.keys, id, `${id}.1`)).toBe('already-finished');
     expect(await mx.redis.exists(...messageKeys(mx, id))).toBe(3);
-    later(await startTestMxhook(redis.socketPath, ['--redis-prefix', mx.keys.prefix], ['worker']));
+    later(await startTestMxhook(suite.redis.socketPath, ['--redis-prefix', mx.keys.prefix], ['worker']));
     const [post] = await two.waitFor(1);
     expect(post.fields.subject).toBe('twice');
     await expect.poll(() => mx.redis.exists(...messageKeys(mx, id), jobKey(mx, `${id}.1`), jobKey(mx, `${id}.2`)), { timeout: 10_000 }).toBe(0);
@@ -65,7 +57,7 @@ describe('idempotent finish', () => {
   });
 
   it('a delivered job run again (its completion lost) does not POST again while the message is still held by another route', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath, ['--worker-lock-duration', '1s']));
+    const mx = later(await startTestMxhook(suite.redis.socketPath, ['--worker-lock-duration', '1s']));
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
     const one = later(await startReceiver());
@@ -88,12 +80,12 @@ describe('idempotent finish', () => {
 
 describe('the queue\'s backstop', () => {
   it('a job BullMQ fails for good (its attempts limit) is dead-lettered, not left in the failed set with its message', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath, [], ['smtp']));
+    const mx = later(await startTestMxhook(suite.redis.socketPath, [], ['smtp']));
     const app = later(await startReceiver(() => ({ status: 500 })));
     await mx.addRoute('backstop.example', app.url);
     const id = queuedId((await sendMail(mx.smtpPort!, { from: 'a@s.test', to: 'x@backstop.example', subject: 'backstop', text: 'x' })).response);
     await rerun(mx, id, `${id}.1`, 'backstop.example', 1);
-    later(await startTestMxhook(redis.socketPath, ['--redis-prefix', mx.keys.prefix], ['worker']));
+    later(await startTestMxhook(suite.redis.socketPath, ['--redis-prefix', mx.keys.prefix], ['worker']));
     await expect.poll(async () => (await getDeadLetter(mx.redis, mx.keys, `${id}.1`))?.reason, { timeout: 10_000 }).toBe('the queue gave up on the job: HTTP 500');
     expect(await mx.redis.exists(...messageKeys(mx, id))).toBe(0);
     expect(app.posts).toHaveLength(1);
@@ -107,7 +99,7 @@ async function usedMemory(mx: TestMxhook): Promise<number> {
 describe('Redis full (maxmemory, noeviction)', () => {
   it('releases and dead-letter scripts: a release works, a dead letter is refused whole, a MULTI is refused', async () => {
     const own = await startTestRedis();
-    cleanups.push(() => own.cleanup());
+    suite.afterwards(() => own.cleanup());
     const mx = later(await startTestMxhook(own.socketPath, [], []));
     const { keys } = mx;
     const meta = { mailFrom: 'a@s.test', clientIp: '127.0.0.1', helo: 'h', receivedAt: Date.now(), size: 5, recipients: { 'h.example': ['x@h.example'] } };
@@ -140,7 +132,7 @@ describe('Redis full (maxmemory, noeviction)', () => {
 
   it('a successful POST is released though Redis is full (counters not written), is not POSTed again, and frees memory', async () => {
     const own = await startTestRedis();
-    cleanups.push(() => own.cleanup());
+    suite.afterwards(() => own.cleanup());
     const mx = later(await startTestMxhook(own.socketPath, ['--worker-lock-duration', '1s']));
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -174,7 +166,7 @@ async function rerunWhenGone(mx: TestMxhook, id: string): Promise<void> {
 
 describe('unexpected errors', () => {
   it('follow the route\'s retry window and end in the dead-letter store with the reason (not a 30 s loop)', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath));
+    const mx = later(await startTestMxhook(suite.redis.socketPath));
     const app = later(await startReceiver());
     await mx.addRoute('spool.example', app.url, { retry_policy: { fast_interval: '100ms', max_age: '1s' } });
     // The spool directory cannot be made: a file is in its place.
@@ -190,7 +182,7 @@ describe('unexpected errors', () => {
   });
 
   it('an ECDSA key load that fails once does not fail later deliveries', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath));
+    const mx = later(await startTestMxhook(suite.redis.socketPath));
     const app = later(await startReceiver());
     await mx.addRoute('ecdsa.example', app.url, { sendgrid_signature: true, retry_policy: { fast_interval: '100ms' } });
     const keyName = `${mx.keys.prefix}:ecdsa-private-key`;

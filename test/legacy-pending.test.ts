@@ -1,27 +1,18 @@
 /** Upgrading with mail queued by 0.1.0 (a pending counter, no pending set): nothing is dropped. */
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DELIVERY_QUEUE_NAME } from '../src/queue/delivery-queue.ts';
-import { startTestRedis, type TestRedis } from './helpers/redis.ts';
+import { redisPerFile } from './helpers/suite.ts';
 import { startTestMxhook } from './helpers/mxhook.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { sendMail } from './helpers/smtp.ts';
 
-let redis: TestRedis;
-const cleanups: (() => Promise<unknown>)[] = [];
-const later = <T extends { close(): Promise<unknown> }>(thing: T): T => (cleanups.push(() => thing.close()), thing);
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await redis?.cleanup();
-});
+const suite = redisPerFile();
+const later = suite.later;
 
 describe('legacy pending counter', () => {
   it('a message queued in the old layout is delivered to the routes whose jobs remain, then released', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath, [], ['smtp']));
+    const mx = later(await startTestMxhook(suite.redis.socketPath, [], ['smtp']));
     const one = later(await startReceiver());
     const two = later(await startReceiver());
     await mx.addRoute('legacy-one.example', one.url);
@@ -37,7 +28,7 @@ describe('legacy pending counter', () => {
     await mx.redis.persist(mx.keys.messageRaw(id));
     await mx.redis.persist(mx.keys.messageMeta(id));
 
-    later(await startTestMxhook(redis.socketPath, ['--redis-prefix', mx.keys.prefix], ['worker']));
+    later(await startTestMxhook(suite.redis.socketPath, ['--redis-prefix', mx.keys.prefix], ['worker']));
     const [post] = await one.waitFor(1);
     expect(post.fields.subject).toBe('old layout');
     await expect.poll(() => mx.redis.exists(mx.keys.messageRaw(id), mx.keys.messageMeta(id), mx.keys.messagePending(id)), { timeout: 10_000 }).toBe(0);

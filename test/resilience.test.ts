@@ -5,8 +5,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from './helpers/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { redisPerFile } from './helpers/suite.ts';
 import { startTestMxhook, type TestMxhook } from './helpers/mxhook.ts';
 import { startReceiver, type Receiver } from './helpers/receiver.ts';
 import { SmtpLineClient, sendMail } from './helpers/smtp.ts';
@@ -15,30 +15,21 @@ import { getDeadLetter } from '../src/store/dead-letters.ts';
 import { readAttempts, attemptsKey } from '../src/store/attempts.ts';
 import { readRouteStats } from '../src/store/route-stats.ts';
 
-let redis: TestRedis;
-const cleanups: (() => Promise<unknown>)[] = [];
-const later = <T extends { close(): Promise<unknown> }>(thing: T): T => (cleanups.push(() => thing.close()), thing);
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await redis?.cleanup();
-});
+const suite = redisPerFile();
+const later = suite.later;
 
 const queuedId = (response: string) => /queued as (\w+)/.exec(response)![1];
 
 function workerProcess(mx: TestMxhook, extra: string[] = []): MxhookProcess {
-  const p = spawnMxhook(['worker', '--redis-url', redis.socketPath, '--redis-prefix', mx.keys.prefix, '--data-dir', mx.config.dataDir,
+  const p = spawnMxhook(['worker', '--redis-url', suite.redis.socketPath, '--redis-prefix', mx.keys.prefix, '--data-dir', mx.config.dataDir,
     '--worker-lock-duration', '1s', '--retry-fast-interval', '100ms', ...extra]);
-  cleanups.push(async () => p.proc.kill('SIGKILL'));
+  suite.afterwards(async () => p.proc.kill('SIGKILL'));
   return p;
 }
 
 describe('crash safety', () => {
   it('a worker killed mid-POST leaves the job to another worker, which delivers it (same delivery id)', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath, [], ['smtp']));
+    const mx = later(await startTestMxhook(suite.redis.socketPath, [], ['smtp']));
     let first: MxhookProcess | undefined;
     const app = later(await startReceiver(async (_post, index) => {
       if (index === 0) {
@@ -67,7 +58,7 @@ describe('crash safety', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mxhook-aof-'));
     const { startManagedRedis } = await import('../src/store/managed-redis.ts');
     const durable = await startManagedRedis({ dir, appendfsync: 'always', supervise: false });
-    cleanups.push(() => durable.stop());
+    suite.afterwards(() => durable.stop());
     const mx = later(await startTestMxhook(durable.socketPath, [], ['smtp']));
     const app = later(await startReceiver());
     await mx.addRoute('aof.example', app.url);
@@ -83,7 +74,7 @@ describe('crash safety', () => {
   }, 60_000);
 
   it('SIGTERM drains: new connections get 421, the session in progress finishes, the POST in flight completes, exit 0', async () => {
-    const probe = later(await startTestMxhook(redis.socketPath, [], []));
+    const probe = later(await startTestMxhook(suite.redis.socketPath, [], []));
     let releaseSlow: () => void = () => {};
     const slowGate = new Promise<void>((resolve) => (releaseSlow = resolve));
     const app = later(await startReceiver(async (post) => {
@@ -91,9 +82,9 @@ describe('crash safety', () => {
       return { status: 200 };
     }));
     await probe.addRoute('drain.example', app.url);
-    const server = spawnMxhook(['start', '--redis-url', redis.socketPath, '--redis-prefix', probe.keys.prefix, '--data-dir', probe.config.dataDir,
+    const server = spawnMxhook(['start', '--redis-url', suite.redis.socketPath, '--redis-prefix', probe.keys.prefix, '--data-dir', probe.config.dataDir,
       '--smtp-host', '127.0.0.1', '--smtp-port', '0', '--api-host', '127.0.0.1', '--api-port', '0', '--api-key', 'k', '--shutdown-timeout', '15s']);
-    cleanups.push(async () => server.proc.kill('SIGKILL'));
+    suite.afterwards(async () => server.proc.kill('SIGKILL'));
     const port = Number((await server.waitForLog((e) => e.event === 'smtp_listening')).port);
     await server.waitForLog((e) => e.event === 'worker_started');
 
@@ -128,7 +119,7 @@ describe('crash safety', () => {
     expect(await probe.redis.exists(probe.keys.messageRaw(inFlight), probe.keys.messageMeta(inFlight))).toBe(0);
     expect(await probe.redis.exists(`${probe.keys.prefix}:deliveries:${inFlight}.1`)).toBe(0);
     expect(app.posts.filter((p) => p.fields.subject === 'in flight')).toHaveLength(1);
-    const worker = later(await startTestMxhook(redis.socketPath, ['--redis-prefix', probe.keys.prefix], ['worker']));
+    const worker = later(await startTestMxhook(suite.redis.socketPath, ['--redis-prefix', probe.keys.prefix], ['worker']));
     void worker;
     await expect.poll(() => app.posts.some((p) => p.fields.subject === 'during drain'), { timeout: 15_000 }).toBe(true);
     // ...and the delivery finished before exit is not posted a second time.
@@ -139,7 +130,7 @@ describe('crash safety', () => {
 
 describe('circuit breaker', () => {
   it('a dead destination stops getting POSTs while other routes flow', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath, ['--breaker-threshold', '3', '--breaker-cooldown', '1m', '--worker-concurrency', '2']));
+    const mx = later(await startTestMxhook(suite.redis.socketPath, ['--breaker-threshold', '3', '--breaker-cooldown', '1m', '--worker-concurrency', '2']));
     const healthy = later(await startReceiver());
     await mx.addRoute('dead-app.example', 'http://127.0.0.1:1/hook', { retry_policy: { max_age: '1h' } });
     await mx.addRoute('healthy.example', healthy.url);
@@ -160,7 +151,7 @@ describe('circuit breaker', () => {
 
 describe('destination safety', () => {
   it('with private destinations refused, loopback URLs (literal or by name) are dead-lettered, never contacted', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath, ['--allow-private-destinations', 'false']));
+    const mx = later(await startTestMxhook(suite.redis.socketPath, ['--allow-private-destinations', 'false']));
     const app = later(await startReceiver());
     const port = new URL(app.url).port;
     await mx.addRoute('literal.example', app.url);

@@ -3,36 +3,27 @@
  * the next run says X-Mxhook-Attempt: 2, and after --max-worker-crashes deaths the delivery is
  * dead-lettered with the reason instead of crashing workers in a loop.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getDeadLetter } from '../src/store/dead-letters.ts';
-import { startTestRedis, type TestRedis } from './helpers/redis.ts';
+import { redisPerFile } from './helpers/suite.ts';
 import { startTestMxhook, type TestMxhook } from './helpers/mxhook.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { sendMail } from './helpers/smtp.ts';
 import { spawnMxhook, type MxhookProcess } from './helpers/process.ts';
 
-let redis: TestRedis;
-const cleanups: (() => Promise<unknown>)[] = [];
-const later = <T extends { close(): Promise<unknown> }>(thing: T): T => (cleanups.push(() => thing.close()), thing);
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await redis?.cleanup();
-});
+const suite = redisPerFile();
+const later = suite.later;
 
 function workerProcess(mx: TestMxhook): MxhookProcess {
-  const p = spawnMxhook(['worker', '--redis-url', redis.socketPath, '--redis-prefix', mx.keys.prefix, '--data-dir', mx.config.dataDir,
+  const p = spawnMxhook(['worker', '--redis-url', suite.redis.socketPath, '--redis-prefix', mx.keys.prefix, '--data-dir', mx.config.dataDir,
     '--worker-lock-duration', '1s', '--max-worker-crashes', '2']);
-  cleanups.push(async () => p.proc.kill('SIGKILL'));
+  suite.afterwards(async () => p.proc.kill('SIGKILL'));
   return p;
 }
 
 describe('workers killed while delivering', () => {
   it('the re-run says attempt 2; after 2 deaths the delivery is dead-lettered with the crash reason, not POSTed again', async () => {
-    const mx = later(await startTestMxhook(redis.socketPath, [], ['smtp']));
+    const mx = later(await startTestMxhook(suite.redis.socketPath, [], ['smtp']));
     let current: MxhookProcess | undefined;
     const app = later(await startReceiver(async () => {
       const dying = current!;
