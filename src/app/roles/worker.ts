@@ -19,7 +19,8 @@ function retryPolicyFrom(config: Config): RetryPolicy {
 
 export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   const { config, logger, keys } = ctx;
-  const post = { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout, allowPrivateDestinations: config.allowPrivateDestinations };
+  const post = { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout, allowPrivateDestinations: config.allowPrivateDestinations,
+    responseExcerptChars: config.deadLetterResponseExcerpt };
   const agent = createDeliveryAgent(post);
   ctx.onStop(() => agent.close());
   const store = ctx.connect('patient', 'mxhook-worker-store', true);
