@@ -1,47 +1,25 @@
-/** `mxhook routes add|list|rm`. */
+/** `mxhook routes add|list|rm`, through the same route service as the API. */
 import type { Config } from '../../config/schema.ts';
-import { normalizeHostname } from '../../domain/address.ts';
-import { maskUrlCredentials } from '../../config/redact.ts';
-import { validateParseSetting } from '../../domain/route.ts';
-import { createRouteRegistry } from '../../routes/registry.ts';
-import { createSigningSecrets } from '../../routes/signing-secrets.ts';
+import { createRouteAdmin } from '../../services/route-admin.ts';
 import { withRedis, type Output } from './with-redis.ts';
 
 const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] | list | rm HOSTNAME\n';
 
 export function runRoutesCommand(config: Config, operands: string[], flags: ReadonlySet<string>, output: Output): Promise<number> {
   return withRedis(config, output, async (redis, keys) => {
-    const routes = createRouteRegistry(redis, keys);
-    const secrets = createSigningSecrets(redis, keys);
+    const routes = createRouteAdmin(redis, keys);
     const [sub, hostname, url] = operands;
     if (sub === 'list') {
-      for (const r of await routes.list()) {
-        output.out(`${r.hostname}\t${maskUrlCredentials(r.url)}\t${r.send_raw ? 'raw' : 'parsed'}${r.spam_check ? '\tspam_check' : ''}\n`);
-      }
+      for (const r of await routes.list()) output.out(`${r.hostname}\t${r.url}\t${r.send_raw ? 'raw' : 'parsed'}${r.spam_check ? '\tspam_check' : ''}\n`);
       return 0;
     }
     if (sub === 'add') {
-      const checked = validateParseSetting({ hostname, url, send_raw: flags.has('--raw'), spam_check: flags.has('--spam-check') });
-      if (checked.errors) {
-        output.err(checked.errors.map((e) => `mxhook: ${e.field ?? 'route'}: ${e.message}\n`).join(''));
-        return 2;
-      }
-      if (!(await routes.create(checked.setting))) {
-        output.err(`mxhook: a route for ${checked.setting.hostname} already exists (rm it first)\n`);
-        return 1;
-      }
-      const secret = await secrets.add(checked.setting.hostname);
-      output.out(`added ${checked.setting.hostname}\nsigning secret (shown once): ${secret.secret}\n`);
+      const { setting, secret } = await routes.create({ hostname, url, send_raw: flags.has('--raw'), spam_check: flags.has('--spam-check') });
+      output.out(`added ${setting.hostname}\nsigning secret (shown once): ${secret.secret}\n`);
       return 0;
     }
     if (sub === 'rm' && hostname) {
-      const normalized = normalizeHostname(hostname);
-      if (!(await routes.remove(normalized))) {
-        output.err(`mxhook: no route for ${hostname}\n`);
-        return 1;
-      }
-      await secrets.removeAll(normalized);
-      output.out(`removed ${normalized}\n`);
+      output.out(`removed ${await routes.remove(hostname)}\n`);
       return 0;
     }
     output.err(ROUTES_USAGE);
