@@ -9,38 +9,26 @@ import { promisify } from 'node:util';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveApiKey } from '../src/api/api-key.ts';
-import { buildApiApp } from '../src/api/app.ts';
-import { createDeadLetterAdmin } from '../src/services/dead-letter-admin.ts';
-import { createRouteAdmin } from '../src/services/route-admin.ts';
-import { createKeySpace, type KeySpace } from '../src/store/keys.ts';
-import { createRedis } from '../src/store/redis.ts';
+import type { KeySpace } from '../src/store/keys.ts';
+import { buildTestApiApp, type TestApiApp } from './helpers/api-app.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 
 const KEY = 'inject-test-key';
 const BASE = '/v3/user/webhooks/parse';
 let testRedis: TestRedis;
+let api: TestApiApp;
 let redis: Redis;
 let keys: KeySpace;
 let app: FastifyInstance;
 
 beforeAll(async () => {
   testRedis = await startTestRedis();
-  redis = createRedis(testRedis.socketPath, 'patient', 'inject-test');
-  keys = createKeySpace(`t${randomBytes(4).toString('hex')}`);
-  app = await buildApiApp({
-    redis, keys,
-    routes: createRouteAdmin(redis, keys),
-    deadLetters: createDeadLetterAdmin({ redis, keys, accept: async () => { throw new Error('no replay in these tests'); } }),
-    ecdsaPublicKey: async () => 'pk', apiKeyHash: (await resolveApiKey(redis, keys, KEY)).hash, logger: pino({ level: 'silent' }),
-    metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
-  });
+  api = await buildTestApiApp(testRedis.socketPath, KEY);
+  ({ app, redis, keys } = api);
 });
 afterAll(async () => {
-  await app?.close();
-  redis?.disconnect();
+  await api?.close();
   await testRedis?.cleanup();
 });
 
