@@ -22,7 +22,6 @@ export interface SigningSecrets {
   add(hostname: string): Promise<NewSecret>;
   /** Resolves false when the id was not found. */
   remove(hostname: string, id: string): Promise<boolean>;
-  removeAll(hostname: string): Promise<void>;
   /**
    * HMAC keys of every active secret, for signing, as KeyObjects: createHmac takes one about three
    * times faster than raw bytes (node validates a Buffer key on every call).
@@ -67,9 +66,6 @@ export function createSigningSecrets(redis: Redis, keys: KeySpace): SigningSecre
     },
     async remove(hostname, id) {
       return (await redis.hdel(secretsKey(keys, hostname), id)) === 1;
-    },
-    async removeAll(hostname) {
-      await redis.del(secretsKey(keys, hostname));
     },
     async keysFor(hostname) {
       return (await readAll(hostname)).map((s) => keyObject(s.secret));
