@@ -1,19 +1,26 @@
-/** The SendGrid-compatible settings API (SPEC §5), through the real HTTP server. */
+/**
+ * The SendGrid-compatible settings API: authentication, CRUD, mail flow and stats through the real
+ * HTTP server (its listener wiring); error answers through Fastify's inject() on the same data.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 import { startTestMxhook, TEST_API_KEY, type TestMxhook } from './helpers/mxhook.ts';
 import { sendMail } from './helpers/smtp.ts';
+import { buildTestApiApp, type TestApiApp } from './helpers/api-app.ts';
 
 let redis: TestRedis;
 let mx: TestMxhook;
 let base: string;
+let injected: TestApiApp;
 
 beforeAll(async () => {
   redis = await startTestRedis();
   mx = await startTestMxhook(redis.socketPath, [], ['api', 'smtp']);
   base = `http://127.0.0.1:${mx.apiPort}`;
+  injected = await buildTestApiApp(redis.socketPath, TEST_API_KEY, mx.keys.prefix);
 });
 afterAll(async () => {
+  await injected?.close();
   await mx?.close();
   await redis?.cleanup();
 });
@@ -27,6 +34,16 @@ async function api(method: string, path: string, body?: unknown, options: { key?
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** The same request through inject(): no socket, same app, same Redis data. */
+async function inject(method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT', path: string, body?: unknown, options: { raw?: string } = {}) {
+  const res = await injected.app.inject({
+    method, url: path,
+    headers: { authorization: `Bearer ${TEST_API_KEY}`, ...(body !== undefined || options.raw ? { 'content-type': 'application/json' } : {}) },
+    ...(options.raw !== undefined ? { payload: options.raw } : body !== undefined ? { payload: JSON.stringify(body) } : {}),
+  });
+  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
 }
 
 const SETTINGS = '/v3/user/webhooks/parse/settings';
@@ -89,14 +106,14 @@ describe('parse settings CRUD', () => {
 
 describe('errors', () => {
   it('duplicate hostname -> 409 with a hostname error', async () => {
-    await api('POST', SETTINGS, { hostname: 'dup.example', url: 'https://a.example/' });
-    const res = await api('POST', SETTINGS, { hostname: 'DUP.example', url: 'https://b.example/' });
+    await inject('POST', SETTINGS, { hostname: 'dup.example', url: 'https://a.example/' });
+    const res = await inject('POST', SETTINGS, { hostname: 'DUP.example', url: 'https://b.example/' });
     expect(res.status).toBe(409);
     expect(res.body.errors[0].field).toBe('hostname');
   });
 
   it('invalid fields -> 400 listing each problem', async () => {
-    const res = await api('POST', SETTINGS, { hostname: 'not a host', url: 'ftp://x.example/', spam_check: 'yes', colour: 'blue' });
+    const res = await inject('POST', SETTINGS, { hostname: 'not a host', url: 'ftp://x.example/', spam_check: 'yes', colour: 'blue' });
     expect(res.status).toBe(400);
     const fields = res.body.errors.map((e: { field: string }) => e.field).sort();
     expect(fields).toEqual(['colour', 'hostname', 'spam_check', 'url']);
@@ -104,38 +121,38 @@ describe('errors', () => {
 
   it('refuses cloud-metadata and link-local URLs at creation', async () => {
     for (const url of ['http://169.254.169.254/latest/meta-data', 'http://[fe80::1]/', 'http://[::ffff:169.254.169.254]/']) {
-      const res = await api('POST', SETTINGS, { hostname: 'ssrf.example', url });
+      const res = await inject('POST', SETTINGS, { hostname: 'ssrf.example', url });
       expect(res.status).toBe(400);
       expect(res.body.errors[0]).toMatchObject({ field: 'url', message: expect.stringMatching(/never allowed/) });
     }
   });
 
   it('missing url, bad JSON, empty body, non-object body -> 400', async () => {
-    expect((await api('POST', SETTINGS, { hostname: 'nourl.example' })).body.errors).toEqual([{ field: 'url', message: 'url is required' }]);
-    const bad = await api('POST', SETTINGS, undefined, { raw: '{"hostname": ' });
+    expect((await inject('POST', SETTINGS, { hostname: 'nourl.example' })).body.errors).toEqual([{ field: 'url', message: 'url is required' }]);
+    const bad = await inject('POST', SETTINGS, undefined, { raw: '{"hostname": ' });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].message).toMatch(/not valid JSON/);
-    expect((await api('POST', SETTINGS, undefined, { raw: ' ' })).status).toBe(400);
-    expect((await api('POST', SETTINGS, [1, 2])).status).toBe(400);
+    expect((await inject('POST', SETTINGS, undefined, { raw: ' ' })).status).toBe(400);
+    expect((await inject('POST', SETTINGS, [1, 2])).status).toBe(400);
   });
 
-  it('oversized body -> 413', async () => {
+  it('oversized body -> 413 (over the real socket)', async () => {
     const res = await api('POST', SETTINGS, { hostname: 'big.example', url: `https://a.example/${'x'.repeat(70_000)}` });
     expect(res.status).toBe(413);
   });
 
   it('patching a hostname, or an unknown one, is refused', async () => {
-    await api('POST', SETTINGS, { hostname: 'fixed.example', url: 'https://a.example/' });
-    const res = await api('PATCH', `${SETTINGS}/fixed.example`, { hostname: 'other.example' });
+    await inject('POST', SETTINGS, { hostname: 'fixed.example', url: 'https://a.example/' });
+    const res = await inject('PATCH', `${SETTINGS}/fixed.example`, { hostname: 'other.example' });
     expect(res.status).toBe(400);
     expect(res.body.errors[0].field).toBe('hostname');
-    expect((await api('PATCH', `${SETTINGS}/missing.example`, { send_raw: true })).status).toBe(404);
-    expect((await api('DELETE', `${SETTINGS}/missing.example`)).status).toBe(404);
+    expect((await inject('PATCH', `${SETTINGS}/missing.example`, { send_raw: true })).status).toBe(404);
+    expect((await inject('DELETE', `${SETTINGS}/missing.example`)).status).toBe(404);
   });
 
   it('unknown paths -> 404, wrong verbs -> 405', async () => {
-    expect((await api('GET', '/v3/nothing')).status).toBe(404);
-    expect((await api('PUT', SETTINGS, {})).status).toBe(405);
+    expect((await inject('GET', '/v3/nothing')).status).toBe(404);
+    expect((await inject('PUT', SETTINGS, {})).status).toBe(405);
   });
 });
 
@@ -151,7 +168,7 @@ describe('stats', () => {
   });
 
   it('requires a valid start_date', async () => {
-    expect((await api('GET', '/v3/user/webhooks/parse/stats')).status).toBe(400);
-    expect((await api('GET', '/v3/user/webhooks/parse/stats?start_date=yesterday')).status).toBe(400);
+    expect((await inject('GET', '/v3/user/webhooks/parse/stats')).body.errors).toEqual([{ field: 'start_date', message: 'start_date is required' }]);
+    expect((await inject('GET', '/v3/user/webhooks/parse/stats?start_date=yesterday')).status).toBe(400);
   });
 });

@@ -56,7 +56,7 @@ describe('dead letters', () => {
     expect(page.body.result).toHaveLength(1);
     expect(page.body.total).toBeGreaterThanOrEqual(2);
     const shown = await api('GET', `/dead-letters/${a}`);
-    expect(shown.body).toMatchObject({ deliveryId: a, hostname: 'dlq.example', reason: 'HTTP 400: no such mailbox', recipients: ['x@dlq.example'] });
+    expect(shown.body).toMatchObject({ deliveryId: a, hostname: 'dlq.example', reason: 'HTTP 400; response excerpt: "no such mailbox"', recipients: ['x@dlq.example'] });
     expect(shown.body.attempts).toEqual([expect.objectContaining({ attempt: 1, status: 400, outcome: 'permanent', at: expect.any(String) })]);
     expect((await api('GET', '/dead-letters/nope.1')).status).toBe(404);
   });
@@ -94,7 +94,7 @@ describe('dead letters', () => {
     const d1 = await sendAndDie('c1@other-dlq.example', 'cli one');
     const listed = await cli(['dead', 'list', 'other-dlq.example']);
     expect(listed.stdout).toContain(d1);
-    expect((await cli(['dead', 'show', d1])).stdout).toContain('"reason": "HTTP 400: no such mailbox"');
+    expect((await cli(['dead', 'show', d1])).stdout).toContain('"reason": "HTTP 400; response excerpt: \\"no such mailbox\\""');
     accepting = true;
     try {
       const before = app.posts.length;

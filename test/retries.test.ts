@@ -95,7 +95,7 @@ describe('dead letters', () => {
     expect(app.posts).toHaveLength(1);
     const dead = await getDeadLetter(mx.redis, mx.keys, `${id}.1`);
     expect(dead).toMatchObject({ deliveryId: `${id}.1`, messageId: id, hostname: 'strict.example.com', mailFrom: 'a@sender.test', recipients: ['in@strict.example.com'] });
-    expect(dead!.reason).toMatch(/^HTTP 400: unknown mailbox/);
+    expect(dead!.reason).toMatch(/^HTTP 400; response excerpt: "unknown mailbox/);
     expect(dead!.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'permanent', status: 400 })]);
     const kept = await mx.redis.getBuffer(mx.keys.deadLetterRaw(`${id}.1`));
     expect(kept!.toString()).toContain('Subject: rejected');

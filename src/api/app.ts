@@ -1,31 +1,36 @@
-/** The HTTP API as a request handler (tests drive it through a real server on port 0). */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+/**
+ * The HTTP API as a Fastify app: SendGrid's parse settings, signing secrets, dead letters, stats,
+ * /signed, /healthz, /metrics and /openapi.json (made by @fastify/swagger from the schemas that
+ * validate the requests). Built here, listened on by app/roles/api.ts; tests use inject().
+ */
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { MxhookError } from '../domain/errors.ts';
-import { healthReport } from '../domain/health.ts';
-import type { AcceptMessage } from '../domain/message.ts';
-import type { RouteRegistry } from '../routes/registry.ts';
+import type { DeadLetterAdmin } from '../services/dead-letter-admin.ts';
+import type { RouteAdmin } from '../services/route-admin.ts';
 import type { SigningSecrets } from '../routes/signing-secrets.ts';
 import type { KeySpace } from '../store/keys.ts';
 import type { RedisMemoryState } from '../store/redis-memory.ts';
-import { readRouteStats } from '../store/route-stats.ts';
 import { isAuthorized } from './api-key.ts';
-import { listDead, purgeOne, purgeRoute, replayOne, replayRoute, showDead } from './dead-letters.ts';
-import { sendError, sendJson } from './http.ts';
-import { handleInspect, isInspectPath } from './inspect.ts';
-import { requireRoute } from './require-route.ts';
-import { addSecret, listSecrets, removeSecret } from './secrets.ts';
-import { createSetting, deleteSetting, getSetting, listSettings, patchSetting } from './settings.ts';
-import { getReceivedStats } from './stats.ts';
+import { registerDeadLetterRoutes } from './dead-letters.ts';
+import { registerInspectRoutes } from './inspect.ts';
+import { createErrorHandler, sendMxhookError } from './errors.ts';
+import { checkHealth, type Health } from './health.ts';
+import { acceptJsonBodies } from './json-body.ts';
+import { errorBody, health } from './schemas.ts';
+import { registerSettingsRoutes } from './settings.ts';
+import { registerStatsRoutes } from './stats.ts';
+import { createValidatorCompiler } from './validators.ts';
 
 export interface ApiDependencies {
   readonly redis: Redis;
   readonly keys: KeySpace;
-  readonly routes: RouteRegistry;
-  readonly secrets: SigningSecrets;
-  /** Stores a replayed message and its delivery (the SMTP intake's atomic step). */
-  readonly accept: AcceptMessage;
+  /** Routes and their secrets (services/route-admin.ts), the same service the CLI uses. */
+  readonly routes: RouteAdmin;
+  /** Dead letters (services/dead-letter-admin.ts), the same service the CLI uses. */
+  readonly deadLetters: DeadLetterAdmin;
   /** The server's ECDSA public key, base64 DER (SendGrid's format). */
   readonly ecdsaPublicKey: () => Promise<string>;
   /** sha256 of the API key (see resolveApiKey). */
@@ -33,80 +38,93 @@ export interface ApiDependencies {
   readonly logger: Logger;
   /** Prometheus text of this process (app/metrics.ts), served without the key at /metrics. */
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
-  /** Redis memory use (store/redis-memory.ts), for /healthz's degraded state. */
+  /** What /healthz answers; default: Redis answers PING, and the memory watch if given (api/health.ts). */
+  readonly health?: () => Promise<Health>;
+  /** The Redis memory watch (store/redis-memory.ts): /healthz says degraded while it is high. */
   readonly redisMemory?: () => RedisMemoryState;
+  /** Signing secrets, for the built-in inspector's signature check. */
+  readonly secrets: SigningSecrets;
 }
 
-type Handler = (ctx: { deps: ApiDependencies; req: IncomingMessage; res: ServerResponse; params: string[]; query: URLSearchParams }) => Promise<void>;
+/** JSON request bodies larger than this are refused with 413. */
+export const MAX_BODY_BYTES = 64 * 1024;
+export const API_BASE = '/v3/user/webhooks/parse';
 
-const BASE = '/v3/user/webhooks/parse';
-const H = '([^/]+)';
-
-/** [method, path pattern, handler]; the first match wins. */
-const ROUTES: [string, RegExp, Handler][] = [
-  ['GET', new RegExp(`^${BASE}/settings/?$`), ({ deps, res }) => listSettings(deps.routes, res)],
-  ['POST', new RegExp(`^${BASE}/settings/?$`), ({ deps, req, res }) => createSetting(deps.routes, deps.secrets, req, res)],
-  ['GET', new RegExp(`^${BASE}/settings/${H}$`), ({ deps, res, params }) => getSetting(deps.routes, params[0], res)],
-  ['PATCH', new RegExp(`^${BASE}/settings/${H}$`), ({ deps, req, res, params }) => patchSetting(deps.routes, params[0], req, res)],
-  ['DELETE', new RegExp(`^${BASE}/settings/${H}$`), ({ deps, res, params }) => deleteSetting(deps.routes, deps.secrets, params[0], res)],
-  ['GET', new RegExp(`^${BASE}/settings/${H}/secrets$`), ({ deps, res, params }) => listSecrets(deps.routes, deps.secrets, params[0], res)],
-  ['POST', new RegExp(`^${BASE}/settings/${H}/secrets$`), ({ deps, res, params }) => addSecret(deps.routes, deps.secrets, params[0], res)],
-  ['DELETE', new RegExp(`^${BASE}/settings/${H}/secrets/${H}$`), ({ deps, res, params }) => removeSecret(deps.routes, deps.secrets, params[0], params[1], res)],
-  ['GET', new RegExp(`^${BASE}/settings/${H}/stats$`), async ({ deps, res, params }) => {
-    const { hostname } = await requireRoute(deps.routes, params[0]);
-    sendJson(res, 200, await readRouteStats(deps.redis, deps.keys, hostname));
-  }],
-  ['GET', new RegExp(`^${BASE}/stats$`), ({ deps, res, query }) => getReceivedStats(deps.redis, deps.keys, query, res)],
-  ['GET', new RegExp(`^${BASE}/signed$`), async ({ deps, res }) => sendJson(res, 200, { public_key: await deps.ecdsaPublicKey() })],
-  ['GET', new RegExp(`^${BASE}/dead-letters/?$`), ({ deps, res, query }) => listDead(deps, query, res)],
-  ['DELETE', new RegExp(`^${BASE}/dead-letters/?$`), ({ deps, res, query }) => purgeRoute(deps, query, res)],
-  ['POST', new RegExp(`^${BASE}/dead-letters/replay$`), ({ deps, res, query }) => replayRoute(deps, query, res)],
-  ['GET', new RegExp(`^${BASE}/dead-letters/${H}$`), ({ deps, res, params }) => showDead(deps, params[0], res)],
-  ['DELETE', new RegExp(`^${BASE}/dead-letters/${H}$`), ({ deps, res, params }) => purgeOne(deps, params[0], res)],
-  ['POST', new RegExp(`^${BASE}/dead-letters/${H}/replay$`), ({ deps, res, params }) => replayOne(deps, params[0], res)],
-];
-
-export function createApiHandler(deps: ApiDependencies): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const started = Date.now();
-    handle(deps, req, res)
-      .catch((err: unknown) => {
-        if (err instanceof MxhookError) return sendError(res, err);
-        deps.logger.error({ event: 'api_error', method: req.method, path: req.url?.split('?')[0], err: String(err) });
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ field: null, message: 'internal error' }] });
-        else res.destroy();
-      })
-      .finally(() => {
-        deps.logger.debug({ event: 'api_request', method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Date.now() - started });
-      });
-  };
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without the API key (health, metrics, the OpenAPI document). */
+    readonly public?: boolean;
+  }
 }
 
-async function handle(deps: ApiDependencies, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const method = req.method ?? 'GET';
-  if (url.pathname === '/healthz') {
-    const redisReachable = await deps.redis.ping().then(() => true, () => false);
-    const report = healthReport({ redisReachable, ...(deps.redisMemory ? { redisMemory: deps.redisMemory() } : {}) });
-    return sendJson(res, report.httpStatus, report.body);
+/** A ready Fastify app (not listening): `app.server` for a listener, `app.inject()` for tests. */
+export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    exposeHeadRoutes: false,
+    routerOptions: { ignoreTrailingSlash: true },
+    // A malformed % escape in the path: 400 in our shape, not Fastify's.
+    frameworkErrors: (error, _request, reply) => {
+      void sendMxhookError(reply, new MxhookError(error.code === 'FST_ERR_BAD_URL' ? 'BAD_REQUEST_PATH' : 'NOT_FOUND'));
+    },
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.setErrorHandler(createErrorHandler(deps.logger));
+  acceptJsonBodies(app);
+
+  // Which paths exist (for 405 on a known path with another verb).
+  const paths: RegExp[] = [];
+  app.addHook('onRoute', (route) => {
+    const pattern = route.url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+    paths.push(new RegExp(`^${pattern}/?$`));
+  });
+  app.setNotFoundHandler(async (request) => {
+    const path = request.url.split('?')[0];
+    throw new MxhookError(paths.some((p) => p.test(path)) ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND');
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.public) return;
+    if (!isAuthorized(request.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    deps.logger.debug({ event: 'api_request', method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'mxhook API', version: '0.1.0', description: 'SendGrid-compatible Inbound Parse settings, signing secrets, dead letters and stats.' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'The API key (MXHOOK_API_KEY, or the one printed at first start).' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+
+  const readHealth = deps.health ?? (() => checkHealth(deps.redis, deps.redisMemory));
+  app.get('/healthz', { config: { public: true }, schema: { summary: 'Liveness and readiness', security: [], response: { 200: health, 503: health } } }, async (_request, reply) => {
+    const { httpStatus, body } = await readHealth();
+    return reply.code(httpStatus).send(body);
+  });
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    // Unauthenticated like /healthz, so Prometheus needs no secret: it carries counts, never mail,
+    // hostnames or addresses. Keep the API port off the internet (README, "Metrics").
+    app.get('/metrics', { config: { public: true }, schema: { summary: 'Prometheus metrics of this process', description: 'Prometheus text format (no API key).', security: [] } }, async (_request, reply) => {
+      const { contentType, body } = await metrics();
+      return reply.type(contentType).send(body);
+    });
   }
-  // Unauthenticated like /healthz, so Prometheus needs no secret: it carries counts, never mail,
-  // hostnames or addresses. Keep the API port off the internet (README, "Metrics").
-  if (url.pathname === '/metrics' && deps.metrics && method === 'GET') {
-    const { contentType, body } = await deps.metrics();
-    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-    return;
-  }
-  if (isInspectPath(url.pathname)) return handleInspect(deps, req, res, url.pathname);
-  if (!isAuthorized(req.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
-  let pathMatched = false;
-  for (const [verb, pattern, handler] of ROUTES) {
-    const match = pattern.exec(url.pathname);
-    if (!match) continue;
-    pathMatched = true;
-    if (verb !== method) continue;
-    return handler({ deps, req, res, params: match.slice(1).map(decodeURIComponent), query: url.searchParams });
-  }
-  throw new MxhookError(pathMatched ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND');
+  app.get('/openapi.json', { config: { public: true }, schema: { summary: 'This document (OpenAPI 3.1)', security: [] } }, async () => app.swagger());
+
+  registerSettingsRoutes(app, deps.routes);
+  registerDeadLetterRoutes(app, deps.deadLetters);
+  registerStatsRoutes(app, deps);
+  await registerInspectRoutes(app, deps);
+  app.get(`${API_BASE}/signed`, {
+    schema: { summary: 'The ECDSA public key of SendGrid-style signatures', response: { 200: { type: 'object', required: ['public_key'], properties: { public_key: { type: 'string' } } }, 401: errorBody } },
+  }, async () => ({ public_key: await deps.ecdsaPublicKey() }));
+
+  await app.ready();
+  return app;
 }

@@ -1,60 +1,42 @@
-/** Dead letters over the API: list (by hostname, paged), show, replay one or a route's, purge. */
-import type { ServerResponse } from 'node:http';
-import type { Redis } from 'ioredis';
-import type { AcceptMessage } from '../domain/message.ts';
-import { normalizeHostname } from '../domain/address.ts';
-import { replayDeadLetter } from '../queue/replay.ts';
-import { deadLetterIds, deleteDeadLetter, getDeadLetter, listDeadLetters } from '../store/dead-letters.ts';
-import type { KeySpace } from '../store/keys.ts';
-import { fail, sendJson } from './http.ts';
+/** Dead letters over the API: list (by hostname, paged), show, replay one or a route's, purge; over the dead-letter service. */
+import type { FastifyInstance } from 'fastify';
+import type { DeadLetterAdmin } from '../services/dead-letter-admin.ts';
+import { deadLetter, deadLetterListQuery, deadLetterParams, errorBody, replayed, routeQuery } from './schemas.ts';
 
-export interface DeadLetterDeps {
-  readonly redis: Redis;
-  readonly keys: KeySpace;
-  readonly accept: AcceptMessage;
-}
+const BASE = '/v3/user/webhooks/parse/dead-letters';
+const tags = ['dead letters'];
+const errors = { 400: errorBody, 401: errorBody, 404: errorBody } as const;
 
-const hostnameParam = (query: URLSearchParams) => {
-  const raw = query.get('hostname');
-  return raw ? normalizeHostname(raw) || fail('VALIDATION_FAILED', `invalid hostname: ${raw}`) : undefined;
-};
+type IdParams = { Params: { id: string } };
+type RouteQuery = { Querystring: { hostname: string } };
 
-export async function listDead(deps: DeadLetterDeps, query: URLSearchParams, res: ServerResponse): Promise<void> {
-  const limit = Math.min(Math.max(Number(query.get('limit') ?? 50) || 50, 1), 500);
-  const offset = Math.max(Number(query.get('offset') ?? 0) || 0, 0);
-  sendJson(res, 200, await listDeadLetters(deps.redis, deps.keys, { hostname: hostnameParam(query), limit, offset }));
-}
+export function registerDeadLetterRoutes(app: FastifyInstance, dead: DeadLetterAdmin): void {
+  app.get<{ Querystring: { hostname?: string; limit: number; offset: number } }>(BASE, {
+    schema: { tags, summary: 'List dead letters, newest first', querystring: deadLetterListQuery,
+      response: { 200: { type: 'object', required: ['total', 'result'], properties: { total: { type: 'integer' }, result: { type: 'array', items: deadLetter } } }, 400: errorBody, 401: errorBody } },
+  }, async (request) => dead.list(request.query));
 
-export async function showDead(deps: DeadLetterDeps, id: string, res: ServerResponse): Promise<void> {
-  const letter = await getDeadLetter(deps.redis, deps.keys, id);
-  if (!letter) fail('NOT_FOUND', `no dead letter ${id}`);
-  sendJson(res, 200, letter);
-}
+  app.delete<RouteQuery>(BASE, {
+    schema: { tags, summary: 'Purge every dead letter of a route', querystring: routeQuery,
+      response: { 200: { type: 'object', required: ['purged'], properties: { purged: { type: 'integer' } } }, 400: errorBody, 401: errorBody } },
+  }, async (request) => ({ purged: await dead.purgeRoute(request.query.hostname) }));
 
-export async function replayOne(deps: DeadLetterDeps, id: string, res: ServerResponse): Promise<void> {
-  const deliveryId = await replayDeadLetter(deps.redis, deps.keys, deps.accept, id);
-  if (!deliveryId) fail('NOT_FOUND', `no dead letter ${id}`);
-  sendJson(res, 202, { replayed: [{ dead_letter: id, delivery_id: deliveryId }] });
-}
+  app.post<RouteQuery>(`${BASE}/replay`, {
+    schema: { tags, summary: 'Replay every dead letter of a route', querystring: routeQuery, response: { 202: replayed, 400: errorBody, 401: errorBody } },
+  }, async (request, reply) => reply.code(202).send({ replayed: await dead.replayRoute(request.query.hostname) }));
 
-export async function replayRoute(deps: DeadLetterDeps, query: URLSearchParams, res: ServerResponse): Promise<void> {
-  const hostname = hostnameParam(query) ?? fail('VALIDATION_FAILED', 'hostname is required to replay a route');
-  const replayed = [];
-  for (const id of await deadLetterIds(deps.redis, deps.keys, hostname)) {
-    const deliveryId = await replayDeadLetter(deps.redis, deps.keys, deps.accept, id);
-    if (deliveryId) replayed.push({ dead_letter: id, delivery_id: deliveryId });
-  }
-  sendJson(res, 202, { replayed });
-}
+  app.get<IdParams>(`${BASE}/:id`, {
+    schema: { tags, summary: 'Show a dead letter: reason, envelope, every attempt', params: deadLetterParams, response: { 200: deadLetter, ...errors } },
+  }, async (request) => dead.show(request.params.id));
 
-export async function purgeOne(deps: DeadLetterDeps, id: string, res: ServerResponse): Promise<void> {
-  if (!(await deleteDeadLetter(deps.redis, deps.keys, id))) fail('NOT_FOUND', `no dead letter ${id}`);
-  res.writeHead(204).end();
-}
+  app.delete<IdParams>(`${BASE}/:id`, {
+    schema: { tags, summary: 'Purge a dead letter', params: deadLetterParams, response: { 204: { type: 'null' }, ...errors } },
+  }, async (request, reply) => {
+    await dead.purge(request.params.id);
+    return reply.code(204).send();
+  });
 
-export async function purgeRoute(deps: DeadLetterDeps, query: URLSearchParams, res: ServerResponse): Promise<void> {
-  const hostname = hostnameParam(query) ?? fail('VALIDATION_FAILED', 'hostname is required to purge a route');
-  let purged = 0;
-  for (const id of await deadLetterIds(deps.redis, deps.keys, hostname)) if (await deleteDeadLetter(deps.redis, deps.keys, id)) purged++;
-  sendJson(res, 200, { purged });
+  app.post<IdParams>(`${BASE}/:id/replay`, {
+    schema: { tags, summary: 'Deliver the kept message again (a new delivery id)', params: deadLetterParams, response: { 202: replayed, ...errors } },
+  }, async (request, reply) => reply.code(202).send({ replayed: [await dead.replay(request.params.id)] }));
 }

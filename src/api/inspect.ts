@@ -4,7 +4,7 @@
  * `GET` (API key) lists the kept ones as JSON. The token is unguessable and made by
  * `mxhook routes add HOST --inspect`; an unknown one is a 404.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { INSPECT_PATH_PREFIX, isInspectorToken } from '../domain/inspection.ts';
 import { MxhookError } from '../domain/errors.ts';
@@ -12,7 +12,6 @@ import { createInspector } from '../routes/inspector.ts';
 import type { SigningSecrets } from '../routes/signing-secrets.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { isAuthorized } from './api-key.ts';
-import { sendJson } from './http.ts';
 
 /** Largest POST the inspector reads (bigger: 413, and the delivery is dead-lettered as any 4xx). */
 export const INSPECT_MAX_BODY = 10 * 1024 * 1024;
@@ -24,35 +23,40 @@ export interface InspectDependencies {
   readonly apiKeyHash: Buffer;
 }
 
-/** True when the path is the inspector's (then the request is answered here). */
-export function isInspectPath(pathname: string): boolean {
-  return pathname.startsWith(INSPECT_PATH_PREFIX);
-}
-
-export async function handleInspect(deps: InspectDependencies, req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
-  const token = pathname.slice(INSPECT_PATH_PREFIX.length);
+/**
+ * In its own scope: any content type is taken as bytes (up to INSPECT_MAX_BODY) for the inspector
+ * to read as a form, while the rest of the API keeps its JSON-only parsers.
+ */
+export async function registerInspectRoutes(app: FastifyInstance, deps: InspectDependencies): Promise<void> {
   const inspector = createInspector(deps.redis, deps.keys, deps.secrets);
-  const method = req.method ?? 'GET';
-  if (method !== 'POST' && method !== 'GET') throw new MxhookError('METHOD_NOT_ALLOWED');
-  if (method === 'GET' && !isAuthorized(req.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
-  const hostname = isInspectorToken(token) ? await inspector.hostnameOf(token) : undefined;
-  if (!hostname) throw new MxhookError('NOT_FOUND', { message: 'no inspector with this token' });
-  if (method === 'GET') return sendJson(res, 200, { result: await inspector.list(token) });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > INSPECT_MAX_BODY) {
-      res.setHeader('connection', 'close');
-      throw new MxhookError('BODY_TOO_LARGE', { message: `the inspector keeps POSTs up to ${INSPECT_MAX_BODY} bytes` });
-    }
-    chunks.push(chunk);
-  }
-  try {
-    const post = await inspector.record(token, hostname, req.headers, Buffer.concat(chunks));
-    sendJson(res, 200, { kept: true, fields: post.fields.length, files: post.files.length });
-  } catch (err) {
-    if (err instanceof TypeError) throw new MxhookError('BAD_FORM', { message: `request body is not multipart/form-data: ${err.message}` });
-    throw err;
-  }
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: INSPECT_MAX_BODY }, (_request, body, done) => done(null, body));
+    const params = { type: 'object', required: ['token'], properties: { token: { type: 'string', maxLength: 200 } } } as const;
+    const hostnameOf = async (token: string) => {
+      const hostname = isInspectorToken(token) ? await inspector.hostnameOf(token) : undefined;
+      if (!hostname) throw new MxhookError('NOT_FOUND', { message: 'no inspector with this token' });
+      return hostname;
+    };
+    scope.get<{ Params: { token: string } }>(`${INSPECT_PATH_PREFIX}:token`, {
+      config: { public: true }, schema: { summary: 'The POSTs an inspector route kept (API key)', params },
+    }, async (request) => {
+      // Public for the POST's sake (the hook skips it), so the key is checked here.
+      if (!isAuthorized(request.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
+      await hostnameOf(request.params.token);
+      return { result: await inspector.list(request.params.token) };
+    });
+    scope.post<{ Params: { token: string }; Body: Buffer | undefined }>(`${INSPECT_PATH_PREFIX}:token`, {
+      config: { public: true }, schema: { summary: 'Keep one POST (what mxhook\'s workers send to an inspector route; no key)', security: [], params },
+    }, async (request) => {
+      const hostname = await hostnameOf(request.params.token);
+      try {
+        const post = await inspector.record(request.params.token, hostname, request.headers, request.body ?? Buffer.alloc(0));
+        return { kept: true, fields: post.fields.length, files: post.files.length };
+      } catch (err) {
+        if (err instanceof TypeError) throw new MxhookError('BAD_FORM', { message: `request body is not multipart/form-data: ${err.message}` });
+        throw err;
+      }
+    });
+  });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskUrlCredentials } from './redact.ts';
+import { maskUrlCredentials, maskUrlPassword } from './redact.ts';
 
 describe('maskUrlCredentials', () => {
   it.each([
@@ -10,5 +10,17 @@ describe('maskUrlCredentials', () => {
     ['https://app.example/inbound', 'https://app.example/inbound'],
   ])('%s -> %s', (input, shown) => {
     expect(maskUrlCredentials(input)).toBe(shown);
+  });
+});
+
+describe('maskUrlPassword', () => {
+  it.each([
+    ['https://hook:s3cret@app.example/inbound', 'https://hook:***@app.example/inbound'],
+    ['https://hook:p%40ss@app.example/in?x=1', 'https://hook:***@app.example/in?x=1'],
+    ['https://hook@app.example/inbound', 'https://hook@app.example/inbound'],
+    ['https://app.example/inbound', 'https://app.example/inbound'],
+    ['not a url', 'not a url'],
+  ])('%s -> %s', (input, shown) => {
+    expect(maskUrlPassword(input)).toBe(shown);
   });
 });

@@ -3,7 +3,7 @@
  * Loading, validation, `--help` and the redacted start-up log are all derived from this table.
  */
 import {
-  parseBoolean, parseDuration, parseDurationRange, parseFraction, parseList, parsePort, parsePositiveInt, parseSize,
+  parseBoolean, parseCount, parseDuration, parseDurationRange, parseFraction, parseList, parsePort, parsePositiveInt, parseSize,
 } from './units.ts';
 
 export interface SettingDefinition<T> {
@@ -133,6 +133,8 @@ export const settingsSchema = {
     description: 'On SIGTERM: how long SMTP sessions in progress may take to finish (new connections get 421) before they are cut.' }),
   deadLetterRetention: setting({ env: 'MXHOOK_DEAD_LETTER_RETENTION', flag: '--dead-letter-retention', default: '7d', parse: parseDuration,
     description: 'How long a dead letter (and its raw message) is kept.' }),
+  deadLetterResponseExcerpt: setting({ env: 'MXHOOK_DEAD_LETTER_RESPONSE_EXCERPT', flag: '--dead-letter-response-excerpt', default: '100', parse: parseCount(500),
+    description: 'Characters of the app\'s answer kept in a dead letter\'s reason, labelled as an excerpt (0: keep only the HTTP status). Every API key holder can read it: an error page may hold secrets.' }),
   logLevel: setting({ env: 'MXHOOK_LOG_LEVEL', flag: '--log-level', default: 'info', parse: (v: string) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new Error(`expected trace, debug, info, warn, error, fatal or silent, got "${v}"`);
     return v;

@@ -39,6 +39,15 @@ export function parsePositiveInt(text: string): number {
   return n;
 }
 
+/** A whole number from 0 to `max`. */
+export function parseCount(max: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || n > max) throw new Error(`expected a whole number from 0 to ${max}, got "${text}"`);
+    return n;
+  };
+}
+
 export function parseBoolean(text: string): boolean {
   if (/^(1|true|yes|on)$/i.test(text.trim())) return true;
   if (/^(0|false|no|off)$/i.test(text.trim())) return false;

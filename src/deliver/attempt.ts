@@ -31,6 +31,20 @@ export interface AttemptContext {
   readonly spamCheck?: (raw: Buffer) => Promise<readonly PayloadPart[]>;
 }
 
+const DEFAULT_EXCERPT_CHARS = 100;
+
+/**
+ * The reason a dead letter keeps: the status, then at most `chars` characters of the app's answer,
+ * labelled so nobody takes it for mxhook's words. Every API key holder reads dead letters and an
+ * app's error page can carry secrets, so it is short and can be turned off (0).
+ */
+export function withResponseExcerpt(reason: string, body: string | undefined, chars: number): string {
+  if (!body || chars <= 0) return reason;
+  const characters = Array.from(body);
+  const cut = characters.length > chars;
+  return `${reason}; response excerpt: "${characters.slice(0, chars).join('')}${cut ? '…' : ''}"${cut ? ` (first ${chars} characters)` : ''}`;
+}
+
 /** `bytesSent`: the request body's size (for /metrics), 0 when nothing was sent. */
 export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number; bytesSent: number }> {
   const { route, message } = input;
@@ -62,8 +76,8 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
       ...(message.meta.replayOf ? { 'x-mxhook-replay-of': message.meta.replayOf } : {}),
     }, ctx.post);
     const outcome = classifyAttempt(result);
-    const detailed = outcome.kind === 'permanent' && result.kind === 'response' && result.bodySnippet
-      ? { ...outcome, reason: `${outcome.reason}: ${result.bodySnippet.slice(0, 200)}` }
+    const detailed = outcome.kind === 'permanent' && result.kind === 'response'
+      ? { ...outcome, reason: withResponseExcerpt(outcome.reason, result.bodySnippet, ctx.post.responseExcerptChars ?? DEFAULT_EXCERPT_CHARS) }
       : outcome;
     return { outcome: detailed, bytesSent: result.kind === 'response' ? form.contentLength : 0, ...(result.kind === 'response' ? { status: result.status } : {}) };
   } finally {

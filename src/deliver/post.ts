@@ -13,6 +13,11 @@ export interface PostOptions {
   readonly requestTimeoutMs: number;
   /** Allow private and loopback destinations (metadata and link-local are never allowed). Default true. */
   readonly allowPrivateDestinations: boolean;
+  /**
+   * Characters of the app's answer kept in a dead letter's reason (attempt.ts), 0 for none.
+   * Default 100 (MXHOOK_DEAD_LETTER_RESPONSE_EXCERPT).
+   */
+  readonly responseExcerptChars?: number;
 }
 
 /** A keep-alive pool per worker process, shared by every delivery. */

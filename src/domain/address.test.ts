@@ -111,6 +111,14 @@ describe('isReservedLocalPart', () => {
     expect(isReservedLocalPart('', reserved)).toBe(false);
   });
 
+  it('matches a quoted local part that names a reserved mailbox', () => {
+    expect(isReservedLocalPart('"postmaster"', reserved)).toBe(true);
+    expect(isReservedLocalPart('"Post\\master"', reserved)).toBe(true);
+    expect(isReservedLocalPart('"abuse"', reserved)).toBe(true);
+    expect(isReservedLocalPart('"post master"', reserved)).toBe(false);
+    expect(isReservedLocalPart('"', reserved)).toBe(false);
+  });
+
   it('matches nothing with an empty list', () => {
     expect(isReservedLocalPart('abuse', [])).toBe(false);
   });

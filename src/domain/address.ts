@@ -25,7 +25,17 @@ export function splitAddress(address: string): { local: string; hostname: string
   return { local: address.slice(0, at), hostname };
 }
 
-/** SendGrid refuses abuse@, postmaster@ and unsubscribe@ at parse hostnames; so do we by default. */
+/**
+ * SendGrid refuses abuse@, postmaster@ and unsubscribe@ at parse hostnames; so do we by default.
+ * A quoted local part names the same mailbox (`"postmaster"`, `"post\\master"`: RFC 5321
+ * quoted-string), so it is unquoted before the check.
+ */
 export function isReservedLocalPart(local: string, reserved: readonly string[]): boolean {
-  return reserved.includes(local.toLowerCase());
+  return reserved.includes(unquoteLocalPart(local).toLowerCase());
+}
+
+/** `"a\\"b"` -> `a"b`; a local part that is not one quoted-string is returned as it is. */
+export function unquoteLocalPart(local: string): string {
+  if (local.length < 2 || !local.startsWith('"') || !local.endsWith('"')) return local;
+  return local.slice(1, -1).replace(/\\(.)/g, '$1');
 }

@@ -32,6 +32,8 @@ export const errorCatalogue = {
   UNAUTHORIZED: { http: 401, message: 'authorization required: send the API key as a Bearer token' },
   NOT_FOUND: { http: 404, message: 'not found' },
   METHOD_NOT_ALLOWED: { http: 405, message: 'method not allowed' },
+  BAD_REQUEST_PATH: { http: 400, message: 'the request path is not valid (a malformed % escape?)' },
+  BAD_DEAD_LETTER_ID: { http: 400, message: 'not a dead-letter id: ids look like <message id>.<n>, as listed' },
   BAD_JSON: { http: 400, message: 'request body is not valid JSON' },
   BAD_FORM: { http: 400, message: 'request body is not multipart/form-data' },
   BODY_TOO_LARGE: { http: 413, message: 'request body is too large' },

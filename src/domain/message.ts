@@ -10,6 +10,18 @@ export function newMessageId(): string {
   return `${Date.now().toString(36)}${randomHex(8)}`;
 }
 
+/**
+ * A delivery id, which is also its dead letter's id: `<message id>.<n>`, n counting the message's
+ * routes from 1 (queue/delivery-queue.ts deliveryId). The same pattern validates API paths.
+ */
+export const DELIVERY_ID_PATTERN = '^[0-9a-z]{1,40}\\.[1-9][0-9]{0,3}$';
+const deliveryIdPattern = new RegExp(DELIVERY_ID_PATTERN);
+
+/** Whether `id` has a delivery id's form (ids are Redis key suffixes: nothing else may pass). */
+export function isDeliveryId(id: string): boolean {
+  return deliveryIdPattern.test(id);
+}
+
 /** One message as SMTP intake accepted it, `Received:` already prepended. */
 export interface IncomingMessage {
   readonly id: string;

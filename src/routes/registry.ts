@@ -2,21 +2,38 @@
 import type { Redis } from 'ioredis';
 import type { ParseSetting } from '../domain/route.ts';
 import type { KeySpace } from '../store/keys.ts';
+import { newSigningSecret, routeSecretsKey, type NewSecret } from './signing-secrets.ts';
 
 export interface RouteRegistry {
   list(): Promise<ParseSetting[]>;
   get(hostname: string): Promise<ParseSetting | undefined>;
-  /** Creates the route; resolves false when the hostname is already taken. */
+  /** Creates the route, unsigned; resolves false when the hostname is already taken. */
   create(setting: ParseSetting): Promise<boolean>;
+  /**
+   * Creates the route and its first signing secret in one step (no unsigned route is left when it
+   * fails); resolves with the secret, or undefined when the hostname is already taken.
+   */
+  createSigned(setting: ParseSetting): Promise<NewSecret | undefined>;
   /** Replaces an existing route; resolves false when it does not exist. */
   replace(setting: ParseSetting): Promise<boolean>;
-  /** Resolves false when there was nothing to delete. */
+  /**
+   * Deletes the route and its signing secrets in one MULTI (a racing re-create cannot lose its new
+   * secret to this delete); resolves false when there was nothing to delete.
+   */
   remove(hostname: string): Promise<boolean>;
 }
 
 // Replace only if present, atomically (HSETNX covers the create side).
 const REPLACE_SCRIPT = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+// The secret is written before the route: a script is not rolled back when a command fails, so a
+// failing write leaves nothing behind rather than a route without its secret.
+const CREATE_SIGNED_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
@@ -38,8 +55,17 @@ export function createRouteRegistry(redis: Redis, keys: KeySpace): RouteRegistry
     async replace(setting) {
       return (await redis.eval(REPLACE_SCRIPT, 1, keys.routes, setting.hostname, JSON.stringify(setting))) === 1;
     },
+    async createSigned(setting) {
+      const { secret, stored } = newSigningSecret();
+      const created = await redis.eval(CREATE_SIGNED_SCRIPT, 2, keys.routes, routeSecretsKey(keys, setting.hostname),
+        setting.hostname, JSON.stringify(setting), secret.id, stored);
+      return created === 1 ? secret : undefined;
+    },
     async remove(hostname) {
-      return (await redis.hdel(keys.routes, hostname)) === 1;
+      const results = await redis.multi().hdel(keys.routes, hostname).del(routeSecretsKey(keys, hostname)).exec();
+      const [error, removed] = results?.[0] ?? [new Error('route delete: transaction aborted')];
+      if (error) throw error;
+      return removed === 1;
     },
   };
 }

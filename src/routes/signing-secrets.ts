@@ -22,7 +22,6 @@ export interface SigningSecrets {
   add(hostname: string): Promise<NewSecret>;
   /** Resolves false when the id was not found. */
   remove(hostname: string, id: string): Promise<boolean>;
-  removeAll(hostname: string): Promise<void>;
   /**
    * HMAC keys of every active secret, for signing, as KeyObjects: createHmac takes one about three
    * times faster than raw bytes (node validates a Buffer key on every call).
@@ -30,7 +29,15 @@ export interface SigningSecrets {
   keysFor(hostname: string): Promise<KeyObject[]>;
 }
 
-const secretsKey = (keys: KeySpace, hostname: string) => `${keys.prefix}:route-secrets:${hostname}`;
+/** Hash: secret id -> `{secret, created_at}` JSON, of one route. */
+export const routeSecretsKey = (keys: KeySpace, hostname: string) => `${keys.prefix}:route-secrets:${hostname}`;
+const secretsKey = routeSecretsKey;
+
+/** A new secret and the hash field value it is stored as. */
+export function newSigningSecret(): { secret: NewSecret; stored: string } {
+  const secret: NewSecret = { id: `sec_${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), secret: `whsec_${randomBytes(32).toString('base64')}` };
+  return { secret, stored: JSON.stringify({ secret: secret.secret, created_at: secret.created_at }) };
+}
 
 /** Secret values seen lately and their KeyObjects; a rotated-out secret falls out with the rest. */
 const KEY_CACHE_LIMIT = 10_000;
@@ -53,15 +60,12 @@ export function createSigningSecrets(redis: Redis, keys: KeySpace): SigningSecre
       return (await readAll(hostname)).map(({ id, created_at }) => ({ id, created_at })).sort((a, b) => a.created_at.localeCompare(b.created_at));
     },
     async add(hostname) {
-      const made: NewSecret = { id: `sec_${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), secret: `whsec_${randomBytes(32).toString('base64')}` };
-      await redis.hset(secretsKey(keys, hostname), made.id, JSON.stringify({ secret: made.secret, created_at: made.created_at }));
-      return made;
+      const { secret, stored } = newSigningSecret();
+      await redis.hset(secretsKey(keys, hostname), secret.id, stored);
+      return secret;
     },
     async remove(hostname, id) {
       return (await redis.hdel(secretsKey(keys, hostname), id)) === 1;
-    },
-    async removeAll(hostname) {
-      await redis.del(secretsKey(keys, hostname));
     },
     async keysFor(hostname) {
       return (await readAll(hostname)).map((s) => keyObject(s.secret));

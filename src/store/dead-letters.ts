@@ -3,7 +3,8 @@
  * time), their envelope and their attempt history, instead of being dropped as SendGrid does.
  */
 import type { Redis } from 'ioredis';
-import type { StoredMessageMeta } from '../domain/message.ts';
+import { MxhookError } from '../domain/errors.ts';
+import { isDeliveryId, type StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { attemptsKey, readAttempts, type AttemptRecord } from './attempts.ts';
 import { execOrThrow } from './messages.ts';
@@ -54,6 +55,15 @@ if last then redis.call('DEL', KEYS[1], KEYS[2]) return 0 end
 return 1`;
 
 /**
+ * Ids come from API paths and the command line and become key suffixes: `host:<h>` would name a
+ * route's index. Anything but a delivery id's form is refused before a key is made of it.
+ */
+function checkedId(deliveryId: string): string {
+  if (!isDeliveryId(deliveryId)) throw new MxhookError('BAD_DEAD_LETTER_ID', { fieldErrors: [{ field: 'id', message: `not a dead-letter id: ${deliveryId.slice(0, 80)}` }] });
+  return deliveryId;
+}
+
+/**
  * Moves a delivery to the dead-letter store and releases its hold on the raw message, in one
  * script. Resolves `already-finished` (and changes nothing) when the delivery had ended before.
  * Rejects when Redis refuses it (full): nothing was written, the caller retries later. The route
@@ -84,7 +94,9 @@ export async function deadLetterDelivery(
   return 'dead-lettered';
 }
 
+/** Rejects with BAD_DEAD_LETTER_ID when `deliveryId` is not one (see checkedId). */
 export async function getDeadLetter(redis: Redis, keys: KeySpace, deliveryId: string): Promise<DeadLetter | undefined> {
+  checkedId(deliveryId);
   const record = await redis.hgetall(keys.deadLetter(deliveryId));
   if (!record.deliveryId) return undefined;
   return {
@@ -102,6 +114,7 @@ export async function getDeadLetter(redis: Redis, keys: KeySpace, deliveryId: st
 
 /** What a replay needs: the kept raw message and its original envelope. */
 export async function loadDeadLetterMessage(redis: Redis, keys: KeySpace, deliveryId: string): Promise<{ raw: Buffer; meta: StoredMessageMeta; hostname: string } | undefined> {
+  checkedId(deliveryId);
   const [raw, meta, hostname] = await Promise.all([
     redis.getBuffer(keys.deadLetterRaw(deliveryId)),
     redis.hget(keys.deadLetter(deliveryId), metaField),
@@ -136,6 +149,7 @@ export async function deadLetterIds(redis: Redis, keys: KeySpace, hostname: stri
 
 /** Removes a dead letter and everything it keeps; resolves false when it did not exist. */
 export async function deleteDeadLetter(redis: Redis, keys: KeySpace, deliveryId: string): Promise<boolean> {
+  checkedId(deliveryId);
   const existed = await redis.exists(keys.deadLetter(deliveryId));
   await forgetDeadLetter(redis, keys, deliveryId);
   return existed === 1;

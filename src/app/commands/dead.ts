@@ -1,10 +1,9 @@
-/** `mxhook dead list|show|replay|purge`: the dead-letter store from the command line. */
+/** `mxhook dead list|show|replay|purge`, through the same dead-letter service as the API. */
 import type { Config } from '../../config/schema.ts';
-import { normalizeHostname } from '../../domain/address.ts';
+import type { AcceptMessage } from '../../domain/message.ts';
 import { createAcceptMessage } from '../../queue/accept.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
-import { replayDeadLetter } from '../../queue/replay.ts';
-import { deadLetterIds, deleteDeadLetter, getDeadLetter, listDeadLetters } from '../../store/dead-letters.ts';
+import { createDeadLetterAdmin, MAX_LIST_LIMIT } from '../../services/dead-letter-admin.ts';
 import { withRedis, type Output } from './with-redis.ts';
 
 const DEAD_USAGE = `usage: mxhook dead list [HOSTNAME]
@@ -15,55 +14,45 @@ const DEAD_USAGE = `usage: mxhook dead list [HOSTNAME]
 
 export function runDeadCommand(config: Config, operands: string[], output: Output): Promise<number> {
   return withRedis(config, output, async (redis, keys) => {
+    // The delivery queue is opened only by a replay.
+    let queue: ReturnType<typeof createDeliveryQueue> | undefined;
+    const accept: AcceptMessage = async (message) => {
+      if (!queue) {
+        queue = createDeliveryQueue(redis, keys);
+        // Ready before the first replay: BullMQ keeps a failed first connection's error for good.
+        await queue.waitUntilReady();
+      }
+      return createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl })(message);
+    };
+    const dead = createDeadLetterAdmin({ redis, keys, accept });
     const [sub, first, second] = operands;
-    const routeMode = first === '--route';
-    const target = routeMode ? normalizeHostname(second ?? '') : first;
-    if (sub === 'list') {
-      const { total, result } = await listDeadLetters(redis, keys, { hostname: first ? normalizeHostname(first) : undefined, limit: 500 });
-      for (const d of result) output.out(`${d.deliveryId}\t${d.hostname}\t${d.diedAt}\t${d.reason}\n`);
-      output.out(`${total} dead letter(s)\n`);
-      return 0;
-    }
-    if (sub === 'show' && first) {
-      const letter = await getDeadLetter(redis, keys, first);
-      if (!letter) return notFound(output, first);
-      output.out(`${JSON.stringify(letter, null, 2)}\n`);
-      return 0;
-    }
-    if ((sub === 'replay' || sub === 'purge') && target) {
-      const ids = routeMode ? await deadLetterIds(redis, keys, target) : [target];
-      if (sub === 'purge') {
-        let purged = 0;
-        for (const id of ids) if (await deleteDeadLetter(redis, keys, id)) purged++;
-        if (!routeMode && !purged) return notFound(output, target);
+    const route = first === '--route' ? second : undefined;
+    try {
+      if (sub === 'list') {
+        const { total, result } = await dead.list({ hostname: first, limit: MAX_LIST_LIMIT });
+        for (const d of result) output.out(`${d.deliveryId}\t${d.hostname}\t${d.diedAt}\t${d.reason}\n`);
+        output.out(`${total} dead letter(s)\n`);
+        return 0;
+      }
+      if (sub === 'show' && first) {
+        output.out(`${JSON.stringify(await dead.show(first), null, 2)}\n`);
+        return 0;
+      }
+      if (sub === 'replay' && (route || (first && first !== '--route'))) {
+        const replayed = route ? await dead.replayRoute(route) : [await dead.replay(first!)];
+        for (const r of replayed) output.out(`replayed ${r.dead_letter} as ${r.delivery_id}\n`);
+        output.out(`replayed ${replayed.length}\n`);
+        return 0;
+      }
+      if (sub === 'purge' && (route || (first && first !== '--route'))) {
+        const purged = route ? await dead.purgeRoute(route) : (await dead.purge(first!), 1);
         output.out(`purged ${purged}\n`);
         return 0;
       }
-      const queue = createDeliveryQueue(redis, keys);
-      try {
-        await queue.waitUntilReady();
-        const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl });
-        let replayed = 0;
-        for (const id of ids) {
-          const deliveryId = await replayDeadLetter(redis, keys, accept, id);
-          if (deliveryId) {
-            replayed++;
-            output.out(`replayed ${id} as ${deliveryId}\n`);
-          }
-        }
-        if (!routeMode && !replayed) return notFound(output, target);
-        output.out(`replayed ${replayed}\n`);
-        return 0;
-      } finally {
-        await queue.close();
-      }
+      output.err(DEAD_USAGE);
+      return 2;
+    } finally {
+      await queue?.close();
     }
-    output.err(DEAD_USAGE);
-    return 2;
   });
-}
-
-function notFound(output: Output, id: string): number {
-  output.err(`mxhook: no dead letter ${id}\n`);
-  return 1;
 }

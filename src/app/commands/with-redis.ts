@@ -3,11 +3,16 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.ts';
+import { MxhookError } from '../../domain/errors.ts';
 import { createKeySpace, type KeySpace } from '../../store/keys.ts';
 import { createRedis, waitForRedis } from '../../store/redis.ts';
 
 export type Output = { out: (text: string) => void; err: (text: string) => void };
 
+/**
+ * Runs a command with a connection; a refusal from the services (MxhookError) is printed, each
+ * field on its line, and exits 2 for bad input, 1 for what is missing or taken.
+ */
 export async function withRedis(config: Config, output: Output, run: (redis: Redis, keys: KeySpace) => Promise<number>): Promise<number> {
   const redisUrl = config.redisUrl ?? path.resolve(config.dataDir, 'redis', 'redis.sock');
   if (!config.redisUrl && !existsSync(redisUrl)) {
@@ -19,6 +24,11 @@ export async function withRedis(config: Config, output: Output, run: (redis: Red
   try {
     await waitForRedis(redis, 5000);
     return await run(redis, createKeySpace(config.redisPrefix));
+  } catch (err) {
+    if (!(err instanceof MxhookError)) throw err;
+    const lines = err.fieldErrors.length ? err.fieldErrors.map((e) => `${e.field ? `${e.field}: ` : ''}${e.message}`) : [err.message];
+    output.err(lines.map((line) => `mxhook: ${line}\n`).join(''));
+    return err.code === 'VALIDATION_FAILED' || err.code === 'BAD_DEAD_LETTER_ID' ? 2 : 1;
   } finally {
     redis.disconnect();
   }

@@ -1,12 +1,13 @@
 /** The api role: the SendGrid-compatible settings API, dead letters, stats and /metrics over HTTP. */
-import { createServer, type Server } from 'node:http';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveApiKey } from '../../api/api-key.ts';
-import { createApiHandler } from '../../api/app.ts';
+import { buildApiApp } from '../../api/app.ts';
 import { createAcceptMessage } from '../../queue/accept.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets.ts';
+import { createDeadLetterAdmin } from '../../services/dead-letter-admin.ts';
+import { createRouteAdmin } from '../../services/route-admin.ts';
 import { closeHttp, listenHttp } from '../http-listener.ts';
 import type { RoleContext } from './context.ts';
 
@@ -17,13 +18,18 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
   ctx.onStop(() => apiQueue.close());
   // Ready before the first replay: BullMQ keeps a failed first connection's error for good.
   await apiQueue.waitUntilReady();
-  const server: Server = createServer(createApiHandler({
-    redis, keys, routes: ctx.routes, secrets: createSigningSecrets(redis, keys), accept: createAcceptMessage(apiQueue, redis, keys, { messageTtlMs: config.messageTtl }),
+  const secrets = createSigningSecrets(redis, keys);
+  const app = await buildApiApp({
+    redis, keys, secrets,
+    routes: createRouteAdmin(redis, keys, ctx.routes, secrets),
+    deadLetters: createDeadLetterAdmin({ redis, keys, accept: createAcceptMessage(apiQueue, redis, keys, { messageTtlMs: config.messageTtl }) }),
     ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
     metrics: () => ctx.metrics.scrape(), redisMemory: () => ctx.redisMemory.state(),
-  }));
-  const apiPort = await listenHttp(server, config.apiPort, config.apiHost);
-  ctx.onStopListening(() => closeHttp(server));
+  });
+  // Fastify's own server, listened on and closed like the other listeners (no fastify.listen).
+  const apiPort = await listenHttp(app.server, config.apiPort, config.apiHost);
+  ctx.onStopListening(() => closeHttp(app.server));
+  ctx.onStop(() => app.close());
   // Where `mxhook health` (the image's and compose's healthcheck) finds the port really bound,
   // whatever flag or variable set it.
   const urlFile = path.join(config.dataDir, API_URL_FILE);

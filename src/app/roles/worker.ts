@@ -24,7 +24,8 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   const { config, logger, keys } = ctx;
   // Fails start-up loudly when the pinned libmime is not the one charset.ts reaches into.
   assertLibmimeInternals();
-  const post = { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout, allowPrivateDestinations: config.allowPrivateDestinations };
+  const post = { connectTimeoutMs: config.connectTimeout, requestTimeoutMs: config.requestTimeout, allowPrivateDestinations: config.allowPrivateDestinations,
+    responseExcerptChars: config.deadLetterResponseExcerpt };
   const agent = createDeliveryAgent(post);
   ctx.onStop(() => agent.close());
   const store = ctx.connect('patient', 'mxhook-worker-store', true);

@@ -1,0 +1,91 @@
+/**
+ * Dead letters as the API, the CLI and the console act on them, written once: list, show, replay
+ * and purge one or a whole route's, with the id and hostname checks in one place.
+ */
+import type { Redis } from 'ioredis';
+import { normalizeHostname } from '../domain/address.ts';
+import { MxhookError } from '../domain/errors.ts';
+import type { AcceptMessage } from '../domain/message.ts';
+import { replayDeadLetter } from '../queue/replay.ts';
+import { deadLetterIds, deleteDeadLetter, getDeadLetter, listDeadLetters, type DeadLetter } from '../store/dead-letters.ts';
+import type { KeySpace } from '../store/keys.ts';
+
+export interface Replayed {
+  readonly dead_letter: string;
+  readonly delivery_id: string;
+}
+
+export interface DeadLetterAdmin {
+  /** Newest first; `hostname` narrows to one route (VALIDATION_FAILED when it is no hostname). */
+  list(options?: { hostname?: string | undefined; offset?: number; limit?: number }): Promise<{ total: number; result: DeadLetter[] }>;
+  /** BAD_DEAD_LETTER_ID when `id` is not one, NOT_FOUND when there is no such dead letter. */
+  show(id: string): Promise<DeadLetter>;
+  /** Delivers the kept message again (a new delivery id), then drops the dead letter. */
+  replay(id: string): Promise<Replayed>;
+  replayRoute(hostname: string): Promise<Replayed[]>;
+  purge(id: string): Promise<void>;
+  /** Resolves with how many were purged. */
+  purgeRoute(hostname: string): Promise<number>;
+}
+
+export const MAX_LIST_LIMIT = 500;
+
+/** A hostname given to narrow or act on dead letters: normalised, or VALIDATION_FAILED naming it. */
+export function hostnameArgument(raw: string): string {
+  const hostname = normalizeHostname(raw);
+  if (!hostname) throw new MxhookError('VALIDATION_FAILED', { fieldErrors: [{ field: 'hostname', message: `invalid hostname: ${raw.slice(0, 260)}` }] });
+  return hostname;
+}
+
+function checkRange(field: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new MxhookError('VALIDATION_FAILED', { fieldErrors: [{ field, message: `${field} must be a whole number from ${min} to ${max}` }] });
+  }
+  return value;
+}
+
+const notFound = (id: string) => new MxhookError('NOT_FOUND', { message: `no dead letter ${id}` });
+
+/** `accept` is called only to replay (a CLI opens its queue on the first call). */
+export function createDeadLetterAdmin(deps: { readonly redis: Redis; readonly keys: KeySpace; readonly accept: AcceptMessage }): DeadLetterAdmin {
+  const { redis, keys, accept } = deps;
+  const replayOne = async (id: string): Promise<Replayed | undefined> => {
+    const deliveryId = await replayDeadLetter(redis, keys, accept, id);
+    return deliveryId ? { dead_letter: id, delivery_id: deliveryId } : undefined;
+  };
+  return {
+    async list(options = {}) {
+      return listDeadLetters(redis, keys, {
+        hostname: options.hostname === undefined ? undefined : hostnameArgument(options.hostname),
+        offset: checkRange('offset', options.offset ?? 0, 0, Number.MAX_SAFE_INTEGER),
+        limit: checkRange('limit', options.limit ?? 50, 1, MAX_LIST_LIMIT),
+      });
+    },
+    async show(id) {
+      const letter = await getDeadLetter(redis, keys, id);
+      if (!letter) throw notFound(id);
+      return letter;
+    },
+    async replay(id) {
+      const done = await replayOne(id);
+      if (!done) throw notFound(id);
+      return done;
+    },
+    async replayRoute(hostname) {
+      const replayed: Replayed[] = [];
+      for (const id of await deadLetterIds(redis, keys, hostnameArgument(hostname))) {
+        const done = await replayOne(id);
+        if (done) replayed.push(done);
+      }
+      return replayed;
+    },
+    async purge(id) {
+      if (!(await deleteDeadLetter(redis, keys, id))) throw notFound(id);
+    },
+    async purgeRoute(hostname) {
+      let purged = 0;
+      for (const id of await deadLetterIds(redis, keys, hostnameArgument(hostname))) if (await deleteDeadLetter(redis, keys, id)) purged++;
+      return purged;
+    },
+  };
+}

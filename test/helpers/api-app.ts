@@ -1,0 +1,45 @@
+/** The API's Fastify app on a real Redis, for inject() tests (no port, no other roles). */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { resolveApiKey } from '../../src/api/api-key.ts';
+import { buildApiApp } from '../../src/api/app.ts';
+import { createAcceptMessage } from '../../src/queue/accept.ts';
+import { createDeliveryQueue } from '../../src/queue/delivery-queue.ts';
+import { createSigningSecrets } from '../../src/routes/signing-secrets.ts';
+import { createDeadLetterAdmin } from '../../src/services/dead-letter-admin.ts';
+import { createRouteAdmin } from '../../src/services/route-admin.ts';
+import { createKeySpace, type KeySpace } from '../../src/store/keys.ts';
+import { createRedis } from '../../src/store/redis.ts';
+
+export interface TestApiApp {
+  readonly app: FastifyInstance;
+  readonly redis: Redis;
+  readonly keys: KeySpace;
+  close(): Promise<void>;
+}
+
+/** `prefix` defaults to a fresh one; pass a running mxhook's to act on its data. */
+export async function buildTestApiApp(redisUrl: string, apiKey: string, prefix = `t${randomBytes(4).toString('hex')}`): Promise<TestApiApp> {
+  const redis = createRedis(redisUrl, 'patient', 'inject-test');
+  const keys = createKeySpace(prefix);
+  const queueRedis = createRedis(redisUrl, 'fail-fast', 'inject-test-queue');
+  const queue = createDeliveryQueue(queueRedis, keys);
+  const app = await buildApiApp({
+    redis, keys, secrets: createSigningSecrets(redis, keys),
+    routes: createRouteAdmin(redis, keys),
+    deadLetters: createDeadLetterAdmin({ redis, keys, accept: createAcceptMessage(queue, redis, keys, { messageTtlMs: 8 * 86_400_000 }) }),
+    ecdsaPublicKey: async () => 'test-public-key', apiKeyHash: (await resolveApiKey(redis, keys, apiKey)).hash, logger: pino({ level: 'silent' }),
+    metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
+  });
+  return {
+    app, redis, keys,
+    async close() {
+      await app.close();
+      await queue.close();
+      queueRedis.disconnect();
+      redis.disconnect();
+    },
+  };
+}
