@@ -3,6 +3,7 @@
  * /signed, /healthz, /metrics and /openapi.json (made by @fastify/swagger from the schemas that
  * validate the requests). Built here, listened on by app/roles/api.ts; tests use inject().
  */
+import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -11,9 +12,11 @@ import { MxhookError } from '../domain/errors.ts';
 import type { DeadLetterAdmin } from '../services/dead-letter-admin.ts';
 import type { RouteAdmin } from '../services/route-admin.ts';
 import type { SigningSecrets } from '../routes/signing-secrets.ts';
+import type { SessionPolicy } from '../store/console-sessions.ts';
 import type { KeySpace } from '../store/keys.ts';
 import type { RedisMemoryState } from '../store/redis-memory.ts';
 import { isAuthorized } from './api-key.ts';
+import { checkConsoleSession, registerConsoleRoutes } from './console.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
 import { registerInspectRoutes } from './inspect.ts';
 import { createErrorHandler, sendMxhookError } from './errors.ts';
@@ -44,6 +47,8 @@ export interface ApiDependencies {
   readonly redisMemory?: () => RedisMemoryState;
   /** Signing secrets, for the built-in inspector's signature check. */
   readonly secrets: SigningSecrets;
+  /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
+  readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
 }
 
 /** JSON request bodies larger than this are refused with 413. */
@@ -84,9 +89,19 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
     throw new MxhookError(paths.some((p) => p.test(path)) ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND');
   });
 
+  // Parses cookies (the console's session) before the auth hook below reads them.
+  await app.register(fastifyCookie);
+  const consoleOptions = deps.console && { redis: deps.redis, keys: deps.keys, apiKeyHash: deps.apiKeyHash, ...deps.console };
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.public) return;
-    if (!isAuthorized(request.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
+    // The API key when one is sent; otherwise a console session (with its CSRF token on changes).
+    if (request.headers.authorization !== undefined || !consoleOptions) {
+      if (!isAuthorized(request.headers.authorization, deps.apiKeyHash)) throw new MxhookError('UNAUTHORIZED');
+      return;
+    }
+    const check = await checkConsoleSession(request, consoleOptions);
+    if (check.kind === 'csrf-failed') throw new MxhookError('CSRF_FAILED');
+    if (check.kind !== 'session') throw new MxhookError('UNAUTHORIZED');
   });
   app.addHook('onResponse', async (request, reply) => {
     deps.logger.debug({ event: 'api_request', method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
@@ -121,6 +136,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
   registerDeadLetterRoutes(app, deps.deadLetters);
   registerStatsRoutes(app, deps);
   await registerInspectRoutes(app, deps);
+  if (consoleOptions) await registerConsoleRoutes(app, consoleOptions);
   app.get(`${API_BASE}/signed`, {
     schema: { summary: 'The ECDSA public key of SendGrid-style signatures', response: { 200: { type: 'object', required: ['public_key'], properties: { public_key: { type: 'string' } } }, 401: errorBody } },
   }, async () => ({ public_key: await deps.ecdsaPublicKey() }));

@@ -1,6 +1,7 @@
 /** The api role: the SendGrid-compatible settings API, dead letters, stats and /metrics over HTTP. */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { resolveApiKey } from '../../api/api-key.ts';
 import { buildApiApp } from '../../api/app.ts';
 import { createAcceptMessage } from '../../queue/accept.ts';
@@ -25,6 +26,9 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
     deadLetters: createDeadLetterAdmin({ redis, keys, accept: createAcceptMessage(apiQueue, redis, keys, { messageTtlMs: config.messageTtl }) }),
     ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
     metrics: () => ctx.metrics.scrape(), redisMemory: () => ctx.redisMemory.state(),
+    ...(config.console ? {
+      console: { sessions: { idleMs: config.consoleSessionIdle, maxAgeMs: config.consoleSessionMaxAge }, assetsDir: CONSOLE_ASSETS, secureCookie: config.consoleSecureCookie },
+    } : {}),
   });
   // Fastify's own server, listened on and closed like the other listeners (no fastify.listen).
   const apiPort = await listenHttp(app.server, config.apiPort, config.apiHost);
@@ -39,6 +43,9 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
   logger.info({ event: 'api_listening', host: config.apiHost, port: apiPort });
   return { apiPort, ...(apiKey.generated ? { generatedApiKey: apiKey.generated } : {}) };
 }
+
+/** Built by `npm run build` (scripts/build-console.mjs): dist/console, from src/ (tests) as from dist/. */
+const CONSOLE_ASSETS = path.join(fileURLToPath(new URL('../../', import.meta.url)), '..', 'dist', 'console');
 
 /** In the data directory while the API listens: its URL, for `mxhook health`. */
 export const API_URL_FILE = 'api.url';

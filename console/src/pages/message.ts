@@ -1,0 +1,123 @@
+/** One message: envelope, auth verdicts, what the app receives, every delivery's attempts, raw, redeliver. */
+import { BASE, api, enc } from '../api.ts';
+import { clear, formatBytes, formatTime, h, say, table } from '../dom.ts';
+
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly at: string;
+  readonly duration_ms: number;
+  readonly status?: number | null;
+  readonly error?: string | null;
+  readonly response_excerpt?: string | null;
+  readonly bytes_sent?: number;
+}
+
+export interface DeliveryRecord {
+  readonly delivery_id: string;
+  readonly hostname: string;
+  readonly state: string;
+  readonly next_attempt_at?: string | null;
+  readonly replay_of?: string | null;
+  readonly attempts: readonly AttemptRecord[];
+}
+
+export interface MessageRecord {
+  readonly id: string;
+  readonly received_at: string;
+  readonly client_ip?: string;
+  readonly helo?: string;
+  readonly mail_from?: string;
+  readonly recipients?: readonly string[];
+  readonly from?: string;
+  readonly subject?: string;
+  readonly message_id?: string;
+  readonly size?: number;
+  readonly attachments?: number;
+  readonly auth?: Record<string, string | undefined>;
+  readonly spam_score?: number | null;
+  readonly raw_available?: boolean;
+  readonly deliveries: readonly DeliveryRecord[];
+}
+
+interface Preview {
+  readonly fields: Record<string, string>;
+  readonly attachments: readonly { filename: string; type: string; size: number }[];
+}
+
+export async function renderMessage(main: HTMLElement, [id]: string[]): Promise<() => void> {
+  const body = h('div');
+  main.append(h('p', {}, h('a', { href: '#/messages' }, 'Back to messages')), body);
+  const draw = async () => {
+    const m = await api.get<MessageRecord>(`${BASE}/messages/${enc(id!)}`);
+    clear(body);
+    body.append(
+      h('h1', {}, m.subject || '(no subject)'),
+      h('dl', { class: 'facts' },
+        ...fact('Message id', m.id), ...fact('Received', formatTime(m.received_at)), ...fact('From', m.from ?? ''),
+        ...fact('Envelope sender', m.mail_from ?? ''), ...fact('Recipients', (m.recipients ?? []).join(', ')),
+        ...fact('Client', `${m.client_ip ?? ''} (HELO ${m.helo ?? ''})`), ...fact('Message-ID', m.message_id ?? ''),
+        ...fact('Size', formatBytes(m.size)), ...fact('Attachments', String(m.attachments ?? 0)),
+        ...fact('SPF', m.auth?.spf ?? 'not checked'), ...fact('DKIM', m.auth?.dkim ?? 'not checked'),
+        ...fact('DMARC', m.auth?.dmarc ?? 'not checked'), ...fact('Spam score', m.spam_score == null ? 'not checked' : String(m.spam_score))),
+      actions(m, () => void draw()),
+      ...m.deliveries.map((d) => h('section', { 'aria-label': `Delivery ${d.delivery_id}` },
+        h('h2', {}, `Delivery ${d.delivery_id} to ${d.hostname}: ${d.state}`),
+        d.next_attempt_at ? h('p', {}, `Next attempt ${formatTime(d.next_attempt_at)}`) : null,
+        d.replay_of ? h('p', {}, `Replay of ${d.replay_of}`) : null,
+        d.attempts.length
+          ? table(`Attempts of ${d.delivery_id}`, ['#', 'Time', 'Duration', 'Answer', 'Bytes sent', 'Response'], d.attempts.map((a) => [
+            a.attempt, formatTime(a.at), `${a.duration_ms} ms`, a.status ? `HTTP ${a.status}` : a.error ?? '', formatBytes(a.bytes_sent),
+            a.response_excerpt ? h('pre', { class: 'excerpt' }, a.response_excerpt) : '',
+          ]))
+          : h('p', {}, 'No attempt yet.'))),
+    );
+    body.append(await preview(m));
+  };
+  await draw();
+  return () => {};
+}
+
+function fact(term: string, value: string): HTMLElement[] {
+  return [h('dt', {}, term), h('dd', {}, value)];
+}
+
+function actions(m: MessageRecord, changed: () => void): HTMLElement {
+  const redeliver = h('button', { type: 'button', onclick: () => {
+    api.post<{ delivery_ids?: string[]; redelivered?: { delivery_id: string }[] }>(`${BASE}/messages/${enc(m.id)}/redeliver`).then(() => {
+      say('Redelivery queued.');
+      changed();
+    }, (err: Error) => say(`Could not redeliver: ${err.message}`, 'error'));
+  } }, 'Redeliver');
+  return h('div', { class: 'actions' },
+    m.raw_available === false ? h('span', { class: 'muted' }, 'Raw message no longer kept') : h('a', { href: `${BASE}/messages/${enc(m.id)}/raw`, download: `${m.id}.eml`, class: 'button' }, 'Download raw message'),
+    m.raw_available === false ? null : redeliver);
+}
+
+/** What the app receives: the parsed fields, the HTML in a sandboxed frame that runs nothing. */
+async function preview(m: MessageRecord): Promise<HTMLElement> {
+  const section = h('section', { 'aria-labelledby': 'preview-h' }, h('h2', { id: 'preview-h' }, 'What your app receives'));
+  if (m.raw_available === false) {
+    section.append(h('p', {}, 'The raw message is no longer kept, so no preview.'));
+    return section;
+  }
+  try {
+    const p = await api.get<Preview>(`${BASE}/messages/${enc(m.id)}/preview`);
+    const { html, text, headers, ...rest } = p.fields;
+    section.append(
+      table('Fields', ['Field', 'Value'], Object.entries(rest).map(([k, v]) => [h('code', {}, k), v])),
+      h('h3', {}, 'text'), h('pre', { class: 'body-text' }, text ?? ''),
+      h('h3', {}, 'html'),
+      html
+        // No allow-scripts, no allow-same-origin: the mail's HTML cannot run code or reach the console.
+        ? h('iframe', { sandbox: '', srcdoc: html, title: 'HTML body of the message, rendered without scripts', class: 'html-preview', referrerpolicy: 'no-referrer' })
+        : h('p', {}, '(none)'),
+      h('h3', {}, 'headers'), h('pre', { class: 'body-text' }, headers ?? ''),
+      p.attachments.length
+        ? table('Attachments', ['File', 'Type', 'Size'], p.attachments.map((a) => [a.filename, a.type, formatBytes(a.size)]))
+        : h('p', {}, 'No attachments.'),
+    );
+  } catch (err) {
+    section.append(h('p', { class: 'error' }, `No preview: ${(err as Error).message}`));
+  }
+  return section;
+}

@@ -1,0 +1,120 @@
+/** Routes: list, create, edit, delete, signing secrets (a new one shown once), and a test mail. */
+import { BASE, api, enc } from '../api.ts';
+import { clear, field, formatTime, h, say, table } from '../dom.ts';
+
+interface Route {
+  readonly hostname: string;
+  readonly url: string;
+  readonly spam_check: boolean;
+  readonly send_raw: boolean;
+  readonly sendgrid_signature?: boolean;
+}
+
+interface Secret { readonly id: string; readonly created_at?: string; readonly createdAt?: string }
+
+export async function renderRoutes(main: HTMLElement): Promise<void> {
+  const list = h('div');
+  main.append(h('h1', {}, 'Routes'), createForm(() => void draw()), list);
+  const draw = async () => {
+    const { result } = await api.get<{ result: Route[] }>(`${BASE}/settings`);
+    clear(list);
+    if (!result.length) {
+      list.append(h('p', {}, 'No routes yet. Create one above: mail to that hostname will be POSTed to its URL.'));
+      return;
+    }
+    list.append(table('Routes', ['Hostname', 'URL', 'Options', 'Actions'], result.map((route) => [
+      route.hostname,
+      h('code', {}, route.url),
+      [route.send_raw ? 'raw' : 'parsed', route.spam_check ? 'spam check' : '', route.sendgrid_signature ? 'SendGrid signature' : ''].filter(Boolean).join(', '),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', onclick: () => void openDetail(route, detail, () => void draw()) }, `Manage ${route.hostname}`)),
+    ])));
+    list.append(detail);
+  };
+  const detail = h('section', { class: 'detail', 'aria-live': 'polite' });
+  await draw();
+}
+
+function createForm(done: () => void): HTMLElement {
+  const hostname = h('input', { name: 'hostname', required: true, placeholder: 'parse.example.com', autocomplete: 'off' });
+  const url = h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://app.example.com/inbound' });
+  const sendRaw = h('input', { type: 'checkbox', name: 'send_raw' });
+  const spam = h('input', { type: 'checkbox', name: 'spam_check' });
+  const shown = h('div', { class: 'secret-once' });
+  const form = h('form', { class: 'inline-form', 'aria-labelledby': 'create-route' },
+    h('h2', { id: 'create-route' }, 'Create a route'),
+    field('Hostname', hostname, 'The hostname your MX record points at mxhook.'),
+    field('URL', url, 'Where parsed mail is POSTed.'),
+    field('POST the raw message', sendRaw),
+    field('Spam check', spam),
+    h('button', { type: 'submit' }, 'Create route'),
+    shown,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    api.post<Route & { signing_secret: string }>(`${BASE}/settings`, {
+      hostname: hostname.value.trim(), url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked,
+    }).then((created) => {
+      say(`Route ${created.hostname} created.`);
+      clear(shown);
+      shown.append(secretOnce(created.signing_secret));
+      form.reset();
+      done();
+    }, (err: Error) => say(`Could not create the route: ${err.message}`, 'error'));
+  });
+  return form;
+}
+
+function secretOnce(secret: string): HTMLElement {
+  return h('div', { class: 'notice', role: 'alert' },
+    h('p', {}, 'Signing secret (shown once; store it in your app now):'),
+    h('code', { class: 'secret' }, secret));
+}
+
+async function openDetail(route: Route, detail: HTMLElement, changed: () => void): Promise<void> {
+  clear(detail);
+  const url = h('input', { name: 'url', type: 'url', required: true, value: route.url });
+  const sendRaw = h('input', { type: 'checkbox', name: 'send_raw', checked: route.send_raw });
+  const spam = h('input', { type: 'checkbox', name: 'spam_check', checked: route.spam_check });
+  const edit = h('form', { 'aria-labelledby': 'edit-route' },
+    h('h3', { id: 'edit-route' }, 'Edit'),
+    field('URL', url), field('POST the raw message', sendRaw), field('Spam check', spam),
+    h('button', { type: 'submit' }, 'Save changes'));
+  edit.addEventListener('submit', (event) => {
+    event.preventDefault();
+    api.patch(`${BASE}/settings/${enc(route.hostname)}`, { url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked })
+      .then(() => { say('Saved.'); changed(); }, (err: Error) => say(`Could not save: ${err.message}`, 'error'));
+  });
+  const secrets = h('div');
+  const drawSecrets = async () => {
+    const { result } = await api.get<{ result: Secret[] }>(`${BASE}/settings/${enc(route.hostname)}/secrets`);
+    clear(secrets);
+    secrets.append(table('Signing secrets', ['Id', 'Created', 'Actions'], result.map((s) => [
+      h('code', {}, s.id), formatTime(s.created_at ?? s.createdAt),
+      h('button', { type: 'button', class: 'danger', onclick: () => {
+        if (!confirm(`Revoke secret ${s.id}? POSTs will no longer be signed with it.`)) return;
+        api.del(`${BASE}/settings/${enc(route.hostname)}/secrets/${enc(s.id)}`).then(() => { say('Secret revoked.'); void drawSecrets(); }, (err: Error) => say(err.message, 'error'));
+      } }, `Revoke ${s.id}`),
+    ])));
+  };
+  const newSecret = h('div');
+  const rotate = h('button', { type: 'button', onclick: () => {
+    api.post<{ id: string; secret: string }>(`${BASE}/settings/${enc(route.hostname)}/secrets`).then((s) => {
+      clear(newSecret);
+      newSecret.append(secretOnce(s.secret));
+      void drawSecrets();
+    }, (err: Error) => say(err.message, 'error'));
+  } }, 'Add a new secret (rotate)');
+  const remove = h('button', { type: 'button', class: 'danger', onclick: () => {
+    if (!confirm(`Delete the route ${route.hostname} and its secrets? Mail to it will be refused.`)) return;
+    api.del(`${BASE}/settings/${enc(route.hostname)}`).then(() => { say(`Route ${route.hostname} deleted.`); clear(detail); changed(); }, (err: Error) => say(err.message, 'error'));
+  } }, `Delete ${route.hostname}`);
+  detail.append(
+    h('h2', { id: 'route-detail', tabindex: '-1' }, route.hostname),
+    edit,
+    h('section', { 'aria-labelledby': 'secrets-h' }, h('h3', { id: 'secrets-h' }, 'Signing secrets'), secrets, rotate, newSecret),
+    h('section', { 'aria-labelledby': 'danger-h' }, h('h3', { id: 'danger-h' }, 'Delete'), remove),
+  );
+  await drawSecrets();
+  (detail.querySelector('#route-detail') as HTMLElement).focus();
+}

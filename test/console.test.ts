@@ -1,0 +1,127 @@
+/**
+ * The web console in real Chromium (Debian's, driven by playwright-core) against a real mxhook:
+ * log in, a wrong key refused, create a route, see a dead letter and replay it, a change without
+ * the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
+ * Screenshots of each page go to docs/screenshots/ for the docs.
+ */
+import { execFileSync } from 'node:child_process';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, seriousViolations } from './helpers/browser.ts';
+import { startTestMxhook, TEST_API_KEY, type TestMxhook } from './helpers/mxhook.ts';
+import { startReceiver, type Receiver } from './helpers/receiver.ts';
+import { sendMail } from './helpers/smtp.ts';
+import { redisPerFile } from './helpers/suite.ts';
+
+const suite = redisPerFile();
+let mx: TestMxhook;
+let app: Receiver;
+let browser: Browser;
+let page: Page;
+let base: string;
+let appAnswer = 400;
+
+beforeAll(async () => {
+  // The console's assets are built by `npm run build`; build them here so the test needs no step before it.
+  execFileSync(process.execPath, ['scripts/build-console.mjs'], { stdio: 'inherit' });
+  mx = suite.later(await startTestMxhook(suite.redis.socketPath));
+  app = suite.later(await startReceiver(() => ({ status: appAnswer, body: appAnswer === 200 ? 'ok' : 'no such ticket' })));
+  base = `http://127.0.0.1:${mx.apiPort}`;
+  browser = await launchChromium();
+  suite.afterwards(() => browser.close());
+  page = await browser.newPage();
+}, 60_000);
+
+afterAll(async () => {
+  await page?.close().catch(() => {});
+});
+
+const shot = (name: string) => page.screenshot({ path: `docs/screenshots/console-${name}.png`, fullPage: true });
+
+async function expectAccessible(what: string): Promise<void> {
+  const violations = await seriousViolations(page);
+  expect(violations, `${what}: ${JSON.stringify(violations)}`).toEqual([]);
+}
+
+describe('web console', () => {
+  it('is served with a strict Content-Security-Policy and no session without the key', async () => {
+    const res = await fetch(`${base}/ui/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect((await fetch(`${base}/ui/session`)).status).toBe(401);
+  });
+
+  it('refuses a wrong key, then logs in with the right one', async () => {
+    await page.goto(`${base}/ui/`);
+    await page.getByLabel('API key').fill('not-the-key');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('not valid');
+    await expectAccessible('login page');
+    await shot('login');
+    await page.getByLabel('API key').fill(TEST_API_KEY);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Routes', level: 1 }).waitFor();
+    const cookies = await page.context().cookies();
+    const session = cookies.find((c) => c.name === 'mxhook_session');
+    expect(session?.httpOnly).toBe(true);
+    expect(session?.sameSite).toBe('Strict');
+  });
+
+  it('creates a route from the form; its secret is shown once', async () => {
+    await page.getByLabel('Hostname').fill('console.example');
+    await page.getByLabel('URL', { exact: true }).fill(app.url);
+    await page.getByRole('button', { name: 'Create route' }).click();
+    await page.getByRole('cell', { name: 'console.example', exact: true }).waitFor();
+    const secret = await page.locator('code.secret').textContent();
+    expect(secret).toMatch(/\S{20,}/);
+    const routes = await fetch(`${base}/v3/user/webhooks/parse/settings`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }).then((r) => r.json());
+    expect(routes.result.map((r: { hostname: string }) => r.hostname)).toContain('console.example');
+    await expectAccessible('routes page');
+    await shot('routes');
+  });
+
+  it('refuses a change carrying the session cookie but not the CSRF token', async () => {
+    const status = await page.evaluate(async () => {
+      const res = await fetch('/v3/user/webhooks/parse/settings', {
+        method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hostname: 'csrf.example', url: 'http://127.0.0.1:1/x' }),
+      });
+      return res.status;
+    });
+    expect(status).toBe(403);
+    const routes = await fetch(`${base}/v3/user/webhooks/parse/settings`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }).then((r) => r.json());
+    expect(routes.result.map((r: { hostname: string }) => r.hostname)).not.toContain('csrf.example');
+  });
+
+  it('shows a dead letter and replays it to the app', async () => {
+    await sendMail(mx.smtpPort!, { from: 'customer@sender.test', to: 'help@console.example', subject: 'Where is my order?', text: 'Hello' });
+    await app.waitFor(1);
+    await page.getByRole('link', { name: 'Dead letters' }).click();
+    await page.getByRole('heading', { name: 'Dead letters', level: 1 }).waitFor();
+    const row = page.getByRole('row').filter({ hasText: 'console.example' });
+    await expect.poll(async () => {
+      if (await row.count()) return true;
+      await page.getByRole('button', { name: 'Show' }).click();
+      return false;
+    }, { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => row.first().textContent()).toContain('HTTP 400');
+    await row.first().getByRole('button', { name: /^Inspect / }).click();
+    await page.getByRole('heading', { name: /^Dead letter / }).waitFor();
+    await expectAccessible('dead letters page');
+    await shot('dead-letters');
+    appAnswer = 200;
+    await row.first().getByRole('button', { name: /^Replay / }).click();
+    const [, replayed] = await app.waitFor(2);
+    expect(replayed.fields.subject).toBe('Where is my order?');
+    expect(replayed.headers['x-mxhook-replay-of']).toMatch(/\.1$/);
+  });
+
+  it('logs out: the session no longer works', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API key').waitFor();
+    const status = await page.evaluate(async () => (await fetch('/v3/user/webhooks/parse/settings', { credentials: 'same-origin' })).status);
+    expect(status).toBe(401);
+  });
+});
