@@ -143,3 +143,55 @@ describe('the cap', () => {
     expect(perRecord).toBeLessThan(2048);
   });
 });
+
+describe('retention', () => {
+  it('drops index entries past the retention, under a lock, and counts them', async () => {
+    const { trimMessageLog, readLogCuts } = await import('../src/store/message-log-retention.ts');
+    const keys = freshKeys();
+    for (let i = 0; i < 4; i++) await accept(keys, record(`r${i}`, 1000 + i * 1000));
+    const cut = await trimMessageLog(redis, keys, { retentionMs: 2500, rawRetentionMs: 1000, lockMs: 60_000, now: 5000 });
+    expect(cut).toEqual({ records: 2, raw: 0 });
+    expect(await redis.zrange(logKeys(keys).index, 0, -1)).toEqual(['r2', 'r3']);
+    expect(await redis.zrange(logKeys(keys).hostIndex('in.example'), 0, -1)).toEqual(['r2', 'r3']);
+    expect(await trimMessageLog(redis, keys, { retentionMs: 2500, rawRetentionMs: 1000, lockMs: 60_000, now: 5000 })).toBeUndefined();
+    expect((await readLogCuts(redis, keys)).retention).toBe(2);
+  });
+
+  it('keeps the raw message after its last delivery, under a byte cap that drops the oldest', async () => {
+    const { releaseDeliveryKeepingRaw, readLogCuts } = await import('../src/store/message-log-retention.ts');
+    const keys = freshKeys();
+    for (const id of ['k1', 'k2', 'k3']) {
+      await redis.set(keys.messageRaw(id), Buffer.alloc(400, 'a'));
+      await redis.hset(keys.messageMeta(id), 'meta', '{}');
+      await redis.sadd(`${keys.prefix}:msg:${id}:pending`, `${id}.1`, `${id}.2`);
+    }
+    const release = (id: string, d: string, keep = true) => step((m) => releaseDeliveryKeepingRaw(m, keys, id, d, { keep, rawRetentionMs: 86_400_000, maxRawBytes: 1000 }));
+    await release('k1', 'k1.1');
+    expect(await redis.ttl(keys.messageRaw('k1'))).toBe(-1); // a delivery is still pending
+    await release('k1', 'k1.2');
+    expect(await redis.ttl(keys.messageRaw('k1'))).toBeGreaterThan(86_000);
+    await release('k2', 'k2.1');
+    await release('k2', 'k2.2');
+    await release('k3', 'k3.1');
+    await release('k3', 'k3.2');
+    expect(await redis.exists(keys.messageRaw('k1'))).toBe(0); // 1,200 bytes > 1,000: the oldest went
+    expect(await redis.exists(keys.messageRaw('k3'))).toBe(1);
+    expect((await readLogCuts(redis, keys)).rawCap).toBe(1);
+    await redis.set(keys.messageRaw('k4'), 'x');
+    await redis.sadd(`${keys.prefix}:msg:k4:pending`, 'k4.1');
+    await release('k4', 'k4.1', false);
+    expect(await redis.exists(keys.messageRaw('k4'))).toBe(0);
+  });
+
+  it('counts refusals per reason and hostname, with a bounded number of hostnames', async () => {
+    const { logRefusal, readRefusals } = await import('../src/store/message-log-retention.ts');
+    const keys = freshKeys();
+    await step((m) => {
+      logRefusal(m, keys, 'RELAY_DENIED', 'spam.example', 120_000);
+      logRefusal(m, keys, 'RELAY_DENIED', 'spam.example', 130_000);
+      logRefusal(m, keys, 'MESSAGE_TOO_BIG', 'in.example', 190_000);
+    });
+    expect(await readRefusals(redis, keys, 'm', 0, 200_000)).toEqual({ 'RELAY_DENIED|spam.example': 2, 'MESSAGE_TOO_BIG|in.example': 1 });
+    expect(await readRefusals(redis, keys, 'm', 180_000, 200_000)).toEqual({ 'MESSAGE_TOO_BIG|in.example': 1 });
+  });
+});
