@@ -195,3 +195,30 @@ describe('retention', () => {
     expect(await readRefusals(redis, keys, 'm', 180_000, 200_000)).toEqual({ 'MESSAGE_TOO_BIG|in.example': 1 });
   });
 });
+
+describe('redeliver', () => {
+  it('makes a new delivery job of a kept raw message, with the old delivery id as replay-of', async () => {
+    const { createAcceptMessage, createDeliveryQueue } = await import('../src/queue/delivery-queue.ts');
+    const { redeliver, loadKeptRaw } = await import('../src/queue/redeliver.ts');
+    const keys = freshKeys();
+    const bull = createRedis(server.socketPath, 'patient', 'test-log-bull');
+    const queue = createDeliveryQueue(bull, keys);
+    try {
+      const accept = createAcceptMessage(queue, keys);
+      const raw = randomBytes(3000);
+      await accept({ id: 'orig', raw, mailFrom: 'a@x.org', clientIp: '192.0.2.9', helo: 'h', receivedAt: 1000, deliveries: [{ hostname: 'in.example', recipients: ['r@in.example'] }] });
+      expect((await loadKeptRaw(redis, keys, 'orig', []))!.raw.equals(raw)).toBe(true);
+      const next = await redeliver(redis, keys, accept, { messageId: 'orig', deliveryId: 'orig.1', hostname: 'in.example' });
+      expect(next).toMatch(/\.1$/);
+      const job = await queue.getJob(next!);
+      expect(job!.data.hostname).toBe('in.example');
+      const copy = await loadKeptRaw(redis, keys, job!.data.messageId, []);
+      expect(copy!.raw.equals(raw)).toBe(true);
+      expect(copy!.meta.replayOf).toBe('orig.1');
+      expect(await redeliver(redis, keys, accept, { messageId: 'gone', deliveryId: 'gone.1', hostname: 'in.example' })).toBeUndefined();
+    } finally {
+      await queue.close();
+      bull.disconnect();
+    }
+  });
+});
