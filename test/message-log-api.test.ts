@@ -98,3 +98,35 @@ describe('messages API', () => {
     expect((await get('/messages/m1')).json().deliveries[0].state).toBe('queued');
   });
 });
+
+describe('live events', () => {
+  it('an SSE client receives an event written after it connects, and its connection ends with it', async () => {
+    const { logDeliveryState } = await import('../src/store/message-log.ts');
+    const http = await import('node:http');
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const received = await new Promise<string>((resolve, reject) => {
+      const req = http.get(`${address}${BASE}/events`, { headers: { authorization: `Bearer ${KEY}` } }, (res) => {
+        expect(res.headers['content-type']).toBe('text/event-stream');
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes(': connected')) {
+            if (!text.includes('event: delivery.delivering')) {
+              const multi = redis.multi();
+              logDeliveryState(multi, keys, 'm1.1', 'in.example', 1000, { kind: 'attempt-started' });
+              void multi.exec();
+            }
+          }
+          if (text.includes('\n\n', text.indexOf('event: delivery.delivering'))  && text.includes('event: delivery.delivering')) {
+            req.destroy();
+            resolve(text);
+          }
+        });
+      });
+      req.on('error', (err) => (err.message.includes('socket hang up') ? undefined : reject(err)));
+    });
+    const data = /event: delivery\.delivering\ndata: (.*)\n/.exec(received)![1];
+    expect(JSON.parse(data)).toMatchObject({ event: 'delivery.delivering', mxhook_message_id: 'm1', delivery_id: 'm1.1', hostname: 'in.example' });
+  });
+});

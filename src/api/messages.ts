@@ -11,13 +11,15 @@ import { DELIVERY_STATES, type LoggedMessage, type MessageFilter } from '../doma
 import type { AcceptMessage } from '../domain/message.ts';
 import { loadKeptRaw, redeliver } from '../queue/redeliver.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { getLoggedMessage, logDeliveryState } from '../store/message-log.ts';
+import { getLoggedMessage, logDeliveryState, logKeys } from '../store/message-log.ts';
 import { isValidCursor, listLoggedMessages } from '../store/message-log-query.ts';
 
 export interface MessagesApiOptions {
   readonly redis: Redis;
   readonly keys: KeySpace;
   readonly accept: AcceptMessage;
+  /** Most /events clients at once (each holds a Redis connection); more get 503. Default 16. */
+  readonly maxEventClients?: number;
 }
 
 const decode = (header: string): string => {
@@ -140,5 +142,53 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
       redelivered.push({ delivery_id: d.id, new_delivery_id: next });
     }
     return reply.code(202).send({ redelivered });
+  });
+
+  let clients = 0;
+  // Server-Sent Events tailing the log's stream, each client on its own connection (XREAD BLOCK),
+  // closed when the client goes. `Last-Event-ID` resumes from an event still in the stream.
+  app.get('/events', async (req, reply) => {
+    if (clients >= (opts.maxEventClients ?? 16)) return reply.code(503).send({ errors: [{ field: null, message: 'too many event clients' }] });
+    const last = req.headers['last-event-id'];
+    let from = typeof last === 'string' && /^\d+-\d+$/.test(last) ? last : '$';
+    clients++;
+    const tail = redis.duplicate();
+    tail.on('error', () => {});
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      clients--;
+      tail.disconnect();
+    };
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    req.raw.on('close', close);
+    res.on('close', close);
+    try {
+      while (open) {
+        const reply = await tail.xread('COUNT', 100, 'BLOCK', 15_000, 'STREAMS', logKeys(keys).events, from);
+        if (!open) break;
+        if (!reply) {
+          res.write(': keep-alive\n\n');
+          continue;
+        }
+        for (const [, entries] of reply) {
+          for (const [id, fields] of entries) {
+            from = id;
+            const data = fields[1] ?? '{}';
+            const event = (JSON.parse(data) as { event?: string }).event ?? 'message';
+            res.write(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`);
+          }
+        }
+      }
+    } catch {
+      // the connection was closed under a blocking read: the client went away
+    } finally {
+      close();
+      res.end();
+    }
   });
 }
