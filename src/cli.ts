@@ -6,6 +6,7 @@ import { createLogger } from './app/logger.ts';
 import { ALL_ROLES, startMxhook, type Role } from './app/start.ts';
 import { runDeadCommand } from './app/commands/dead.ts';
 import { runRoutesCommand } from './app/commands/routes.ts';
+import { runMessagesCommand } from './app/commands/messages.ts';
 
 const USAGE = `mxhook: a self-hosted, SendGrid-compatible Inbound Parse receiver.
 
@@ -19,6 +20,8 @@ Usage:
   mxhook dead show ID                    why it failed, every attempt
   mxhook dead replay ID | --route HOST   deliver the kept message again
   mxhook dead purge ID | --route HOST
+  mxhook messages list [HOSTNAME] [STATE]   the message log, newest first
+  mxhook messages show ID | raw ID | redeliver ID
   mxhook --help
 
 Options (flag, then env var; flags win):
@@ -56,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
   const positional = operands.filter((a) => !commandFlags.has(a) || a === '--route');
   if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
   if (command === 'dead') return runDeadCommand(config, positional, output);
+  if (command === 'messages') return runMessagesCommand(config, positional, output);
   process.stderr.write(`mxhook: unknown command "${command}"\n\n${USAGE}`);
   return 2;
 }
