@@ -8,6 +8,7 @@ import { runDoctorCommand } from './commands/doctor.ts';
 import { runHealthCommand } from './commands/health.ts';
 import { runInspectCommand } from './commands/inspect.ts';
 import { runRoutesCommand } from './commands/routes.ts';
+import { runMessagesCommand } from './commands/messages.ts';
 
 const USAGE = `mxhook: a self-hosted, SendGrid-compatible Inbound Parse receiver.
 
@@ -23,6 +24,8 @@ Usage:
   mxhook dead show ID                    why it failed, every attempt
   mxhook dead replay ID | --route HOST   deliver the kept message again
   mxhook dead purge ID | --route HOST
+  mxhook messages list [HOSTNAME] [STATE]   the message log, newest first
+  mxhook messages show ID | raw ID | redeliver ID
   mxhook doctor                          check DNS (MX, A/AAAA, PTR), TLS, Redis, the SMTP port and route URLs
   mxhook health                          exit 0 when this machine's API answers /healthz (healthchecks)
   mxhook --help
@@ -62,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
   const positional = operands.filter((a) => !commandFlags.has(a) || a === '--route');
   if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
   if (command === 'dead') return runDeadCommand(config, positional, output);
+  if (command === 'messages') return runMessagesCommand(config, positional, output);
   if (command === 'doctor') return runDoctorCommand(config, output);
   if (command === 'health') return runHealthCommand(config, output);
   if (command === 'inspect') return runInspectCommand(config, positional, flags, output);

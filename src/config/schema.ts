@@ -143,6 +143,16 @@ export const settingsSchema = {
     description: 'How long a dead letter (and its raw message) is kept.' }),
   deadLetterResponseExcerpt: setting({ env: 'MXHOOK_DEAD_LETTER_RESPONSE_EXCERPT', flag: '--dead-letter-response-excerpt', default: '100', parse: parseCount(500),
     description: 'Characters of the app\'s answer kept in a dead letter\'s reason, labelled as an excerpt (0: keep only the HTTP status). Every API key holder can read it: an error page may hold secrets.' }),
+  messageLog: setting({ env: 'MXHOOK_MESSAGE_LOG', flag: '--message-log', default: 'on', parse: parseBoolean,
+    description: 'Keep the message log: a record of every accepted message, its deliveries and their attempts, for the messages API and CLI (off: nothing is recorded, raw messages are deleted once delivered).' }),
+  messageLogRetention: setting({ env: 'MXHOOK_MESSAGE_LOG_RETENTION', flag: '--message-log-retention', default: '3d', parse: parseDuration,
+    description: 'How long message-log records are kept.' }),
+  messageLogMax: setting({ env: 'MXHOOK_MESSAGE_LOG_MAX', flag: '--message-log-max', default: '1000000', parse: parsePositiveInt,
+    description: 'Most message-log records kept; past it the oldest are dropped first (counted in /metrics).' }),
+  rawRetention: setting({ env: 'MXHOOK_RAW_RETENTION', flag: '--raw-retention', default: '24h', parse: parseDuration,
+    description: 'How long a raw message is kept after its last delivery ended, so it can be downloaded or delivered again.' }),
+  rawRetentionMaxBytes: setting({ env: 'MXHOOK_RAW_RETENTION_MAX_BYTES', flag: '--raw-retention-max-bytes', default: '1GB', parse: parseSize,
+    description: 'Most bytes of raw messages kept after delivery; past it the oldest kept ones are dropped first (counted in /metrics).' }),
   logLevel: setting({ env: 'MXHOOK_LOG_LEVEL', flag: '--log-level', default: 'info', parse: (v: string) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new Error(`expected trace, debug, info, warn, error, fatal or silent, got "${v}"`);
     return v;

@@ -1,0 +1,194 @@
+/**
+ * The message log over HTTP, as a Fastify plugin: list (filters, cursor, newest first), show,
+ * raw bytes, redeliver. Register it inside the scope that checks the API key; errors answer in
+ * SendGrid's shape `{"errors":[{"field":..,"message":..}]}`.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import libmime from 'libmime';
+import { normalizeHostname } from '../domain/address.ts';
+import { DELIVERY_STATES, type LoggedMessage, type MessageFilter } from '../domain/message-log.ts';
+import type { AcceptMessage } from '../domain/message.ts';
+import { loadKeptRaw, redeliver } from '../queue/redeliver.ts';
+import type { KeySpace } from '../store/keys.ts';
+import { getLoggedMessage, logDeliveryState, logKeys } from '../store/message-log.ts';
+import { isValidCursor, listLoggedMessages } from '../store/message-log-query.ts';
+
+export interface MessagesApiOptions {
+  readonly redis: Redis;
+  readonly keys: KeySpace;
+  readonly accept: AcceptMessage;
+  /** Most /events clients at once (each holds a Redis connection); more get 503. Default 16. */
+  readonly maxEventClients?: number;
+}
+
+const decode = (header: string): string => {
+  try {
+    return libmime.decodeWords(header);
+  } catch {
+    return header;
+  }
+};
+
+const listQuery = {
+  type: 'object',
+  properties: {
+    hostname: { type: 'string', minLength: 1, maxLength: 253 },
+    state: { type: 'string', enum: [...DELIVERY_STATES] },
+    recipient: { type: 'string', minLength: 1, maxLength: 320 },
+    sender: { type: 'string', minLength: 1, maxLength: 320 },
+    subject: { type: 'string', minLength: 1, maxLength: 200 },
+    since: { type: 'string', minLength: 1, maxLength: 40 },
+    until: { type: 'string', minLength: 1, maxLength: 40 },
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+    cursor: { type: 'string', minLength: 1, maxLength: 100 },
+  },
+} as const;
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-z]{1,64}$' } } } as const;
+
+class FieldProblem extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+function parseTime(field: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) throw new FieldProblem(field, `${field} must be an ISO 8601 time or milliseconds since the epoch, got "${text}"`);
+  return ms;
+}
+
+function view(message: LoggedMessage) {
+  const { record } = message;
+  return {
+    id: record.id,
+    received_at: new Date(record.receivedAt).toISOString(),
+    client_ip: record.clientIp, helo: record.helo,
+    envelope: { from: record.mailFrom, to: record.recipients },
+    hostnames: Object.keys(record.recipients),
+    from: decode(record.from ?? ''), subject: decode(record.subject ?? ''), message_id: record.messageIdHeader ?? null,
+    size: record.size,
+    attachments: message.parsed?.attachments ?? null, spam_score: message.parsed?.spamScore ?? null,
+    auth: record.auth ?? null, replay_of: record.replayOf ?? null,
+    deliveries: message.deliveries.map((d) => ({
+      id: d.id, hostname: d.hostname, state: d.state, updated_at: new Date(d.updatedAt).toISOString(),
+      next_attempt_at: d.nextAttemptAt ? new Date(d.nextAttemptAt).toISOString() : null, replayed_as: d.replayedAs ?? null,
+      attempts: d.attempts.map((a) => ({
+        at: new Date(a.at).toISOString(), duration_ms: a.durationMs, outcome: a.outcome, status: a.status ?? null,
+        error: a.error ?? null, response: a.response ?? null, bytes_sent: a.bytesSent,
+      })),
+    })),
+  };
+}
+
+export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions): Promise<void> {
+  const { redis, keys } = opts;
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof FieldProblem) return reply.code(400).send({ errors: [{ field: err.field, message: err.message }] });
+    if (err.validation) {
+      return reply.code(400).send({
+        errors: err.validation.map((v) => {
+          const field = v.instancePath.replace(/^\//, '') || (v.params as { missingProperty?: string }).missingProperty || null;
+          return { field, message: `${field ?? 'request'} ${v.message ?? 'is invalid'}` };
+        }),
+      });
+    }
+    return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ errors: [{ field: null, message: err.statusCode && err.statusCode < 500 ? err.message : 'internal error' }] });
+  });
+  const notFound = (id: string) => ({ errors: [{ field: 'id', message: `no logged message ${id}` }] });
+
+  app.get('/messages', { schema: { querystring: listQuery } }, async (req) => {
+    const q = req.query as Record<string, string | undefined> & { limit: number };
+    const hostname = q.hostname === undefined ? undefined : normalizeHostname(q.hostname) || undefined;
+    if (q.hostname !== undefined && !hostname) throw new FieldProblem('hostname', `invalid hostname: ${q.hostname}`);
+    if (q.cursor !== undefined && !isValidCursor(q.cursor)) throw new FieldProblem('cursor', 'cursor is not one this API handed out');
+    const filter: MessageFilter = {
+      hostname, state: q.state as MessageFilter['state'], recipient: q.recipient, sender: q.sender,
+      subjectWords: q.subject?.split(/\s+/).filter(Boolean), since: parseTime('since', q.since), until: parseTime('until', q.until),
+    };
+    if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) throw new FieldProblem('since', 'since is after until');
+    const page = await listLoggedMessages(redis, keys, filter, { limit: q.limit, cursor: q.cursor, decode });
+    return { result: page.result.map(view), next_cursor: page.nextCursor };
+  });
+
+  app.get('/messages/:id', { schema: { params: idParams } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const message = await getLoggedMessage(redis, keys, id);
+    return message ? view(message) : reply.code(404).send(notFound(id));
+  });
+
+  app.get('/messages/:id/raw', { schema: { params: idParams } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const message = await getLoggedMessage(redis, keys, id);
+    const kept = await loadKeptRaw(redis, keys, id, message?.deliveries.map((d) => d.id) ?? []);
+    if (!kept) return reply.code(404).send({ errors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
+    return reply.type('message/rfc822').header('content-disposition', `attachment; filename="${id}.eml"`).send(kept.raw);
+  });
+
+  app.post('/messages/:id/redeliver', { schema: { params: idParams } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const message = await getLoggedMessage(redis, keys, id);
+    if (!message) return reply.code(404).send(notFound(id));
+    const redelivered = [];
+    for (const d of message.deliveries) {
+      const next = await redeliver(redis, keys, opts.accept, { messageId: id, deliveryId: d.id, hostname: d.hostname });
+      if (!next) return reply.code(404).send({ errors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
+      const multi = redis.multi();
+      logDeliveryState(multi, keys, d.id, d.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs: next });
+      await multi.exec();
+      redelivered.push({ delivery_id: d.id, new_delivery_id: next });
+    }
+    return reply.code(202).send({ redelivered });
+  });
+
+  let clients = 0;
+  // Server-Sent Events tailing the log's stream, each client on its own connection (XREAD BLOCK),
+  // closed when the client goes. `Last-Event-ID` resumes from an event still in the stream.
+  app.get('/events', async (req, reply) => {
+    if (clients >= (opts.maxEventClients ?? 16)) return reply.code(503).send({ errors: [{ field: null, message: 'too many event clients' }] });
+    const last = req.headers['last-event-id'];
+    let from = typeof last === 'string' && /^\d+-\d+$/.test(last) ? last : '$';
+    clients++;
+    const tail = redis.duplicate();
+    tail.on('error', () => {});
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      clients--;
+      tail.disconnect();
+    };
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    req.raw.on('close', close);
+    res.on('close', close);
+    try {
+      while (open) {
+        const reply = await tail.xread('COUNT', 100, 'BLOCK', 15_000, 'STREAMS', logKeys(keys).events, from);
+        if (!open) break;
+        if (!reply) {
+          res.write(': keep-alive\n\n');
+          continue;
+        }
+        for (const [, entries] of reply) {
+          for (const [id, fields] of entries) {
+            from = id;
+            const data = fields[1] ?? '{}';
+            const event = (JSON.parse(data) as { event?: string }).event ?? 'message';
+            res.write(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`);
+          }
+        }
+      }
+    } catch {
+      // the connection was closed under a blocking read: the client went away
+    } finally {
+      close();
+      res.end();
+    }
+  });
+}

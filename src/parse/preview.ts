@@ -1,0 +1,71 @@
+/**
+ * What an app would receive for a stored message, as plain values for the console and the API:
+ * the same parsed payload the worker POSTs (buildParsedPayload), with attachments listed by name,
+ * type and size instead of their bytes, and long text fields cut for display.
+ */
+import { open } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { buildParsedPayload } from './parsed-payload.ts';
+import type { PayloadContext, TextPiece } from './payload.ts';
+import { removeSpoolDir } from './spool.ts';
+
+export interface MessagePreview {
+  /** Field name -> value, as posted (text fields over `maxFieldChars` are cut, `truncated` says which). */
+  readonly fields: Record<string, string>;
+  readonly attachments: readonly { readonly field: string; readonly filename: string; readonly type: string; readonly size: number }[];
+  readonly truncated: readonly string[];
+}
+
+/** Text shown per field at most: a preview, not the POST (the raw message has every byte). */
+const MAX_FIELD_CHARS = 256 * 1024;
+
+export async function buildMessagePreview(raw: Buffer, context: PayloadContext, spoolRoot = os.tmpdir()): Promise<MessagePreview> {
+  const dir = path.join(spoolRoot, `mxhook-preview-${randomBytes(6).toString('hex')}`);
+  try {
+    const payload = await buildParsedPayload(raw, context, { dir });
+    const fields: Record<string, string> = {};
+    const truncated: string[] = [];
+    const attachments: MessagePreview['attachments'][number][] = [];
+    for (const part of payload.parts) {
+      let value: string;
+      if ('file' in part) {
+        attachments.push({ field: part.name, filename: part.filename, type: part.contentType, size: part.file.size });
+        continue;
+      } else if ('value' in part) value = part.value;
+      else if ('bytes' in part) value = part.bytes.toString('utf8');
+      else value = await readPieces(part.pieces, MAX_FIELD_CHARS + 1);
+      if (value.length > MAX_FIELD_CHARS) {
+        value = value.slice(0, MAX_FIELD_CHARS);
+        truncated.push(part.name);
+      }
+      fields[part.name] = value;
+    }
+    return { fields, attachments, truncated };
+  } finally {
+    await removeSpoolDir(dir);
+  }
+}
+
+/** The first `limit` characters of a streamed text field (its files are UTF-8; escaped ones are escaped here too). */
+async function readPieces(pieces: readonly TextPiece[], limit: number): Promise<string> {
+  let text = '';
+  for (const piece of pieces) {
+    if (text.length >= limit) break;
+    if (typeof piece === 'string') {
+      text += piece;
+      continue;
+    }
+    const file = await open(piece.path);
+    try {
+      const buffer = Buffer.alloc(Math.min(limit * 4, 4 * 1024 * 1024));
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+      const chunk = buffer.subarray(0, bytesRead).toString('utf8');
+      text += piece.escapeHtml ? chunk.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`) : chunk;
+    } finally {
+      await file.close();
+    }
+  }
+  return text;
+}

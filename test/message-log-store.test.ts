@@ -1,0 +1,225 @@
+/** The message log's store against a real redis-server: records, states, attempts, paging, the cap, events. */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MessageRecord } from '../src/domain/message-log.ts';
+import { createKeySpace, type KeySpace } from '../src/store/keys.ts';
+import { execOrThrow } from '../src/store/messages.ts';
+import { getLoggedMessage, logAccepted, logAttempt, logDeliveryState, logKeys } from '../src/store/message-log.ts';
+import { listLoggedMessages } from '../src/store/message-log-query.ts';
+import { createRedis } from '../src/store/redis.ts';
+import { startTestRedis, type TestRedis } from './helpers/redis.ts';
+
+let server: TestRedis;
+let redis: Redis;
+beforeAll(async () => {
+  server = await startTestRedis();
+  redis = createRedis(server.socketPath, 'patient', 'test-log', true);
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.cleanup();
+});
+
+const freshKeys = () => createKeySpace(`t${randomBytes(4).toString('hex')}`);
+const options = { retentionMs: 3 * 86_400_000, maxRecords: 1000 };
+const record = (id: string, receivedAt: number, over: Partial<MessageRecord> = {}): MessageRecord => ({
+  id, receivedAt, clientIp: '192.0.2.1', helo: 'mx.sender.org', mailFrom: 'a@sender.org',
+  recipients: { 'in.example': ['x@in.example'] }, size: 100, subject: `subject ${id}`, from: 'A <a@sender.org>', ...over,
+});
+async function accept(keys: KeySpace, r: MessageRecord, opts = options): Promise<void> {
+  const multi = redis.multi();
+  logAccepted(multi, keys, opts, r);
+  await execOrThrow(multi);
+}
+async function step(build: (m: ReturnType<Redis['multi']>) => void): Promise<void> {
+  const multi = redis.multi();
+  build(multi);
+  await execOrThrow(multi);
+}
+
+describe('message log records', () => {
+  it('follows a delivery from queued through retrying to delivered, with its attempts', async () => {
+    const keys = freshKeys();
+    await accept(keys, record('m1', 1000));
+    expect((await getLoggedMessage(redis, keys, 'm1'))!.deliveries[0]).toMatchObject({ id: 'm1.1', hostname: 'in.example', state: 'queued' });
+    await step((m) => logDeliveryState(m, keys, 'm1.1', 'in.example', 1000, { kind: 'attempt-started' }, 2000));
+    await step((m) => {
+      logAttempt(m, keys, 'm1.1', 'in.example', { at: 2000, durationMs: 12, outcome: 'retry', status: 503, response: 'x'.repeat(5000), bytesSent: 900 });
+      logDeliveryState(m, keys, 'm1.1', 'in.example', 1000, { kind: 'retry-scheduled', nextAttemptAt: 9000 }, 2012);
+    });
+    let got = await getLoggedMessage(redis, keys, 'm1');
+    expect(got!.deliveries[0]).toMatchObject({ state: 'retrying', nextAttemptAt: 9000 });
+    expect(got!.deliveries[0].attempts[0]).toMatchObject({ status: 503, bytesSent: 900 });
+    expect(got!.deliveries[0].attempts[0].response).toHaveLength(1024);
+    expect(await redis.zrange(logKeys(keys).stateIndex('retrying'), 0, -1)).toEqual(['m1']);
+    await step((m) => {
+      logAttempt(m, keys, 'm1.1', 'in.example', { at: 9000, durationMs: 5, outcome: 'delivered', status: 200, response: 'ok', bytesSent: 900 });
+      logDeliveryState(m, keys, 'm1.1', 'in.example', 1000, { kind: 'delivered' }, 9005);
+    });
+    // A late "delivering" (lost race) does not overwrite the end.
+    await step((m) => logDeliveryState(m, keys, 'm1.1', 'in.example', 1000, { kind: 'attempt-started' }, 9010));
+    got = await getLoggedMessage(redis, keys, 'm1');
+    expect(got!.deliveries[0].state).toBe('delivered');
+    expect(got!.deliveries[0].nextAttemptAt).toBeUndefined();
+    expect(got!.deliveries[0].attempts.map((a) => a.status)).toEqual([503, 200]);
+    expect(await redis.zcard(logKeys(keys).stateIndex('retrying'))).toBe(0);
+    const events = await redis.xrange(logKeys(keys).events, '-', '+');
+    expect(events.map(([, f]) => JSON.parse(f[1]).event)).toEqual([
+      'message.accepted', 'delivery.delivering', 'delivery.attempt', 'delivery.retrying', 'delivery.attempt', 'delivery.delivered',
+    ]);
+  });
+
+  it('a log write on a missing record never fails the transaction it rides in', async () => {
+    const keys = freshKeys();
+    const multi = redis.multi();
+    multi.set(`${keys.prefix}:other`, '1');
+    logDeliveryState(multi, keys, 'nope.1', 'in.example', 1, { kind: 'delivered' });
+    logAttempt(multi, keys, 'nope.1', 'in.example', { at: 1, durationMs: 1, outcome: 'delivered', bytesSent: 0 });
+    await execOrThrow(multi);
+    expect(await redis.get(`${keys.prefix}:other`)).toBe('1');
+  });
+});
+
+describe('queries', () => {
+  it('pages newest first with a cursor, by hostname and state, with filters', async () => {
+    const keys = freshKeys();
+    for (let i = 0; i < 25; i++) await accept(keys, record(`m${String(i).padStart(2, '0')}`, 1000 + Math.floor(i / 3), i % 2 ? { recipients: { 'b.example': ['z@b.example'] } } : {}));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await listLoggedMessages(redis, keys, {}, { limit: 7, cursor });
+      seen.push(...page.result.map((m) => m.record.id));
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    const all = Array.from({ length: 25 }, (_, i) => `m${String(i).padStart(2, '0')}`).reverse();
+    expect(seen).toEqual(all);
+    const b = await listLoggedMessages(redis, keys, { hostname: 'b.example' }, { limit: 100 });
+    expect(b.result.map((m) => m.record.id)).toEqual(all.filter((id) => Number(id.slice(1)) % 2));
+    expect(b.nextCursor).toBeNull();
+    await step((m) => logDeliveryState(m, keys, 'm03.1', 'b.example', 1001, { kind: 'dead-lettered' }));
+    expect((await listLoggedMessages(redis, keys, { state: 'dead-lettered' }, { limit: 10 })).result.map((m) => m.record.id)).toEqual(['m03']);
+    expect((await listLoggedMessages(redis, keys, { subjectWords: ['m07'] }, { limit: 10 })).result.map((m) => m.record.id)).toEqual(['m07']);
+    // A filter no index covers scans a bounded number of candidates, then hands back a cursor.
+    const bounded = await listLoggedMessages(redis, keys, { subjectWords: ['m00'] }, { limit: 10, scanLimit: 5 });
+    expect(bounded.result).toEqual([]);
+    expect(bounded.nextCursor).not.toBeNull();
+    expect((await listLoggedMessages(redis, keys, { since: 1007, until: 1007 }, { limit: 10 })).result.map((m) => m.record.id)).toEqual(['m23', 'm22', 'm21']);
+  });
+});
+
+describe('the cap', () => {
+  it('drops the oldest records past the cap, from every index, and counts the cuts', async () => {
+    const keys = freshKeys();
+    for (let i = 0; i < 8; i++) await accept(keys, record(`c${i}`, 1000 + i), { ...options, maxRecords: 5 });
+    const k = logKeys(keys);
+    expect(await redis.zrange(k.index, 0, -1)).toEqual(['c3', 'c4', 'c5', 'c6', 'c7']);
+    expect(await redis.zrange(k.hostIndex('in.example'), 0, -1)).toEqual(['c3', 'c4', 'c5', 'c6', 'c7']);
+    expect(await redis.zcard(k.stateIndex('queued'))).toBe(5);
+    expect(await getLoggedMessage(redis, keys, 'c0')).toBeUndefined();
+    expect(await redis.hget(k.cuts, 'cap')).toBe('3');
+  });
+
+  it('measures the bytes one record costs in Redis (record, indexes, expiry)', async () => {
+    const keys = freshKeys();
+    const k = logKeys(keys);
+    const n = 200;
+    for (let i = 0; i < n; i++) {
+      const id = `${(1_764_000_000_000 + i).toString(36)}${randomBytes(8).toString('hex')}`;
+      await accept(keys, record(id, 1_764_000_000_000 + i, { subject: 'Your invoice for November', messageIdHeader: `<${id}@sender.org>`, auth: { spf: 'pass', dkim: 'pass', dmarc: 'pass' } }));
+      await step((m) => {
+        logAttempt(m, keys, `${id}.1`, 'in.example', { at: Date.now(), durationMs: 12, outcome: 'delivered', status: 200, response: 'ok', bytesSent: 5200 });
+        logDeliveryState(m, keys, `${id}.1`, 'in.example', 1_764_000_000_000 + i, { kind: 'delivered' });
+      });
+    }
+    const ids = await redis.zrange(k.index, 0, -1);
+    let bytes = 0;
+    for (const id of ids) bytes += Number(await redis.memory('USAGE', k.record(id)));
+    const indexes = Number(await redis.memory('USAGE', k.index)) + Number(await redis.memory('USAGE', k.hostIndex('in.example')));
+    const perRecord = Math.round((bytes + indexes) / n);
+    console.log(`message log: ${perRecord} bytes per delivered record (record ${Math.round(bytes / n)}, indexes ${Math.round(indexes / n)})`);
+    expect(perRecord).toBeGreaterThan(100);
+    expect(perRecord).toBeLessThan(2048);
+  });
+});
+
+describe('retention', () => {
+  it('drops index entries past the retention, under a lock, and counts them', async () => {
+    const { trimMessageLog, readLogCuts } = await import('../src/store/message-log-retention.ts');
+    const keys = freshKeys();
+    for (let i = 0; i < 4; i++) await accept(keys, record(`r${i}`, 1000 + i * 1000));
+    const cut = await trimMessageLog(redis, keys, { retentionMs: 2500, rawRetentionMs: 1000, lockMs: 60_000, now: 5000 });
+    expect(cut).toEqual({ records: 2, raw: 0 });
+    expect(await redis.zrange(logKeys(keys).index, 0, -1)).toEqual(['r2', 'r3']);
+    expect(await redis.zrange(logKeys(keys).hostIndex('in.example'), 0, -1)).toEqual(['r2', 'r3']);
+    expect(await trimMessageLog(redis, keys, { retentionMs: 2500, rawRetentionMs: 1000, lockMs: 60_000, now: 5000 })).toBeUndefined();
+    expect((await readLogCuts(redis, keys)).retention).toBe(2);
+  });
+
+  it('keeps the raw message after its last delivery, under a byte cap that drops the oldest', async () => {
+    const { releaseDeliveryKeepingRaw, readLogCuts } = await import('../src/store/message-log-retention.ts');
+    const keys = freshKeys();
+    for (const id of ['k1', 'k2', 'k3']) {
+      await redis.set(keys.messageRaw(id), Buffer.alloc(400, 'a'));
+      await redis.hset(keys.messageMeta(id), 'meta', '{}');
+      await redis.sadd(`${keys.prefix}:msg:${id}:pending`, `${id}.1`, `${id}.2`);
+    }
+    const release = (id: string, d: string, keep = true) => step((m) => releaseDeliveryKeepingRaw(m, keys, id, d, { keep, rawRetentionMs: 86_400_000, maxRawBytes: 1000 }));
+    await release('k1', 'k1.1');
+    expect(await redis.ttl(keys.messageRaw('k1'))).toBe(-1); // a delivery is still pending
+    await release('k1', 'k1.2');
+    expect(await redis.ttl(keys.messageRaw('k1'))).toBeGreaterThan(86_000);
+    await release('k2', 'k2.1');
+    await release('k2', 'k2.2');
+    await release('k3', 'k3.1');
+    await release('k3', 'k3.2');
+    expect(await redis.exists(keys.messageRaw('k1'))).toBe(0); // 1,200 bytes > 1,000: the oldest went
+    expect(await redis.exists(keys.messageRaw('k3'))).toBe(1);
+    expect((await readLogCuts(redis, keys)).rawCap).toBe(1);
+    await redis.set(keys.messageRaw('k4'), 'x');
+    await redis.sadd(`${keys.prefix}:msg:k4:pending`, 'k4.1');
+    await release('k4', 'k4.1', false);
+    expect(await redis.exists(keys.messageRaw('k4'))).toBe(0);
+  });
+
+  it('counts refusals per reason and hostname, with a bounded number of hostnames', async () => {
+    const { logRefusal, readRefusals } = await import('../src/store/message-log-retention.ts');
+    const keys = freshKeys();
+    await step((m) => {
+      logRefusal(m, keys, 'RELAY_DENIED', 'spam.example', 120_000);
+      logRefusal(m, keys, 'RELAY_DENIED', 'spam.example', 130_000);
+      logRefusal(m, keys, 'MESSAGE_TOO_BIG', 'in.example', 190_000);
+    });
+    expect(await readRefusals(redis, keys, 'm', 0, 200_000)).toEqual({ 'RELAY_DENIED|spam.example': 2, 'MESSAGE_TOO_BIG|in.example': 1 });
+    expect(await readRefusals(redis, keys, 'm', 180_000, 200_000)).toEqual({ 'MESSAGE_TOO_BIG|in.example': 1 });
+  });
+});
+
+describe('redeliver', () => {
+  it('makes a new delivery job of a kept raw message, with the old delivery id as replay-of', async () => {
+    const { createDeliveryQueue } = await import('../src/queue/delivery-queue.ts');
+    const { createAcceptMessage } = await import('../src/queue/accept.ts');
+    const { redeliver, loadKeptRaw } = await import('../src/queue/redeliver.ts');
+    const keys = freshKeys();
+    const bull = createRedis(server.socketPath, 'patient', 'test-log-bull');
+    const queue = createDeliveryQueue(bull, keys);
+    try {
+      const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: 8 * 86_400_000 });
+      const raw = randomBytes(3000);
+      await accept({ id: 'orig', raw, mailFrom: 'a@x.org', clientIp: '192.0.2.9', helo: 'h', receivedAt: 1000, deliveries: [{ hostname: 'in.example', recipients: ['r@in.example'] }] });
+      expect((await loadKeptRaw(redis, keys, 'orig', []))!.raw.equals(raw)).toBe(true);
+      const next = await redeliver(redis, keys, accept, { messageId: 'orig', deliveryId: 'orig.1', hostname: 'in.example' });
+      expect(next).toMatch(/\.1$/);
+      const job = await queue.getJob(next!);
+      expect(job!.data.hostname).toBe('in.example');
+      const copy = await loadKeptRaw(redis, keys, job!.data.messageId, []);
+      expect(copy!.raw.equals(raw)).toBe(true);
+      expect(copy!.meta.replayOf).toBe('orig.1');
+      expect(await redeliver(redis, keys, accept, { messageId: 'gone', deliveryId: 'gone.1', hostname: 'in.example' })).toBeUndefined();
+    } finally {
+      await queue.close();
+      bull.disconnect();
+    }
+  });
+});
