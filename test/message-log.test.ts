@@ -1,20 +1,72 @@
 /**
- * The message log on the real pipeline: SMTP in, worker POSTs, API out. Enabled when wired
- * (logAccepted in the accept, the worker's state and attempt writes, messagesApi in the Fastify app).
+ * The message log on the real pipeline: SMTP in, a real worker POSTs to a real receiver, and the
+ * messages API (over the API port, with the key) tells what happened.
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { startTestMxhook, TEST_API_KEY, type TestMxhook } from './helpers/mxhook.ts';
+import { startReceiver } from './helpers/receiver.ts';
+import { sendMail } from './helpers/smtp.ts';
+import { redisPerFile } from './helpers/suite.ts';
+
+const suite = redisPerFile();
+const BASE = '/v3/user/webhooks/parse';
+const queuedId = (response: string) => /queued as (\w+)/.exec(response)![1];
+
+async function api(mx: TestMxhook, path: string, init: RequestInit = {}): Promise<{ status: number; body: any; text: string; type: string | null }> {
+  const res = await fetch(`http://127.0.0.1:${mx.apiPort}${BASE}${path}`, { ...init, headers: { authorization: `Bearer ${TEST_API_KEY}`, ...(init.headers ?? {}) } });
+  const text = await res.text();
+  let body: unknown;
+  try { body = JSON.parse(text); } catch { body = undefined; }
+  return { status: res.status, body, text, type: res.headers.get('content-type') };
+}
 
 describe('message log end to end', () => {
-  // enabled when wired: send over SMTP to a 200 receiver; GET .../messages/{id} shows the delivery
-  // `delivered` with one attempt {status: 200, bytes_sent > 0}; /raw equals the stored bytes.
-  it.skip('a message sent over SMTP shows up delivered with its attempt (status 200)', () => {});
-  // enabled when wired: receiver answers 503 with --retry-fast-interval 1s --retry-max-age 3s;
-  // the delivery shows `retrying` with next_attempt_at in the future, then `dead-lettered`.
-  it.skip('a failing app shows retrying with the next attempt time, then dead-lettered', () => {});
-  // enabled when wired: POST .../messages/{id}/redeliver -> a new delivery POSTed with X-Mxhook-Replay-Of,
-  // the old delivery `replayed` with replayed_as; the new message has replay_of.
-  it.skip('redeliver makes a new delivery of a delivered message', () => {});
-  // enabled when wired: --message-log-max 3 and --message-log-retention 1s drop the oldest (store-level
-  // versions of both run in test/message-log-store.test.ts).
-  it.skip('retention and the cap drop the oldest on the running server', () => {});
+  it('a message sent over SMTP shows up delivered with its attempt (status 200); bad filters and unknown ids are 400/404', async () => {
+    const mx = suite.later(await startTestMxhook(suite.redis.socketPath));
+    const app = suite.later(await startReceiver(() => ({ status: 200, body: 'thanks' })));
+    await mx.addRoute('log.example', app.url);
+    const id = queuedId((await sendMail(mx.smtpPort!, { from: 'jane@sender.test', to: 'help@log.example', subject: 'Order 42', text: 'Where is it?' })).response);
+    await app.waitFor(1);
+    await expect.poll(async () => (await api(mx, `/messages/${id}`)).body?.deliveries?.[0]?.state, { timeout: 10_000 }).toBe('delivered');
+    const { body } = await api(mx, `/messages/${id}`);
+    expect(body.deliveries[0].attempts).toHaveLength(1);
+    expect(body.deliveries[0].attempts[0]).toMatchObject({ status: 200, outcome: 'delivered', response: 'thanks' });
+    expect(body.deliveries[0].attempts[0].bytes_sent).toBeGreaterThan(0);
+    const listed = await api(mx, `/messages?hostname=log.example&subject=order`);
+    expect(listed.body.result.map((m: { id: string }) => m.id)).toContain(id);
+    expect((await api(mx, '/messages?state=exploded')).status).toBe(400);
+    expect((await api(mx, '/messages?limit=-1')).status).toBe(400);
+    expect((await api(mx, '/messages/nosuchmessage0000')).status).toBe(404);
+  });
+
+  it('a failing app shows retrying with the next attempt time, then dead-lettered', async () => {
+    const mx = suite.later(await startTestMxhook(suite.redis.socketPath, ['--retry-fast-interval', '400ms-500ms', '--retry-slow-interval', '400ms-500ms']));
+    const app = suite.later(await startReceiver(() => ({ status: 503 })));
+    await mx.addRoute('failing.example', app.url, { retry_policy: { max_age: '3s' } });
+    const id = queuedId((await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'x@failing.example', subject: 'retry me', text: 'x' })).response);
+    await expect.poll(async () => (await api(mx, `/messages/${id}`)).body?.deliveries?.[0]?.state, { timeout: 10_000 }).toBe('retrying');
+    const retrying = (await api(mx, `/messages/${id}`)).body.deliveries[0];
+    expect(Date.parse(retrying.next_attempt_at)).toBeGreaterThan(Date.parse(retrying.attempts.at(-1).at));
+    expect(retrying.attempts.at(-1)).toMatchObject({ status: 503, outcome: 'retry' });
+    await expect.poll(async () => (await api(mx, `/messages/${id}`)).body?.deliveries?.[0]?.state, { timeout: 15_000 }).toBe('dead-lettered');
+  });
+
+  it('with raw retention on, a delivered message can be downloaded byte for byte and redelivered', async () => {
+    const mx = suite.later(await startTestMxhook(suite.redis.socketPath, ['--raw-retention', '1h']));
+    const app = suite.later(await startReceiver());
+    await mx.addRoute('again.example', app.url);
+    const id = queuedId((await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'x@again.example', subject: 'keep me', text: 'x' })).response);
+    await app.waitFor(1);
+    await expect.poll(async () => (await api(mx, `/messages/${id}`)).body?.deliveries?.[0]?.state, { timeout: 10_000 }).toBe('delivered');
+    const raw = await api(mx, `/messages/${id}/raw`);
+    expect(raw.status).toBe(200);
+    expect(raw.type).toContain('message/rfc822');
+    expect(raw.text).toContain('Subject: keep me');
+    expect(raw.text.startsWith('Received: ')).toBe(true);
+    const redelivered = await api(mx, `/messages/${id}/redeliver`, { method: 'POST' });
+    expect(redelivered.status).toBe(202);
+    const [, second] = await app.waitFor(2);
+    expect(second.fields.subject).toBe('keep me');
+    expect(second.headers['x-mxhook-replay-of']).toBe(`${id}.1`);
+  });
 });

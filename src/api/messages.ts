@@ -7,6 +7,8 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import libmime from 'libmime';
 import { normalizeHostname } from '../domain/address.ts';
+import { MxhookError } from '../domain/errors.ts';
+import { sendMxhookError } from './errors.ts';
 import { DELIVERY_STATES, type LoggedMessage, type MessageFilter } from '../domain/message-log.ts';
 import type { AcceptMessage } from '../domain/message.ts';
 import { loadKeptRaw, redeliver } from '../queue/redeliver.ts';
@@ -87,6 +89,7 @@ function view(message: LoggedMessage) {
 export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions): Promise<void> {
   const { redis, keys } = opts;
   app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof MxhookError) return sendMxhookError(reply, err);
     if (err instanceof FieldProblem) return reply.code(400).send({ errors: [{ field: err.field, message: err.message }] });
     if (err.validation) {
       return reply.code(400).send({

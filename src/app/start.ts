@@ -95,7 +95,8 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
         ? logger.warn({ event: 'redis_memory_high', usedBytes: state.usedBytes, maxBytes: state.maxBytes, highFraction: state.highFraction })
         : logger.info({ event: 'redis_memory_ok', usedBytes: state.usedBytes, maxBytes: state.maxBytes, highFraction: state.highFraction }),
     });
-    const watchesMemory = roles.includes('smtp') || roles.includes('api');
+    // Workers keep delivered messages' raw bytes for the message log only while Redis has room.
+    const watchesMemory = roles.includes('smtp') || roles.includes('api') || (roles.includes('worker') && config.messageLog);
     if (watchesMemory) {
       redisMemory.start(REDIS_MEMORY_CHECK_MS);
       stops.push(async () => redisMemory.stop());

@@ -46,7 +46,7 @@ export function withResponseExcerpt(reason: string, body: string | undefined, ch
 }
 
 /** `bytesSent`: the request body's size (for /metrics), 0 when nothing was sent. */
-export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number; bytesSent: number }> {
+export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number; response?: string; bytesSent: number }> {
   const { route, message } = input;
   const context = {
     senderIp: message.meta.clientIp,
@@ -79,7 +79,10 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
     const detailed = outcome.kind === 'permanent' && result.kind === 'response'
       ? { ...outcome, reason: withResponseExcerpt(outcome.reason, result.bodySnippet, ctx.post.responseExcerptChars ?? DEFAULT_EXCERPT_CHARS) }
       : outcome;
-    return { outcome: detailed, bytesSent: result.kind === 'response' ? form.contentLength : 0, ...(result.kind === 'response' ? { status: result.status } : {}) };
+    return {
+      outcome: detailed, bytesSent: result.kind === 'response' ? form.contentLength : 0,
+      ...(result.kind === 'response' ? { status: result.status, ...(result.bodySnippet ? { response: result.bodySnippet } : {}) } : {}),
+    };
   } finally {
     // Most messages never spill: no directory to remove, and no syscall to find that out.
     if (spilled) await removeSpoolDir(spoolDir);

@@ -14,8 +14,11 @@ import { effectiveRetryPolicy, type ParseSetting } from '../domain/route.ts';
 import { attemptsKey, recordAttempt } from '../store/attempts.ts';
 import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
-import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type StoredMessage } from '../store/messages.ts';
+import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
 import { countEnded, markRetrying } from '../store/route-stats.ts';
+import { logAttempt, logDeliveryState } from '../store/message-log.ts';
+import type { AttemptLog, DeliveryEvent } from '../domain/message-log.ts';
+import type { ChainableCommander } from 'ioredis';
 import { attemptDelivery } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
 import { postTarget, type PostTarget } from './post.ts';
@@ -61,6 +64,10 @@ export interface DeliveryWorkerOptions {
   readonly logger: Logger;
   /** Attempts, bytes and end-to-end latency for /metrics (app/metrics.ts); optional. */
   readonly metrics?: DeliveryMetrics | undefined;
+  /** Record states and attempts in the message log (store/message-log.ts). */
+  readonly messageLog?: boolean;
+  /** Whether (and how long) a delivered message's raw bytes are kept for the log; asked at each finish. */
+  readonly keepRaw?: () => KeepRaw | undefined;
 }
 
 /** Thrown to have BullMQ schedule the next attempt after `delayMs`. */
@@ -162,7 +169,10 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   if (before.kind !== 'attempt') return carryOut(before, job, token, ctx, message, log);
 
   // decideDelivery answers `attempt` only with the route, its target, breaker and message present.
+  sendToLog(ctx, log, (pipe) => logDeliveryState(pipe, keys, deliveryId, hostname, message!.meta.receivedAt, { kind: 'attempt-started' }));
   const started = Date.now();
+  let response: string | undefined;
+  let bytesSent = 0;
   let result: DeliveryOutcome | UnexpectedError;
   let status: number | undefined;
   try {
@@ -175,6 +185,8 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
     });
     result = done.outcome;
     status = done.status;
+    response = done.response;
+    bytesSent = done.bytesSent;
     options.metrics?.attempt(done.outcome.kind, Date.now() - started, done.bytesSent);
   } catch (err) {
     // Something that is neither the app's answer nor a network error (the disk, a bug, the key).
@@ -194,11 +206,38 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
     if (next !== breaker) await writeBreaker(redis, keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
   }
   const after = decideDelivery({ ...facts, now: Date.now(), result });
-  return carryOut(after, job, token, ctx, message, log);
+  const attemptLog: AttemptLog = {
+    at: started, durationMs, outcome: result.kind === 'error' ? 'retry' : result.kind, status, bytesSent,
+    ...(result.kind !== 'delivered' && status === undefined ? { error: result.reason } : {}), ...(response ? { response } : {}),
+  };
+  return carryOut(after, job, token, ctx, message, log, attemptLog);
+}
+
+/**
+ * Message-log writes: a pipeline sent without waiting for it (its scripts swallow their own
+ * errors), so the log never delays a delivery; it goes out in the same turn as the run's own writes.
+ */
+function sendToLog(ctx: RunContext, log: () => Logger, write: (pipe: ChainableCommander) => void): void {
+  if (!ctx.options.messageLog) return;
+  const pipe = ctx.options.redis.pipeline();
+  write(pipe);
+  pipe.exec().catch((err: unknown) => log().warn({ event: 'message_log_write_failed', err: String(err) }));
+}
+
+/** The log's account of a run: its attempt (if one was made) and the state the decision leads to. */
+function logRun(ctx: RunContext, log: () => Logger, job: Job<DeliveryJobData>, message: StoredMessage | undefined, attempt: AttemptLog | undefined, event: DeliveryEvent | undefined): void {
+  if (!message || (!attempt && !event)) return;
+  const { keys } = ctx.options;
+  const deliveryId = job.id as string;
+  sendToLog(ctx, log, (pipe) => {
+    if (attempt) logAttempt(pipe, keys, deliveryId, job.data.hostname, attempt);
+    if (event) logDeliveryState(pipe, keys, deliveryId, job.data.hostname, message.meta.receivedAt, event);
+  });
 }
 
 async function carryOut(
   decision: DeliveryDecision, job: Job<DeliveryJobData>, token: string | undefined, ctx: RunContext, message: StoredMessage | undefined, log: () => Logger,
+  attempt?: AttemptLog,
 ): Promise<void> {
   const { options } = ctx;
   const { redis, keys } = options;
@@ -211,8 +250,9 @@ async function carryOut(
     case 'attempt':
       throw new Error('decideDelivery answered attempt after the attempt');
     case 'finish': {
+      logRun(ctx, log, job, message, attempt, { kind: 'delivered' });
       // The attempt history goes with the delivery (dead letters take theirs along).
-      const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : []);
+      const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.());
       if (released === 'already-finished') {
         log().warn({ event: 'delivery_finished_twice' });
         return;
@@ -222,12 +262,14 @@ async function carryOut(
       return;
     }
     case 'retry': {
+      logRun(ctx, log, job, message, attempt, { kind: 'retry-scheduled', nextAttemptAt: Date.now() + decision.delayMs });
       const multi = redis.pipeline();
       markRetrying(multi as unknown as Parameters<typeof markRetrying>[0], keys, hostname, deliveryId);
       await multi.exec().catch(() => {});
       throw new RetryLater(decision.reason, decision.delayMs);
     }
     case 'wait':
+      logRun(ctx, log, job, message, attempt, undefined);
       // Wait out the cool-down without using an attempt or holding a worker slot.
       await job.moveToDelayed(decision.untilMs, token);
       throw new DelayedError();
@@ -242,6 +284,7 @@ async function carryOut(
         log().error({ event: 'dead_letter_failed', reason: decision.reason, err: String(err) });
         throw new RetryLater(`could not dead-letter (${String(err)}): ${decision.reason}`, fallbackRetryDelay(options.retryPolicy, meta.receivedAt, Date.now()));
       }
+      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' });
       log().warn({ event: 'delivery_dead', reason: decision.reason });
       return;
     }

@@ -12,6 +12,8 @@ import { MxhookError } from '../domain/errors.ts';
 import type { AcceptMessage, DeliveryJobData, IncomingMessage } from '../domain/message.ts';
 import { forgetIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
+import { forgetLogged, logAccepted, type MessageLogOptions } from '../store/message-log.ts';
+import { authSummary, headerSummary, SUMMARY_HEAD_BYTES } from '../domain/message-log.ts';
 import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
 
 /**
@@ -34,6 +36,8 @@ export interface AcceptOptions {
   readonly refused?: RefusedAccepts;
   /** For tests: the clock. */
   readonly now?: () => number;
+  /** The message log (store/message-log.ts); absent: nothing is recorded. */
+  readonly messageLog?: MessageLogOptions;
 }
 
 /** Redis's answer when it is at maxmemory with noeviction. */
@@ -54,9 +58,17 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     } catch (err) {
       throw failure(err);
     }
+    // Logged before the jobs exist, so a worker's first state write finds the record; not awaited:
+    // it goes out with the job insert's turn and never delays the answer (its script swallows errors).
+    if (options.messageLog) await logAcceptedMessage(redis, keys, options.messageLog, message);
     try {
       await enqueueDeliveries(queue, message, ids);
     } catch (err) {
+      if (options.messageLog) {
+        const pipe = redis.pipeline();
+        forgetLogged(pipe, keys, message.id, message.deliveries.map((d) => d.hostname));
+        pipe.exec().catch(() => {});
+      }
       await undoAccept(queue, redis, keys, message.id, ids, options.refused);
       throw failure(err);
     }
@@ -72,6 +84,24 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     // Not awaited: a lost clear only leaves an entry the sweep drops (its jobs all exist).
     forgetIncoming(redis, keys, message.id, ids.length).catch(() => {});
   };
+}
+
+/**
+ * The message's log record. A staged (large) message's first bytes are in Redis already: read back
+ * for its header summary (one more read, for large messages only).
+ */
+async function logAcceptedMessage(redis: Redis, keys: KeySpace, log: MessageLogOptions, message: IncomingMessage): Promise<void> {
+  const head = message.staged === undefined
+    ? message.raw.subarray(0, SUMMARY_HEAD_BYTES)
+    : await redis.getrangeBuffer(keys.messageRaw(message.id), 0, SUMMARY_HEAD_BYTES - 1).catch(() => Buffer.alloc(0));
+  const pipe = redis.pipeline();
+  logAccepted(pipe, keys, log, {
+    id: message.id, receivedAt: message.receivedAt, clientIp: message.clientIp, helo: message.helo, mailFrom: message.mailFrom,
+    recipients: Object.fromEntries(message.deliveries.map((d) => [d.hostname, d.recipients])),
+    size: (message.staged ?? 0) + message.raw.length, ...headerSummary(head), auth: authSummary(message.auth),
+    ...(message.replayOf ? { replayOf: message.replayOf } : {}),
+  });
+  pipe.exec().catch(() => {});
 }
 
 /** BullMQ's documented insertion; an id already in the queue is not added again. */

@@ -71,11 +71,39 @@ export type ReleaseResult = 'released' | 'last' | 'already-finished';
 const RELEASE_SCRIPT = `
 if redis.call('SREM', KEYS[3], ARGV[1]) == 0 then return -1 end
 for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
-if redis.call('SCARD', KEYS[3]) == 0 then
+if redis.call('SCARD', KEYS[3]) > 0 then return 1 end
+if ARGV[2] == '' then
   redis.call('DEL', KEYS[1], KEYS[2])
   return 0
 end
-return 1`;
+-- Kept for the message log: raw and meta expire after ARGV[2] s; EXPIRE never grows memory. The
+-- byte accounting may be refused by a full Redis (pcall): the TTL still bounds what is kept.
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+pcall(function()
+  local size = redis.call('STRLEN', KEYS[1])
+  local index, bytes, cuts, prefix = ARGV[3], ARGV[4], ARGV[5], ARGV[8]
+  redis.call('ZADD', index, ARGV[7], ARGV[9] .. '|' .. size)
+  local total = redis.call('INCRBY', bytes, size)
+  local dropped = 0
+  while total > tonumber(ARGV[6]) do
+    local oldest = redis.call('ZPOPMIN', index)
+    if #oldest == 0 then break end
+    local sep = string.find(oldest[1], '|', 1, true)
+    local id = string.sub(oldest[1], 1, sep - 1)
+    redis.call('DEL', prefix .. ':msg:' .. id .. ':raw', prefix .. ':msg:' .. id .. ':meta')
+    total = redis.call('DECRBY', bytes, tonumber(string.sub(oldest[1], sep + 1)))
+    dropped = dropped + 1
+  end
+  if dropped > 0 then redis.call('HINCRBY', cuts, 'raw_cap', dropped) end
+end)
+return 0`;
+
+/** The message log keeps a delivered message's raw bytes this long, within `maxBytes` in all (oldest dropped first). */
+export interface KeepRaw {
+  readonly ttlMs: number;
+  readonly maxBytes: number;
+}
 
 /**
  * Marks one delivery of a message as ended; the last one deletes the raw message, its meta and
@@ -83,10 +111,11 @@ return 1`;
  * end, and idempotent: a delivery not in the set (ended before) changes nothing.
  */
 export async function releaseDelivery(
-  redis: Redis, keys: KeySpace, messageId: string, deliveryId: string, alsoDelete: readonly string[] = [],
+  redis: Redis, keys: KeySpace, messageId: string, deliveryId: string, alsoDelete: readonly string[] = [], keepRaw?: KeepRaw,
 ): Promise<ReleaseResult> {
+  const keep = keepRaw ? [Math.max(1, Math.ceil(keepRaw.ttlMs / 1000)), `${keys.prefix}:log:raw`, `${keys.prefix}:log:raw-bytes`, `${keys.prefix}:log:cuts`, keepRaw.maxBytes, Date.now(), keys.prefix, messageId] : [''];
   const left = await redis.eval(RELEASE_SCRIPT, 3 + alsoDelete.length,
-    keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId);
+    keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep);
   return left === -1 ? 'already-finished' : left === 0 ? 'last' : 'released';
 }
 

@@ -5,6 +5,7 @@ import { createAcceptMessage } from '../../queue/accept.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { createDeadLetterAdmin, MAX_LIST_LIMIT } from '../../services/dead-letter-admin.ts';
 import { withRedis, type Output } from './with-redis.ts';
+import { messageLogOptions } from '../message-log-options.ts';
 
 const DEAD_USAGE = `usage: mxhook dead list [HOSTNAME]
        mxhook dead show ID
@@ -22,7 +23,7 @@ export function runDeadCommand(config: Config, operands: string[], output: Outpu
         // Ready before the first replay: BullMQ keeps a failed first connection's error for good.
         await queue.waitUntilReady();
       }
-      return createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl })(message);
+      return createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) })(message);
     };
     const dead = createDeadLetterAdmin({ redis, keys, accept });
     const [sub, first, second] = operands;

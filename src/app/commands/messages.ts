@@ -8,6 +8,7 @@ import { loadKeptRaw, redeliver } from '../../queue/redeliver.ts';
 import { getLoggedMessage, logDeliveryState } from '../../store/message-log.ts';
 import { listLoggedMessages } from '../../store/message-log-query.ts';
 import { withRedis, type Output } from './with-redis.ts';
+import { messageLogOptions } from '../message-log-options.ts';
 
 const MESSAGES_USAGE = `usage: mxhook messages list [HOSTNAME] [STATE]
        mxhook messages show ID
@@ -47,7 +48,7 @@ export function runMessagesCommand(config: Config, operands: string[], output: O
     if (!message) return notFound(output, first);
     const queue = createDeliveryQueue(redis, keys);
     try {
-      const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl });
+      const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) });
       for (const d of message.deliveries) {
         const next = await redeliver(redis, keys, accept, { messageId: first, deliveryId: d.id, hostname: d.hostname });
         if (!next) return notFound(output, first);

@@ -11,6 +11,7 @@ import { createDeadLetterAdmin } from '../../services/dead-letter-admin.ts';
 import { createRouteAdmin } from '../../services/route-admin.ts';
 import { closeHttp, listenHttp } from '../http-listener.ts';
 import type { RoleContext } from './context.ts';
+import { messageLogOptions } from '../message-log-options.ts';
 
 export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number; generatedApiKey?: string }> {
   const { config, logger, keys, redis } = ctx;
@@ -20,10 +21,12 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
   // Ready before the first replay: BullMQ keeps a failed first connection's error for good.
   await apiQueue.waitUntilReady();
   const secrets = createSigningSecrets(redis, keys);
+  const accept = createAcceptMessage(apiQueue, redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) });
   const app = await buildApiApp({
     redis, keys, secrets,
     routes: createRouteAdmin(redis, keys, ctx.routes, secrets),
-    deadLetters: createDeadLetterAdmin({ redis, keys, accept: createAcceptMessage(apiQueue, redis, keys, { messageTtlMs: config.messageTtl }) }),
+    deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
+    ...(config.messageLog ? { messages: { accept } } : {}),
     ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
     metrics: () => ctx.metrics.scrape(), redisMemory: () => ctx.redisMemory.state(),
     ...(config.console ? {

@@ -11,6 +11,7 @@ import { loadSmtpTls } from '../../smtp/tls.ts';
 import { createMessageStager } from '../../store/message-stage.ts';
 import { waitForRedis } from '../../store/redis.ts';
 import type { RoleContext } from './context.ts';
+import { messageLogOptions } from '../message-log-options.ts';
 
 /** How often the accept journal is swept (queue/accept-sweep.ts). */
 const ACCEPT_SWEEP_INTERVAL_MS = 30_000;
@@ -35,7 +36,7 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
     isDraining: () => draining, metrics: ctx.metrics.smtp, stageMessage: createMessageStager(stageConnection, keys),
     hostname, maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
     maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
-    lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, refused }), logger,
+    lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config), refused }), logger,
     isStoreFull: () => ctx.redisMemory.isHigh(),
     maxConnectionsPerIp: config.maxConnectionsPerIp, sessionDeadlineMs: config.smtpSessionDeadline, maxCommands: config.maxCommands,
     maxConnectionsPerIpv4Network: config.maxConnectionsPerIpv4Network, maxConnectionsPerIpv6Network: config.maxConnectionsPerIpv6Network,

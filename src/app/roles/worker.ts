@@ -9,6 +9,7 @@ import { assertLibmimeInternals } from '../../parse/libmime-check.ts';
 import { sweepExpiredDeadLetters } from '../../store/dead-letters.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { migrateLegacyPending } from '../../queue/legacy-pending.ts';
+import { startMessageLogTrim } from '../message-log-trim.ts';
 import type { RoleContext } from './context.ts';
 
 function retryPolicyFrom(config: Config): RetryPolicy {
@@ -40,7 +41,9 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     breaker: { threshold: config.breakerThreshold, cooldownMs: config.breakerCooldown, maxCooldownMs: 600_000 },
     concurrency: config.workerConcurrency, lockDurationMs: config.workerLockDuration, maxWorkerCrashes: config.maxWorkerCrashes,
     spamd: { host: config.spamdHost, port: config.spamdPort, timeoutMs: config.spamdTimeout },
-    spoolDir: path.join(config.dataDir, 'spool'), logger, metrics: ctx.metrics.delivery,
+    spoolDir: path.join(config.dataDir, 'spool'), logger, metrics: ctx.metrics.delivery, messageLog: config.messageLog,
+    // Raw bytes are kept for the log's download and redeliver only while Redis has room for them.
+    ...(config.messageLog && config.rawRetention > 0 ? { keepRaw: () => (ctx.redisMemory.state().level === 'ok' ? { ttlMs: config.rawRetention, maxBytes: config.rawRetentionMaxBytes } : undefined) } : {}),
   });
   // Workers finish the POSTs in progress before closing.
   ctx.onStop(() => worker.close());
@@ -50,5 +53,9 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   }, Math.max(100, Math.min(60_000, config.deadLetterRetention / 2)));
   sweep.unref();
   ctx.onStop(async () => clearInterval(sweep));
+  if (config.messageLog) {
+    const stopTrim = startMessageLogTrim(store, keys, { retentionMs: config.messageLogRetention, rawRetentionMs: config.rawRetention, logger });
+    ctx.onStop(async () => stopTrim());
+  }
   logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
 }
