@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: mxhook's reproducible benchmark (scenarios in bench/lib/scenarios.mjs, how to
- * read it in README.md, "Performance"). Starts everything itself (redis-server, mxhook from dist/,
+ * read it in docs/performance.md). Starts everything itself (redis-server, mxhook from dist/,
  * a webhook sink, Postfix's smtp-source and smtp-sink) and installs nothing: it says what is
  * missing. Results: a table on stdout and bench-results/latest.json.
  *

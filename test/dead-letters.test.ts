@@ -1,4 +1,4 @@
-/** Dead letters (SPEC §6): list, show, replay by API and CLI, purge, route stats, expiry. */
+/** Dead letters (docs/delivery.md): list, show, replay by API and CLI, purge, route stats, expiry. */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import path from 'node:path';

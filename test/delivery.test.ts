@@ -1,6 +1,6 @@
 /**
  * End to end: real SMTP clients send to the real server, the worker POSTs to a real receiver that
- * parses multipart like apps do. Fields are checked against SPEC §3 and §4.
+ * parses multipart like apps do. Fields are checked against docs/payload.md (parsed and raw mode).
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -52,7 +52,7 @@ async function deliverVia(receiver: Receiver, send: () => Promise<unknown>, subj
   return post;
 }
 
-describe('parsed-mode POST (SPEC §3)', () => {
+describe('parsed-mode POST', () => {
   it('plain text: SendGrid fields, envelope, headers block, no html, attachments "0"', async () => {
     const post = await deliverVia(app, () => sendRaw(mx.smtpPort!, { from: 'bounce@sender.test', to: ['inbox@parse.example.com'] },
       'From: "Jane Doe" <jane@sender.test>\r\nTo: Inbox <inbox@parse.example.com>\r\nSubject: Plain one\r\n' +
@@ -193,7 +193,7 @@ describe('parsed-mode POST (SPEC §3)', () => {
   });
 });
 
-describe('raw mode (SPEC §4)', () => {
+describe('raw mode', () => {
   it('posts the whole message as email with Received: prepended and original bytes otherwise', async () => {
     const raw = await readFile(new URL('../fixtures/sendgrid/raw-2023.eml', import.meta.url));
     const post = await deliverVia(rawApp, () => sendRaw(mx.smtpPort!, { from: 'x@hotmail.com', to: ['in@raw.example.com'] }, raw), 'Inbound email in raw format');

@@ -100,7 +100,7 @@ afterAll(async () => {
 
 /** Fields only SendGrid's routes with spam_check send, or that need checks a test run does not make. */
 const OPTIONAL = new Set(['SPF', 'dkim', 'spam_score', 'spam_report']);
-/** mxhook's extensions (README): every verdict as JSON, and the parse error when parsing failed. */
+/** mxhook's extensions (docs/payload.md): every verdict as JSON, and the parse error when parsing failed. */
 const EXTENSIONS = new Set(['auth', 'parse_error']);
 
 describe.each([

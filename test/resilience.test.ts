@@ -1,5 +1,5 @@
 /**
- * Crash safety and protection (SPEC §6): a worker killed mid-POST, Redis restarted between accept
+ * Crash safety and protection (docs/delivery.md): a worker killed mid-POST, Redis restarted between accept
  * and delivery, a SIGTERM drain, the per-destination circuit breaker and destination safety.
  */
 import { mkdtemp } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-/** Retry policy and dead letters (SPEC §6), against a real receiver that fails on purpose. */
+/** Retry policy and dead letters (docs/delivery.md), against a real receiver that fails on purpose. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptsKey } from '../src/store/attempts.ts';
 import { getDeadLetter } from '../src/store/dead-letters.ts';

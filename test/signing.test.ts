@@ -1,5 +1,5 @@
 /**
- * Signed POSTs (SPEC §6): Standard Webhooks HMAC with rotation, and SendGrid's ECDSA scheme,
+ * Signed POSTs (docs/delivery.md, "Signed webhooks"): Standard Webhooks HMAC with rotation, and SendGrid's ECDSA scheme,
  * verified by the receiving side with the published library and with node:crypto.
  */
 import { createHmac, createPublicKey, timingSafeEqual, verify } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * SPF, DKIM, DMARC and ARC at SMTP time (SPEC §3, §4, §7), end to end: real SMTP clients, messages
+ * SPF, DKIM, DMARC and ARC at SMTP time (docs/smtp.md, "Authentication results"), end to end: real SMTP clients, messages
  * DKIM-signed by nodemailer, DNS answered by a fixture resolver (keys and policies published
  * there), the verdicts read from real POSTs.
  */
@@ -156,7 +156,7 @@ describe('ARC', () => {
   });
 });
 
-describe('raw mode (SPEC §4) and failures', () => {
+describe('raw mode and failures', () => {
   it('raw payloads carry SPF, dkim and auth, and the email field stays the original bytes (no Authentication-Results)', async () => {
     const signed = await signedMessage('raw auth', 'a@sender.test', [S1]);
     await sendRaw(mx.smtpPort!, { from: 'bounce@sender.test', to: ['inbox@raw.example.com'] }, signed);

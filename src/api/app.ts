@@ -128,7 +128,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
   if (deps.metrics) {
     const metrics = deps.metrics;
     // Unauthenticated like /healthz, so Prometheus needs no secret: it carries counts, never mail,
-    // hostnames or addresses. Keep the API port off the internet (README, "Metrics").
+    // hostnames or addresses. Keep the API port off the internet (docs/operations.md, "Metrics").
     app.get('/metrics', { config: { public: true }, schema: { summary: 'Prometheus metrics of this process', description: 'Prometheus text format (no API key).', security: [] } }, async (_request, reply) => {
       const { contentType, body } = await metrics();
       return reply.type(contentType).send(body);

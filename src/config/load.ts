@@ -82,7 +82,7 @@ export function describeSettings(): string {
     .join('\n');
 }
 
-/** The README's configuration table (kept in sync by test/docs.test.ts). */
+/** The settings table of docs/configuration.md (scripts/sync-docs.mjs; test/docs.test.ts checks drift). */
 export function settingsMarkdownTable(): string {
   const rows = entries.map(([, def]) =>
     `| \`${def.env}\` | \`${def.flag}\` | ${def.default === undefined ? '' : `\`${def.default}\``} | ${def.description} |`);

@@ -1,6 +1,6 @@
 /**
  * Authentication verdicts (SPF, DKIM, DMARC, ARC) computed once at SMTP time and kept with the
- * message, and the SendGrid field formats derived from them (SPEC §3, §7). Pure.
+ * message, and the SendGrid field formats derived from them (docs/payload.md, docs/smtp.md "Authentication results"). Pure.
  */
 
 /** RFC 8601 result words; SPF uses pass/fail/softfail/neutral/none/temperror/permerror. */

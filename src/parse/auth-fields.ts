@@ -1,5 +1,5 @@
 /**
- * The authentication fields of a POST, from the verdicts stored at SMTP time (SPEC §3, §4, §7):
+ * The authentication fields of a POST, from the verdicts stored at SMTP time (docs/payload.md, docs/smtp.md "Authentication results"):
  * `SPF` and `dkim` in SendGrid's formats, `auth` (every verdict, JSON; mxhook extension), and our
  * Authentication-Results header in `headers`, right after our Received:.
  */

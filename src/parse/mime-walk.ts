@@ -2,7 +2,7 @@
  * Walks a message's MIME tree with mailsplit's streaming splitter and sorts every leaf into body
  * text or an attachment; attachments are transfer-decoded and spooled one at a time.
  *
- * The rules (README, "How tricky mail arrives"): text/plain and text/html parts that are inline
+ * The rules (docs/payload.md, "How tricky mail arrives"): text/plain and text/html parts that are inline
  * and have no file name are body text (body-text.ts joins several); everything else is an
  * attachment, a text part with `Content-Disposition: attachment` or a file name included.
  * message/rfc822 parts stay whole (`ignoreEmbedded`) and arrive as `.eml` files. A multipart

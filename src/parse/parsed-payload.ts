@@ -1,5 +1,5 @@
 /**
- * Parsed mode (the default): the message's fields as SendGrid posts them (SPEC §3). The MIME tree
+ * Parsed mode (the default): the message's fields as SendGrid posts them (docs/payload.md). The MIME tree
  * is walked with mailsplit's streaming splitter (mime-walk.ts); attachments are spooled one at a time.
  */
 import { mkdir, writeFile } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-/** Raw mode (`send_raw`): the whole MIME message as `email`, plus the envelope fields (SPEC §4). */
+/** Raw mode (`send_raw`): the whole MIME message as `email`, plus the envelope fields (docs/payload.md). */
 import { withAuthFields } from './auth-fields.ts';
 import { readEnvelopeHeaders } from './header-block.ts';
 import { envelopeJson, type Payload, type PayloadContext } from './payload.ts';

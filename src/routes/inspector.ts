@@ -90,7 +90,7 @@ async function parseForm(contentType: string, body: Buffer): Promise<{ fields: I
   return { fields, files };
 }
 
-/** The check an app makes (README, "Signed webhooks"): any v1 signature matching any route secret. */
+/** The check an app makes (docs/delivery.md, "Signed webhooks"): any v1 signature matching any route secret. */
 function verifySignature(keys: readonly KeyObject[], id?: string, ts?: string, signature?: string, body?: Buffer): InspectedPost['signature'] {
   if (!signature || !id || !ts) return 'unsigned';
   const given = signature.split(' ').map((s) => Buffer.from(s.split(',')[1] ?? '', 'base64'));

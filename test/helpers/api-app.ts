@@ -26,10 +26,12 @@ export async function buildTestApiApp(redisUrl: string, apiKey: string, prefix =
   const keys = createKeySpace(prefix);
   const queueRedis = createRedis(redisUrl, 'fail-fast', 'inject-test-queue');
   const queue = createDeliveryQueue(queueRedis, keys);
+  const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: 8 * 86_400_000 });
   const app = await buildApiApp({
     redis, keys, secrets: createSigningSecrets(redis, keys),
     routes: createRouteAdmin(redis, keys),
-    deadLetters: createDeadLetterAdmin({ redis, keys, accept: createAcceptMessage(queue, redis, keys, { messageTtlMs: 8 * 86_400_000 }) }),
+    deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
+    messages: { accept },
     ecdsaPublicKey: async () => 'test-public-key', apiKeyHash: (await resolveApiKey(redis, keys, apiKey)).hash, logger: pino({ level: 'silent' }),
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
   });

@@ -21,7 +21,7 @@ const SPAMD_PATHS = ['/usr/sbin/spamd', '/usr/bin/spamd'];
 
 /**
  * Whether the spamd tests run: always in CI (.ci/run installs spamd, so a missing one fails
- * loudly), elsewhere only when spamd is installed (README: `apt-get install spamd`).
+ * loudly), elsewhere only when spamd is installed (docs/development.md: `apt-get install spamd`).
  */
 export const runSpamdTests = Boolean(process.env.CI) || SPAMD_PATHS.some((p) => existsSync(p));
 
