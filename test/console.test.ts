@@ -1,7 +1,7 @@
 /**
  * The web console in real Chromium (Debian's, driven by playwright-core) against a real mxhook:
- * log in, a wrong key refused, create a route, see a dead letter and replay it, a change without
- * the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
+ * log in, a wrong key refused, create a route, see a dead letter and replay it, find the message
+ * in the log, see its attempts and redeliver it, a change without the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
  * Screenshots of each page go to docs/screenshots/ for the docs.
  */
 import { execFileSync } from 'node:child_process';
@@ -24,7 +24,7 @@ let appAnswer = 400;
 beforeAll(async () => {
   // The console's assets are built by `npm run build`; build them here so the test needs no step before it.
   execFileSync(process.execPath, ['scripts/build-console.mjs'], { stdio: 'inherit' });
-  mx = suite.later(await startTestMxhook(suite.redis.socketPath));
+  mx = suite.later(await startTestMxhook(suite.redis.socketPath, ['--raw-retention', '1h']));
   app = suite.later(await startReceiver(() => ({ status: appAnswer, body: appAnswer === 200 ? 'ok' : 'no such ticket' })));
   base = `http://127.0.0.1:${mx.apiPort}`;
   browser = await launchChromium();
@@ -116,6 +116,34 @@ describe('web console', () => {
     const [, replayed] = await app.waitFor(2);
     expect(replayed.fields.subject).toBe('Where is my order?');
     expect(replayed.headers['x-mxhook-replay-of']).toMatch(/\.1$/);
+  });
+
+  it('finds the message in the log, shows its attempts and what the app receives, and redelivers it', async () => {
+    await page.getByRole('link', { name: 'Messages', exact: true }).click();
+    await page.getByRole('heading', { name: 'Messages', level: 1 }).waitFor();
+    await page.getByLabel('Subject words').fill('order');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    // Newest first: the replayed copy, delivered (200), above the original (dead-lettered, 400).
+    const link = page.getByRole('link', { name: 'Where is my order?' });
+    await expect.poll(() => link.count(), { timeout: 10_000 }).toBe(2);
+    await expectAccessible('messages page');
+    await shot('messages');
+    await link.first().click();
+    await page.getByRole('heading', { name: 'Where is my order?', level: 1 }).waitFor();
+    await expect.poll(async () => {
+      if (await page.getByRole('cell', { name: 'HTTP 200', exact: true }).count()) return true;
+      await page.reload();
+      return false;
+    }, { timeout: 10_000 }).toBe(true);
+    await page.getByRole('heading', { name: /: delivered$/ }).waitFor();
+    await page.getByRole('heading', { name: 'What your app receives' }).waitFor();
+    expect(await page.locator('pre.body-text').first().textContent()).toContain('Hello');
+    await expectAccessible('message page');
+    await shot('message');
+    await page.getByRole('button', { name: 'Redeliver' }).click();
+    const [, , third] = await app.waitFor(3);
+    expect(third.fields.subject).toBe('Where is my order?');
+    expect(third.headers['x-mxhook-replay-of']).toBeTruthy();
   });
 
   it('logs out: the session no longer works', async () => {

@@ -2,15 +2,18 @@
 import { ApiError, logIn, logOut, resumeSession, whenUnauthorized } from './api.ts';
 import { clear, field, h, say } from './dom.ts';
 import { renderDeadLetters } from './pages/dead-letters.ts';
+import { renderMessage } from './pages/message.ts';
+import { renderMessages } from './pages/messages.ts';
 import { renderRoutes } from './pages/routes.ts';
 
 /** A page draws into `main` and returns what stops its live updates when the user leaves. */
 export type Page = (main: HTMLElement, params: string[]) => Promise<(() => void) | void>;
 
-// Overview, Messages and a message's page (pages/overview.ts, messages.ts, message.ts) join once
-// the message log and its API exist on the server.
+// The overview (pages/overview.ts) joins once the server has its per-minute figures.
 const pages: [RegExp, string, Page][] = [
   [/^\/routes$/, 'Routes', renderRoutes],
+  [/^\/messages$/, 'Messages', renderMessages],
+  [/^\/messages\/([^/]+)$/, 'Message', renderMessage],
   [/^\/dead-letters$/, 'Dead letters', renderDeadLetters],
 ];
 

@@ -19,7 +19,7 @@ import type { RedisMemoryState } from '../store/redis-memory.ts';
 import { isAuthorized } from './api-key.ts';
 import { checkConsoleSession, registerConsoleRoutes } from './console.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
-import { messagesApi } from './messages.ts';
+import { messagesApi, type MessagesApiOptions } from './messages.ts';
 import { registerInspectRoutes } from './inspect.ts';
 import { createErrorHandler, sendMxhookError } from './errors.ts';
 import { checkHealth, type Health } from './health.ts';
@@ -50,7 +50,7 @@ export interface ApiDependencies {
   /** Signing secrets, for the built-in inspector's signature check. */
   readonly secrets: SigningSecrets;
   /** The message log API (api/messages.ts), with the accept that redeliveries go through; absent: not served. */
-  readonly messages?: { readonly accept: AcceptMessage };
+  readonly messages?: { readonly accept: AcceptMessage; readonly preview?: MessagesApiOptions['preview'] };
   /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
   readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
 }
@@ -140,7 +140,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
   registerDeadLetterRoutes(app, deps.deadLetters);
   registerStatsRoutes(app, deps);
   await registerInspectRoutes(app, deps);
-  if (deps.messages) await app.register(messagesApi, { prefix: API_BASE, redis: deps.redis, keys: deps.keys, accept: deps.messages.accept });
+  if (deps.messages) await app.register(messagesApi, { prefix: API_BASE, redis: deps.redis, keys: deps.keys, accept: deps.messages.accept, ...(deps.messages.preview ? { preview: deps.messages.preview } : {}) });
   if (consoleOptions) await registerConsoleRoutes(app, consoleOptions);
   app.get(`${API_BASE}/signed`, {
     schema: { summary: 'The ECDSA public key of SendGrid-style signatures', response: { 200: { type: 'object', required: ['public_key'], properties: { public_key: { type: 'string' } } }, 401: errorBody } },

@@ -10,7 +10,7 @@ import { normalizeHostname } from '../domain/address.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { sendMxhookError } from './errors.ts';
 import { DELIVERY_STATES, type LoggedMessage, type MessageFilter } from '../domain/message-log.ts';
-import type { AcceptMessage } from '../domain/message.ts';
+import type { AcceptMessage, StoredMessageMeta } from '../domain/message.ts';
 import { loadKeptRaw, redeliver } from '../queue/redeliver.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { getLoggedMessage, logDeliveryState, logKeys } from '../store/message-log.ts';
@@ -22,6 +22,11 @@ export interface MessagesApiOptions {
   readonly accept: AcceptMessage;
   /** Most /events clients at once (each holds a Redis connection); more get 503. Default 16. */
   readonly maxEventClients?: number;
+  /**
+   * What an app would receive for a kept message (parse/preview.ts, given by the app layer: the
+   * API does not parse mail itself); absent: no /preview.
+   */
+  readonly preview?: (raw: Buffer, meta: StoredMessageMeta, hostname: string) => Promise<unknown>;
 }
 
 const decode = (header: string): string => {
@@ -130,6 +135,18 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
     if (!kept) return reply.code(404).send({ errors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
     return reply.type('message/rfc822').header('content-disposition', `attachment; filename="${id}.eml"`).send(kept.raw);
   });
+
+  if (opts.preview) {
+    const preview = opts.preview;
+    app.get('/messages/:id/preview', { schema: { params: idParams, summary: 'What the app receives for this message: its parsed fields, attachments listed by name, type and size' } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const message = await getLoggedMessage(redis, keys, id);
+      const kept = await loadKeptRaw(redis, keys, id, message?.deliveries.map((d) => d.id) ?? []);
+      if (!kept) return reply.code(404).send({ errors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
+      const hostname = Object.keys(kept.meta.recipients)[0] ?? '';
+      return preview(kept.raw, kept.meta, hostname);
+    });
+  }
 
   app.post('/messages/:id/redeliver', { schema: { params: idParams } }, async (req, reply) => {
     const { id } = req.params as { id: string };

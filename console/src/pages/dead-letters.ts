@@ -99,7 +99,7 @@ async function inspect(id: string, detail: HTMLElement): Promise<void> {
     h('dl', { class: 'facts' },
       h('dt', {}, 'Reason'), h('dd', {}, d.reason), h('dt', {}, 'Received'), h('dd', {}, formatTime(d.receivedAt)),
       h('dt', {}, 'Died'), h('dd', {}, formatTime(d.diedAt)), h('dt', {}, 'Recipients'), h('dd', {}, d.recipients.join(', ')),
-      h('dt', {}, 'Message id'), h('dd', {}, d.messageId)),
+      h('dt', {}, 'Message'), h('dd', {}, h('a', { href: `#/messages/${enc(d.messageId)}` }, d.messageId))),
     table(`Attempts of ${d.deliveryId}`, ['#', 'Time', 'Outcome', 'Answer', 'Reason'], d.attempts.map((a) => [
       a.attempt, formatTime(a.at), a.outcome, a.status ? `HTTP ${a.status}` : '', a.reason ?? '',
     ])),

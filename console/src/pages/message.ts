@@ -3,41 +3,43 @@ import { BASE, api, enc } from '../api.ts';
 import { clear, formatBytes, formatTime, h, say, table } from '../dom.ts';
 
 export interface AttemptRecord {
-  readonly attempt: number;
   readonly at: string;
   readonly duration_ms: number;
+  readonly outcome: string;
   readonly status?: number | null;
   readonly error?: string | null;
-  readonly response_excerpt?: string | null;
+  readonly response?: string | null;
   readonly bytes_sent?: number;
 }
 
 export interface DeliveryRecord {
-  readonly delivery_id: string;
+  readonly id: string;
   readonly hostname: string;
   readonly state: string;
   readonly next_attempt_at?: string | null;
-  readonly replay_of?: string | null;
+  readonly replayed_as?: string | null;
   readonly attempts: readonly AttemptRecord[];
 }
 
+/** One message as the messages API answers it (src/api/messages.ts). */
 export interface MessageRecord {
   readonly id: string;
   readonly received_at: string;
   readonly client_ip?: string;
   readonly helo?: string;
-  readonly mail_from?: string;
-  readonly recipients?: readonly string[];
+  readonly envelope: { readonly from: string; readonly to: Readonly<Record<string, readonly string[]>> };
   readonly from?: string;
   readonly subject?: string;
-  readonly message_id?: string;
+  readonly message_id?: string | null;
   readonly size?: number;
-  readonly attachments?: number;
-  readonly auth?: Record<string, string | undefined>;
+  readonly attachments?: number | null;
+  readonly auth?: Record<string, string | undefined> | null;
   readonly spam_score?: number | null;
-  readonly raw_available?: boolean;
+  readonly replay_of?: string | null;
   readonly deliveries: readonly DeliveryRecord[];
 }
+
+export const recipientsOf = (m: MessageRecord): string[] => Object.values(m.envelope.to).flat();
 
 interface Preview {
   readonly fields: Record<string, string>;
@@ -54,20 +56,21 @@ export async function renderMessage(main: HTMLElement, [id]: string[]): Promise<
       h('h1', {}, m.subject || '(no subject)'),
       h('dl', { class: 'facts' },
         ...fact('Message id', m.id), ...fact('Received', formatTime(m.received_at)), ...fact('From', m.from ?? ''),
-        ...fact('Envelope sender', m.mail_from ?? ''), ...fact('Recipients', (m.recipients ?? []).join(', ')),
+        ...fact('Envelope sender', m.envelope.from || '(null sender)'), ...fact('Recipients', recipientsOf(m).join(', ')),
         ...fact('Client', `${m.client_ip ?? ''} (HELO ${m.helo ?? ''})`), ...fact('Message-ID', m.message_id ?? ''),
-        ...fact('Size', formatBytes(m.size)), ...fact('Attachments', String(m.attachments ?? 0)),
+        ...fact('Size', formatBytes(m.size)), ...fact('Attachments', m.attachments == null ? 'not parsed yet' : String(m.attachments)),
         ...fact('SPF', m.auth?.spf ?? 'not checked'), ...fact('DKIM', m.auth?.dkim ?? 'not checked'),
         ...fact('DMARC', m.auth?.dmarc ?? 'not checked'), ...fact('Spam score', m.spam_score == null ? 'not checked' : String(m.spam_score))),
       actions(m, () => void draw()),
-      ...m.deliveries.map((d) => h('section', { 'aria-label': `Delivery ${d.delivery_id}` },
-        h('h2', {}, `Delivery ${d.delivery_id} to ${d.hostname}: ${d.state}`),
+      m.replay_of ? h('p', {}, `Redelivery of ${m.replay_of}`) : '',
+      ...m.deliveries.map((d) => h('section', { 'aria-label': `Delivery ${d.id}` },
+        h('h2', {}, `Delivery ${d.id} to ${d.hostname}: ${d.state}`),
         d.next_attempt_at ? h('p', {}, `Next attempt ${formatTime(d.next_attempt_at)}`) : null,
-        d.replay_of ? h('p', {}, `Replay of ${d.replay_of}`) : null,
+        d.replayed_as ? h('p', {}, `Redelivered as ${d.replayed_as}`) : null,
         d.attempts.length
-          ? table(`Attempts of ${d.delivery_id}`, ['#', 'Time', 'Duration', 'Answer', 'Bytes sent', 'Response'], d.attempts.map((a) => [
-            a.attempt, formatTime(a.at), `${a.duration_ms} ms`, a.status ? `HTTP ${a.status}` : a.error ?? '', formatBytes(a.bytes_sent),
-            a.response_excerpt ? h('pre', { class: 'excerpt' }, a.response_excerpt) : '',
+          ? table(`Attempts of ${d.id}`, ['#', 'Time', 'Duration', 'Answer', 'Bytes sent', 'Response'], d.attempts.map((a, i) => [
+            i + 1, formatTime(a.at), `${a.duration_ms} ms`, a.status ? `HTTP ${a.status}` : a.error ?? '', formatBytes(a.bytes_sent),
+            a.response ? h('pre', { class: 'excerpt' }, a.response) : '',
           ]))
           : h('p', {}, 'No attempt yet.'))),
     );
@@ -83,23 +86,19 @@ function fact(term: string, value: string): HTMLElement[] {
 
 function actions(m: MessageRecord, changed: () => void): HTMLElement {
   const redeliver = h('button', { type: 'button', onclick: () => {
-    api.post<{ delivery_ids?: string[]; redelivered?: { delivery_id: string }[] }>(`${BASE}/messages/${enc(m.id)}/redeliver`).then(() => {
-      say('Redelivery queued.');
+    api.post<{ redelivered: { delivery_id: string; new_delivery_id: string }[] }>(`${BASE}/messages/${enc(m.id)}/redeliver`).then((r) => {
+      say(`Redelivery queued: ${r.redelivered.map((x) => x.new_delivery_id).join(', ')}.`);
       changed();
     }, (err: Error) => say(`Could not redeliver: ${err.message}`, 'error'));
   } }, 'Redeliver');
   return h('div', { class: 'actions' },
-    m.raw_available === false ? h('span', { class: 'muted' }, 'Raw message no longer kept') : h('a', { href: `${BASE}/messages/${enc(m.id)}/raw`, download: `${m.id}.eml`, class: 'button' }, 'Download raw message'),
-    m.raw_available === false ? null : redeliver);
+    h('a', { href: `${BASE}/messages/${enc(m.id)}/raw`, download: `${m.id}.eml`, class: 'button' }, 'Download raw message'),
+    redeliver);
 }
 
 /** What the app receives: the parsed fields, the HTML in a sandboxed frame that runs nothing. */
 async function preview(m: MessageRecord): Promise<HTMLElement> {
   const section = h('section', { 'aria-labelledby': 'preview-h' }, h('h2', { id: 'preview-h' }, 'What your app receives'));
-  if (m.raw_available === false) {
-    section.append(h('p', {}, 'The raw message is no longer kept, so no preview.'));
-    return section;
-  }
   try {
     const p = await api.get<Preview>(`${BASE}/messages/${enc(m.id)}/preview`);
     const { html, text, headers, ...rest } = p.fields;

@@ -2,7 +2,7 @@
 import { BASE, api } from '../api.ts';
 import { clear, field, formatBytes, formatTime, h, say, table } from '../dom.ts';
 import { liveEvents } from './live.ts';
-import type { MessageRecord } from './message.ts';
+import { recipientsOf, type MessageRecord } from './message.ts';
 
 const STATES = ['', 'queued', 'delivering', 'delivered', 'retrying', 'dead-lettered', 'replayed'];
 const FILTERS = ['hostname', 'state', 'recipient', 'sender', 'subject', 'since', 'until'] as const;
@@ -50,8 +50,8 @@ export async function renderMessages(main: HTMLElement): Promise<() => void> {
     }
     results.append(table(`Messages (${rows.length} shown)`, ['Received', 'From', 'To', 'Subject', 'Size', 'Deliveries'], rows.map((m) => [
       formatTime(m.received_at),
-      m.from || m.mail_from || '(none)',
-      (m.recipients ?? []).join(', '),
+      m.from || m.envelope.from || '(none)',
+      recipientsOf(m).join(', '),
       h('a', { href: `#/messages/${encodeURIComponent(m.id)}` }, m.subject || '(no subject)'),
       formatBytes(m.size),
       (m.deliveries ?? []).map((d) => `${d.hostname}: ${d.state}`).join('; '),

@@ -3,6 +3,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveApiKey } from '../../api/api-key.ts';
+import type { StoredMessageMeta } from '../../domain/message.ts';
+import { buildMessagePreview } from '../../parse/preview.ts';
 import { buildApiApp } from '../../api/app.ts';
 import { createAcceptMessage } from '../../queue/accept.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
@@ -26,7 +28,14 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
     redis, keys, secrets,
     routes: createRouteAdmin(redis, keys, ctx.routes, secrets),
     deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
-    ...(config.messageLog ? { messages: { accept } } : {}),
+    ...(config.messageLog ? {
+      messages: {
+        accept,
+        preview: (raw: Buffer, meta: StoredMessageMeta, hostname: string) => buildMessagePreview(raw, {
+          senderIp: meta.clientIp, mailFrom: meta.mailFrom, recipients: meta.recipients[hostname] ?? [], auth: meta.auth,
+        }, path.join(config.dataDir, 'spool')),
+      },
+    } : {}),
     ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
     metrics: () => ctx.metrics.scrape(), redisMemory: () => ctx.redisMemory.state(),
     ...(config.console ? {
