@@ -69,4 +69,17 @@ describe('message log end to end', () => {
     expect(second.fields.subject).toBe('keep me');
     expect(second.headers['x-mxhook-replay-of']).toBe(`${id}.1`);
   });
+
+  it('past MXHOOK_MESSAGE_LOG_MAX the oldest record is dropped, and /metrics counts it', async () => {
+    const mx = suite.later(await startTestMxhook(suite.redis.socketPath, ['--message-log-max', '2']));
+    const app = suite.later(await startReceiver());
+    await mx.addRoute('capped.example', app.url);
+    const ids: string[] = [];
+    for (const n of [1, 2, 3]) ids.push(queuedId((await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'x@capped.example', subject: `capped ${n}`, text: 'x' })).response));
+    await app.waitFor(3);
+    await expect.poll(async () => (await api(mx, `/messages/${ids[0]}`)).status, { timeout: 10_000 }).toBe(404);
+    expect((await api(mx, `/messages/${ids[2]}`)).status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${mx.apiPort}/metrics`)).text();
+    expect(metrics).toMatch(/mxhook_message_log_dropped\{reason="cap"\} [1-9]/);
+  });
 });

@@ -26,7 +26,10 @@ type QueueCounts = () => Promise<Record<string, number>>;
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 72 * 3600];
 const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?: () => RedisMemoryState } = {}): MxhookMetrics {
+/** What the message log dropped so far, by why (store/message-log-retention.ts readLogCuts). */
+export type LogCuts = () => Promise<{ cap: number; retention: number; rawCap: number }>;
+
+export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?: () => RedisMemoryState; logCuts?: LogCuts } = {}): MxhookMetrics {
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
@@ -55,6 +58,22 @@ export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?
         // Redis down: the gauge keeps its last values rather than failing the whole scrape.
         const counts = await queueCounts().catch(() => undefined);
         for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
+      },
+    });
+  }
+
+  if (options.logCuts) {
+    const logCuts = options.logCuts;
+    // A gauge of Redis's running totals (the same on every process), so it never double counts.
+    new Gauge({
+      name: 'mxhook_message_log_dropped', help: 'Message-log records dropped by the record cap (cap) or retention, and kept raw messages dropped by the byte cap (raw_cap), since the log began; read from Redis at scrape time.',
+      labelNames: ['reason'] as const, registers,
+      async collect() {
+        const cuts = await logCuts().catch(() => undefined);
+        if (!cuts) return;
+        this.set({ reason: 'cap' }, cuts.cap);
+        this.set({ reason: 'retention' }, cuts.retention);
+        this.set({ reason: 'raw_cap' }, cuts.rawCap);
       },
     });
   }
