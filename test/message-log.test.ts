@@ -25,13 +25,14 @@ describe('message log end to end', () => {
     const mx = suite.later(await startTestMxhook(suite.redis.socketPath));
     const app = suite.later(await startReceiver(() => ({ status: 200, body: 'thanks' })));
     await mx.addRoute('log.example', app.url);
-    const id = queuedId((await sendMail(mx.smtpPort!, { from: 'jane@sender.test', to: 'help@log.example', subject: 'Order 42', text: 'Where is it?' })).response);
+    const id = queuedId((await sendMail(mx.smtpPort!, { from: 'jane@sender.test', to: 'help@log.example', subject: 'Order 42', text: 'Where is it?', attachments: [{ filename: 'receipt.txt', content: 'paid' }] })).response);
     await app.waitFor(1);
     await expect.poll(async () => (await api(mx, `/messages/${id}`)).body?.deliveries?.[0]?.state, { timeout: 10_000 }).toBe('delivered');
     const { body } = await api(mx, `/messages/${id}`);
     expect(body.deliveries[0].attempts).toHaveLength(1);
     expect(body.deliveries[0].attempts[0]).toMatchObject({ status: 200, outcome: 'delivered', response: 'thanks' });
     expect(body.deliveries[0].attempts[0].bytes_sent).toBeGreaterThan(0);
+    await expect.poll(async () => (await api(mx, `/messages/${id}`)).body.attachments, { timeout: 5_000 }).toBe(1);
     const listed = await api(mx, `/messages?hostname=log.example&subject=order`);
     expect(listed.body.result.map((m: { id: string }) => m.id)).toContain(id);
     expect((await api(mx, '/messages?state=exploded')).status).toBe(400);

@@ -6,6 +6,7 @@ import { classifyAttempt, type DeliveryOutcome } from '../domain/outcome.ts';
 import type { ParseSetting } from '../domain/route.ts';
 import { buildParsedPayload } from '../parse/parsed-payload.ts';
 import type { PayloadPart } from '../parse/payload.ts';
+import type { ParsedFacts } from '../domain/message-log.ts';
 import { buildRawPayload } from '../parse/raw-payload.ts';
 import { removeSpoolDir } from '../parse/spool.ts';
 import type { StoredMessage } from '../store/messages.ts';
@@ -46,7 +47,7 @@ export function withResponseExcerpt(reason: string, body: string | undefined, ch
 }
 
 /** `bytesSent`: the request body's size (for /metrics), 0 when nothing was sent. */
-export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number; response?: string; bytesSent: number }> {
+export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number; response?: string; bytesSent: number; parsed?: ParsedFacts }> {
   const { route, message } = input;
   const context = {
     senderIp: message.meta.clientIp,
@@ -80,11 +81,23 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
       ? { ...outcome, reason: withResponseExcerpt(outcome.reason, result.bodySnippet, ctx.post.responseExcerptChars ?? DEFAULT_EXCERPT_CHARS) }
       : outcome;
     return {
-      outcome: detailed, bytesSent: result.kind === 'response' ? form.contentLength : 0,
+      outcome: detailed, bytesSent: result.kind === 'response' ? form.contentLength : 0, parsed: parsedFacts(payload.parts),
       ...(result.kind === 'response' ? { status: result.status, ...(result.bodySnippet ? { response: result.bodySnippet } : {}) } : {}),
     };
   } finally {
     // Most messages never spill: no directory to remove, and no syscall to find that out.
     if (spilled) await removeSpoolDir(spoolDir);
   }
+}
+
+/** What the payload tells the message log: the attachment count (parsed mode) and the spam score. */
+function parsedFacts(parts: readonly PayloadPart[]): ParsedFacts | undefined {
+  const value = (name: string) => {
+    const part = parts.find((p) => p.name === name);
+    return part && 'value' in part ? part.value : undefined;
+  };
+  const attachments = value('attachments');
+  if (attachments === undefined) return undefined;
+  const spam = Number(value('spam_score'));
+  return { attachments: Number(attachments), ...(Number.isFinite(spam) && value('spam_score') !== undefined ? { spamScore: spam } : {}) };
 }

@@ -16,8 +16,8 @@ import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
 import { countEnded, markRetrying } from '../store/route-stats.ts';
-import { logAttempt, logDeliveryState } from '../store/message-log.ts';
-import type { AttemptLog, DeliveryEvent } from '../domain/message-log.ts';
+import { logAttempt, logDeliveryState, logParsed } from '../store/message-log.ts';
+import type { AttemptLog, DeliveryEvent, ParsedFacts } from '../domain/message-log.ts';
 import type { ChainableCommander } from 'ioredis';
 import { attemptDelivery } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
@@ -173,6 +173,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   const started = Date.now();
   let response: string | undefined;
   let bytesSent = 0;
+  let parsed: ParsedFacts | undefined;
   let result: DeliveryOutcome | UnexpectedError;
   let status: number | undefined;
   try {
@@ -187,6 +188,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
     status = done.status;
     response = done.response;
     bytesSent = done.bytesSent;
+    parsed = done.parsed;
     options.metrics?.attempt(done.outcome.kind, Date.now() - started, done.bytesSent);
   } catch (err) {
     // Something that is neither the app's answer nor a network error (the disk, a bug, the key).
@@ -206,6 +208,8 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
     if (next !== breaker) await writeBreaker(redis, keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
   }
   const after = decideDelivery({ ...facts, now: Date.now(), result });
+  // What parsing found is the same at every attempt: recorded once, at the first.
+  if (parsed && attempt === 1) sendToLog(ctx, log, (pipe) => logParsed(pipe, keys, messageId, parsed));
   const attemptLog: AttemptLog = {
     at: started, durationMs, outcome: result.kind === 'error' ? 'retry' : result.kind, status, bytesSent,
     ...(result.kind !== 'delivered' && status === undefined ? { error: result.reason } : {}), ...(response ? { response } : {}),
