@@ -87,8 +87,12 @@ describe('accept', () => {
     await s.redis.set(`${s.keys.prefix}:deliveries:events`, 'not a stream');
     const refused: RefusedAccepts = new Map();
     const m = message(['one.example', 'two.example']);
-    await expect(createAcceptMessage(s.queue, s.redis, s.keys, { messageTtlMs: TTL_MS, refused })(m)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    const messageLog = { retentionMs: 3_600_000, maxRecords: 1000 };
+    await expect(createAcceptMessage(s.queue, s.redis, s.keys, { messageTtlMs: TTL_MS, refused, messageLog })(m)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
     expect(await s.redis.exists(s.keys.messageRaw(m.id), s.keys.messageMeta(m.id), s.keys.messagePending(m.id))).toBe(0);
+    // Logged before its jobs were added; the undo that could not finish left the record too.
+    const record = `${s.keys.prefix}:log:m:${m.id}`;
+    expect(await s.redis.exists(record)).toBe(1);
     // The partial jobs could not be removed while the fault lasts: the journal and `refused` keep them.
     expect(refused.has(m.id)).toBe(true);
     expect(await leftovers(s, m.id)).not.toEqual([]);
@@ -97,6 +101,9 @@ describe('accept', () => {
     expect(swept.removed).toContain(m.id);
     expect(refused.size).toBe(0);
     expect(await leftovers(s, m.id)).toEqual([]);
+    // The log shows no message its sender was refused.
+    expect(await s.redis.exists(record)).toBe(0);
+    expect(await s.redis.zscore(`${s.keys.prefix}:log:idx`, m.id)).toBeNull();
   });
 
   it('the same undo is finished by any process\'s sweep from the journal alone (message already removed, jobs left)', async () => {

@@ -64,11 +64,6 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     try {
       await enqueueDeliveries(queue, message, ids);
     } catch (err) {
-      if (options.messageLog) {
-        const pipe = redis.pipeline();
-        forgetLogged(pipe, keys, message.id, message.deliveries.map((d) => d.hostname));
-        pipe.exec().catch(() => {});
-      }
       await undoAccept(queue, redis, keys, message.id, ids, options.refused);
       throw failure(err);
     }
@@ -128,6 +123,8 @@ export async function undoAccept(
     // 0 (not removed) only for a job a worker holds: it finds no message and ends.
     await Promise.all(ids.map((id) => queue.remove(id)));
     await forgetIncoming(redis, keys, messageId, ids.length);
+    // Its log record too (written before the jobs), so the log shows no message the sender was refused.
+    await forgetLogged(redis, keys, messageId).catch(() => {});
     refused?.delete(messageId);
     return true;
   } catch {

@@ -79,14 +79,16 @@ local ok, err = pcall(function()
 end)
 return ok and 1 or 0`;
 
-/** Removes the record of a message whose accept failed after it was logged (the sender got 451). */
-export function forgetLogged(pipe: ChainableCommander, keys: KeySpace, messageId: string, hostnames: readonly string[]): void {
-  pipe.eval(`local p, id = ARGV[1], ARGV[2]
-redis.call('DEL', p .. ':log:m:' .. id)
+/** Removes the record of a message whose accept failed after it was logged (its sender got 451). */
+export async function forgetLogged(redis: Redis, keys: KeySpace, messageId: string): Promise<void> {
+  await redis.eval(`local p, id = ARGV[1], ARGV[2]
+local rec = p .. ':log:m:' .. id
+local hostnames = redis.call('HGET', rec, 'h') or ''
+redis.call('DEL', rec)
 redis.call('ZREM', p .. ':log:idx', id)
 redis.call('ZREM', p .. ':log:idx:state:queued', id)
-for i = 3, #ARGV do redis.call('ZREM', p .. ':log:idx:host:' .. ARGV[i], id) end
-return 1`, 0, keys.prefix, messageId, ...hostnames);
+for h in string.gmatch(hostnames, '[^,]+') do redis.call('ZREM', p .. ':log:idx:host:' .. h, id) end
+return 1`, 0, keys.prefix, messageId);
 }
 
 /** Appends the record of an accepted message (all its deliveries `queued`) to `pipe`. */
