@@ -20,7 +20,7 @@ export async function openApiDocument() {
   const keys = createKeySpace('mxhook');
   const unused = new Proxy({}, { get: () => { throw new Error('not used to build the document'); } });
   const app = await buildApiApp({
-    redis, keys, secrets: createSigningSecrets(redis, keys), routes: createRouteAdmin(redis, keys), deadLetters: unused, messages: { accept: async () => { throw new Error('not used to build the document'); }, preview: async () => ({}) },
+    redis, keys, secrets: createSigningSecrets(redis, keys), routes: createRouteAdmin(redis, keys), deadLetters: unused, messages: { accept: async () => { throw new Error('not used to build the document'); }, preview: async () => ({}), testMail: async () => '' },
     ecdsaPublicKey: async () => '', apiKeyHash: Buffer.alloc(32), logger: pino({ level: 'silent' }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
   });

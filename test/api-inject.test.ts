@@ -53,7 +53,7 @@ describe('/openapi.json', () => {
     expect(operations).toEqual([
       'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /inspect/{token}', 'POST /inspect/{token}',
       `GET ${S}`, `POST ${S}`, `GET ${S}/{hostname}`, `PATCH ${S}/{hostname}`, `DELETE ${S}/{hostname}`,
-      `GET ${S}/{hostname}/secrets`, `POST ${S}/{hostname}/secrets`, `DELETE ${S}/{hostname}/secrets/{id}`, `GET ${S}/{hostname}/stats`,
+      `GET ${S}/{hostname}/secrets`, `POST ${S}/{hostname}/secrets`, `DELETE ${S}/{hostname}/secrets/{id}`, `GET ${S}/{hostname}/stats`, `POST ${S}/{hostname}/test`,
       `GET ${BASE}/stats`, `GET ${BASE}/signed`,
       `GET ${D}`, `DELETE ${D}`, `POST ${D}/replay`, `GET ${D}/{id}`, `DELETE ${D}/{id}`, `POST ${D}/{id}/replay`,
       `GET ${BASE}/messages`, `GET ${BASE}/messages/{id}`, `GET ${BASE}/messages/{id}/raw`, `GET ${BASE}/messages/{id}/preview`, `POST ${BASE}/messages/{id}/redeliver`, `GET ${BASE}/events`,

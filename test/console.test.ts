@@ -146,6 +146,18 @@ describe('web console', () => {
     expect(third.headers['x-mxhook-replay-of']).toBeTruthy();
   });
 
+  it('sends a test mail from the Routes page and shows what the app answered', async () => {
+    await page.getByRole('link', { name: 'Routes' }).click();
+    await page.getByRole('button', { name: 'Manage console.example' }).click();
+    await page.getByRole('button', { name: 'Send a test mail' }).click();
+    await expect.poll(() => page.locator('.test-result').textContent(), { timeout: 20_000 }).toContain('Your app answered HTTP 200');
+    expect(await page.locator('.test-result').textContent()).toContain('delivered');
+    const test = app.posts.at(-1)!;
+    expect(test.fields.subject).toBe('mxhook test mail');
+    expect(test.fields.attachments).toBe('1');
+    await expectAccessible('routes page with a test result');
+  });
+
   it('logs out: the session no longer works', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('API key').waitFor();

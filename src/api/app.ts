@@ -50,7 +50,12 @@ export interface ApiDependencies {
   /** Signing secrets, for the built-in inspector's signature check. */
   readonly secrets: SigningSecrets;
   /** The message log API (api/messages.ts), with the accept that redeliveries go through; absent: not served. */
-  readonly messages?: { readonly accept: AcceptMessage; readonly preview?: MessagesApiOptions['preview'] };
+  readonly messages?: {
+    readonly accept: AcceptMessage;
+    readonly preview?: MessagesApiOptions['preview'];
+    /** Sends a sample message to the hostname through the SMTP listener; resolves with its message id. */
+    readonly testMail?: (hostname: string) => Promise<string>;
+  };
   /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
   readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
 }
@@ -140,6 +145,23 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
   registerDeadLetterRoutes(app, deps.deadLetters);
   registerStatsRoutes(app, deps);
   await registerInspectRoutes(app, deps);
+  if (deps.messages?.testMail) {
+    const testMail = deps.messages.testMail;
+    app.post<{ Params: { hostname: string } }>(`${API_BASE}/settings/:hostname/test`, {
+      schema: {
+        summary: 'Send a sample message through the SMTP listener to this route; follow it with GET .../messages/{message_id}',
+        params: { type: 'object', required: ['hostname'], properties: { hostname: { type: 'string', minLength: 1, maxLength: 253 } } },
+        response: { 202: { type: 'object', required: ['message_id'], properties: { message_id: { type: 'string' } } }, 401: errorBody, 404: errorBody, 503: errorBody },
+      },
+    }, async (request, reply) => {
+      const { hostname } = await deps.routes.get(request.params.hostname);
+      try {
+        return reply.code(202).send({ message_id: await testMail(hostname) });
+      } catch (err) {
+        throw new MxhookError('TEST_MAIL_FAILED', { message: `the test mail was not accepted: ${(err as Error).message}` });
+      }
+    });
+  }
   if (deps.messages) await app.register(messagesApi, { prefix: API_BASE, redis: deps.redis, keys: deps.keys, accept: deps.messages.accept, ...(deps.messages.preview ? { preview: deps.messages.preview } : {}) });
   if (consoleOptions) await registerConsoleRoutes(app, consoleOptions);
   app.get(`${API_BASE}/signed`, {

@@ -115,7 +115,8 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     const result: { smtpPort?: number; smtpTlsPort?: number; apiPort?: number; metricsPort?: number; generatedApiKey?: string } = {};
     if (roles.includes('smtp')) Object.assign(result, await startSmtpRole(ctx, deps.dnsResolver));
     if (roles.includes('worker')) await startWorkerRole(ctx);
-    if (roles.includes('api')) Object.assign(result, await startApiRole(ctx));
+    // The API's "send a test mail" goes to this process's own SMTP listener when it has one.
+    if (roles.includes('api')) Object.assign(result, await startApiRole(ctx, result.smtpPort));
     if (config.metricsPort !== undefined) {
       // For processes without the API (e.g. `mxhook worker`): each serves its own registry.
       const listener = await serveMetrics(metrics, config.apiHost, config.metricsPort);

@@ -37,6 +37,7 @@ export const errorCatalogue = {
   BAD_JSON: { http: 400, message: 'request body is not valid JSON' },
   CSRF_FAILED: { http: 403, message: 'missing or wrong CSRF token (X-CSRF-Token), or a cross-origin request' },
   LOGIN_THROTTLED: { http: 429, message: 'too many failed logins from this address; wait and try again' },
+  TEST_MAIL_FAILED: { http: 503, message: 'the test mail was not accepted by the SMTP listener' },
   CONSOLE_NOT_BUILT: { http: 503, message: 'the console is not built: run npm run build' },
   BAD_FORM: { http: 400, message: 'request body is not multipart/form-data' },
   BODY_TOO_LARGE: { http: 413, message: 'request body is too large' },

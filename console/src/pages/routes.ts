@@ -1,6 +1,7 @@
 /** Routes: list, create, edit, delete, signing secrets (a new one shown once), and a test mail. */
 import { BASE, api, enc } from '../api.ts';
 import { clear, field, formatTime, h, say, table } from '../dom.ts';
+import type { MessageRecord } from './message.ts';
 
 interface Route {
   readonly hostname: string;
@@ -105,6 +106,8 @@ async function openDetail(route: Route, detail: HTMLElement, changed: () => void
       void drawSecrets();
     }, (err: Error) => say(err.message, 'error'));
   } }, 'Add a new secret (rotate)');
+  const testResult = h('div', { class: 'test-result', 'aria-live': 'polite' });
+  const testButton = h('button', { type: 'button', onclick: () => void sendTestMail(route.hostname, testResult, testButton) }, 'Send a test mail');
   const remove = h('button', { type: 'button', class: 'danger', onclick: () => {
     if (!confirm(`Delete the route ${route.hostname} and its secrets? Mail to it will be refused.`)) return;
     api.del(`${BASE}/settings/${enc(route.hostname)}`).then(() => { say(`Route ${route.hostname} deleted.`); clear(detail); changed(); }, (err: Error) => say(err.message, 'error'));
@@ -113,8 +116,49 @@ async function openDetail(route: Route, detail: HTMLElement, changed: () => void
     h('h2', { id: 'route-detail', tabindex: '-1' }, route.hostname),
     edit,
     h('section', { 'aria-labelledby': 'secrets-h' }, h('h3', { id: 'secrets-h' }, 'Signing secrets'), secrets, rotate, newSecret),
+    h('section', { 'aria-labelledby': 'test-h' }, h('h3', { id: 'test-h' }, 'Test mail'),
+      h('p', {}, 'Sends a sample message through mxhook\'s own SMTP listener to this route and shows what your app answered.'),
+      testButton, testResult),
     h('section', { 'aria-labelledby': 'danger-h' }, h('h3', { id: 'danger-h' }, 'Delete'), remove),
   );
   await drawSecrets();
   (detail.querySelector('#route-detail') as HTMLElement).focus();
+}
+
+const ENDED = new Set(['delivered', 'dead-lettered']);
+
+async function sendTestMail(hostname: string, out: HTMLElement, button: HTMLButtonElement): Promise<void> {
+  clear(out);
+  button.disabled = true;
+  out.append(h('p', {}, 'Sending…'));
+  try {
+    const sent = await api.post<{ message_id: string }>(`${BASE}/settings/${enc(hostname)}/test`);
+    // The delivery runs in a worker: follow the message until its first attempt has an answer.
+    let record: MessageRecord | undefined;
+    for (let i = 0; i < 60; i++) {
+      record = await api.get<MessageRecord>(`${BASE}/messages/${enc(sent.message_id)}`).catch(() => undefined);
+      const delivery = record?.deliveries[0];
+      if (delivery && (ENDED.has(delivery.state) || delivery.state === 'retrying')) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    clear(out);
+    const delivery = record?.deliveries[0];
+    const attempt = delivery?.attempts.at(-1);
+    const link = h('a', { href: `#/messages/${enc(sent.message_id)}` }, 'Open the test message');
+    if (!delivery || !attempt) {
+      out.append(h('p', {}, 'Accepted; no attempt has finished yet. ', link));
+      return;
+    }
+    out.append(
+      h('p', { class: delivery.state === 'delivered' ? 'ok' : 'error' },
+        `Your app answered ${attempt.status ? `HTTP ${attempt.status}` : attempt.error ?? 'nothing'} in ${attempt.duration_ms} ms: ${delivery.state}.`),
+      attempt.response ? h('pre', { class: 'excerpt' }, attempt.response) : '',
+      h('p', {}, link),
+    );
+  } catch (err) {
+    clear(out);
+    out.append(h('p', { class: 'error' }, `Could not send the test mail: ${(err as Error).message}`));
+  } finally {
+    button.disabled = false;
+  }
 }

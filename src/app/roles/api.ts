@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { resolveApiKey } from '../../api/api-key.ts';
 import type { StoredMessageMeta } from '../../domain/message.ts';
 import { buildMessagePreview } from '../../parse/preview.ts';
+import { reachableHost, sendTestMail } from '../test-mail.ts';
 import { buildApiApp } from '../../api/app.ts';
 import { createAcceptMessage } from '../../queue/accept.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
@@ -15,7 +16,7 @@ import { closeHttp, listenHttp } from '../http-listener.ts';
 import type { RoleContext } from './context.ts';
 import { messageLogOptions } from '../message-log-options.ts';
 
-export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number; generatedApiKey?: string }> {
+export async function startApiRole(ctx: RoleContext, smtpPort?: number): Promise<{ apiPort: number; generatedApiKey?: string }> {
   const { config, logger, keys, redis } = ctx;
   const apiKey = await resolveApiKey(redis, keys, config.apiKey);
   const apiQueue = createDeliveryQueue(ctx.connect('fail-fast', 'mxhook-api-queue'), keys);
@@ -31,6 +32,8 @@ export async function startApiRole(ctx: RoleContext): Promise<{ apiPort: number;
     ...(config.messageLog ? {
       messages: {
         accept,
+        // Through the SMTP listener like any sender's mail (this process's, or the configured one).
+        testMail: async (hostname: string) => (await sendTestMail({ host: reachableHost(config.smtpHost), port: smtpPort ?? config.smtpPort }, hostname)).messageId,
         preview: (raw: Buffer, meta: StoredMessageMeta, hostname: string) => buildMessagePreview(raw, {
           senderIp: meta.clientIp, mailFrom: meta.mailFrom, recipients: meta.recipients[hostname] ?? [], auth: meta.auth,
         }, path.join(config.dataDir, 'spool')),
