@@ -10,7 +10,6 @@
  *     read the reply to its end of data (a 451, or any other reply, means nothing is delivered).
  */
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -50,12 +49,22 @@ const attemptOf = (post: ReceivedPost) => Number(post.headers['x-mxhook-attempt'
 const deliveryOf = (post: ReceivedPost) => String(post.headers['x-mxhook-delivery-id']);
 const messageOf = (deliveryId: string) => deliveryId.replace(/\.\d+$/, '');
 
+/**
+ * A free port below Linux's ephemeral range (32768-60999): the SMTP process is restarted on it, and
+ * while it is down a port-0 listener of another test file running alongside must not take it.
+ */
 async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(candidate, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise((resolve) => server.close(resolve));
+    return candidate;
+  }
 }
 
 /** A long list as its count and first few entries, so a failure message stays readable. */
