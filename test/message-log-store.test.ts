@@ -158,14 +158,16 @@ describe('retention', () => {
   });
 
   it('keeps the raw message after its last delivery, under a byte cap that drops the oldest', async () => {
-    const { releaseDeliveryKeepingRaw, readLogCuts } = await import('../src/store/message-log-retention.ts');
+    // The worker's own release (store/messages.ts) with the log's keep-raw option.
+    const { readLogCuts } = await import('../src/store/message-log-retention.ts');
+    const { releaseDelivery } = await import('../src/store/messages.ts');
     const keys = freshKeys();
     for (const id of ['k1', 'k2', 'k3']) {
       await redis.set(keys.messageRaw(id), Buffer.alloc(400, 'a'));
       await redis.hset(keys.messageMeta(id), 'meta', '{}');
       await redis.sadd(`${keys.prefix}:msg:${id}:pending`, `${id}.1`, `${id}.2`);
     }
-    const release = (id: string, d: string, keep = true) => step((m) => releaseDeliveryKeepingRaw(m, keys, id, d, { keep, rawRetentionMs: 86_400_000, maxRawBytes: 1000 }));
+    const release = (id: string, d: string, keep = true) => releaseDelivery(redis, keys, id, d, [], keep ? { ttlMs: 86_400_000, maxBytes: 1000 } : undefined);
     await release('k1', 'k1.1');
     expect(await redis.ttl(keys.messageRaw('k1'))).toBe(-1); // a delivery is still pending
     await release('k1', 'k1.2');

@@ -58,8 +58,9 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     } catch (err) {
       throw failure(err);
     }
-    // Logged before the jobs exist, so a worker's first state write finds the record; not awaited:
-    // it goes out with the job insert's turn and never delays the answer (its script swallows errors).
+    // Logged before the jobs exist, so a worker's first state write finds the record. Its pipeline
+    // is sent, not awaited (its script swallows its own errors); only a staged message waits, for
+    // the read of its first bytes.
     if (options.messageLog) await logAcceptedMessage(redis, keys, options.messageLog, message);
     try {
       await enqueueDeliveries(queue, message, ids);

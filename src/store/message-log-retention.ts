@@ -1,6 +1,7 @@
 /**
- * Retention of the message log: the periodic trim (one process at a time, by a lock), raw
- * messages kept after their last delivery under a byte cap, and SMTP refusal counters.
+ * Retention of the message log: the periodic trim (one process at a time, by a lock), what was
+ * cut, and SMTP refusal counters. Raw messages kept after delivery are released by the worker's
+ * own release script (store/messages.ts, keepRaw).
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
@@ -8,55 +9,6 @@ import { INDEXED_STATES, logKeys } from './message-log.ts';
 
 const rawIndex = (keys: KeySpace) => `${keys.prefix}:log:raw`;
 const rawBytes = (keys: KeySpace) => `${keys.prefix}:log:raw-bytes`;
-
-/**
- * The finish path's replacement for deleting the raw message when the last delivery ends: with
- * the pending SET `${prefix}:msg:${id}:pending`, removes `deliveryId`; when none is left, the raw
- * message and its meta are kept `rawRetentionMs` (indexed with their size; the oldest dropped
- * first past `maxRawBytes`), or deleted when `keep` is false (Redis near full, or the log off).
- */
-const RELEASE_KEEPING_RAW = `
-local left = 0
-if redis.call('SREM', KEYS[3], ARGV[1]) >= 0 then left = redis.call('SCARD', KEYS[3]) end
-if left > 0 then return left end
-redis.call('DEL', KEYS[3])
-if ARGV[2] == '0' then redis.call('DEL', KEYS[1], KEYS[2]) return 0 end
-local size = redis.call('STRLEN', KEYS[1])
-if size == 0 then redis.call('DEL', KEYS[2]) return 0 end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6] .. '|' .. size)
-local total = redis.call('INCRBY', KEYS[5], size)
-local max = tonumber(ARGV[4])
-local dropped = 0
-while total > max do
-  local oldest = redis.call('ZPOPMIN', KEYS[4])
-  if #oldest == 0 then break end
-  local sep = string.find(oldest[1], '|', 1, true)
-  local id = string.sub(oldest[1], 1, sep - 1)
-  redis.call('DEL', ARGV[7] .. ':msg:' .. id .. ':raw', ARGV[7] .. ':msg:' .. id .. ':meta')
-  total = redis.call('DECRBY', KEYS[5], tonumber(string.sub(oldest[1], sep + 1)))
-  dropped = dropped + 1
-end
-if dropped > 0 then redis.call('HINCRBY', KEYS[6], 'raw_cap', dropped) end
-return 0`;
-
-export function releaseDeliveryKeepingRaw(
-  pipe: ChainableCommander, keys: KeySpace, messageId: string, deliveryId: string,
-  options: { keep: boolean; rawRetentionMs: number; maxRawBytes: number; now?: number },
-): void {
-  pipe.eval(RELEASE_KEEPING_RAW, 6, keys.messageRaw(messageId), keys.messageMeta(messageId), `${keys.prefix}:msg:${messageId}:pending`,
-    rawIndex(keys), rawBytes(keys), logKeys(keys).cuts,
-    deliveryId, options.keep ? '1' : '0', Math.max(1, Math.ceil(options.rawRetentionMs / 1000)), options.maxRawBytes, options.now ?? Date.now(), messageId, keys.prefix);
-}
-
-/** Whether Redis is above `fraction` of its maxmemory (false without a maxmemory): delete raw messages instead of keeping them. */
-export async function redisNearlyFull(redis: Redis, fraction: number): Promise<boolean> {
-  const info = await redis.info('memory');
-  const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
-  const max = Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? 0);
-  return max > 0 && used > max * fraction;
-}
 
 /**
  * Drops index entries past the retention (the records themselves expire by TTL) and the size
