@@ -17,7 +17,12 @@ let failed = 0;
 try {
   const results = JSON.parse(readFileSync(out, 'utf8'));
   passed = results.numPassedTests;
-  failed = results.numFailedTests + (results.numFailedTestSuites ?? 0);
+  // A file that failed without a failing test (an import error, a hook that threw) counts once;
+  // a file failing because of its tests is already counted in numFailedTests.
+  const brokenFiles = (results.testResults ?? []).filter(
+    (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'),
+  ).length;
+  failed = results.numFailedTests + brokenFiles;
 } catch {
   failed = 1;
 }
