@@ -7,8 +7,8 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
 import { INDEXED_STATES, logKeys } from './message-log.ts';
 
-const rawIndex = (keys: KeySpace) => `${keys.prefix}:log:raw`;
-const rawBytes = (keys: KeySpace) => `${keys.prefix}:log:raw-bytes`;
+const rawIndex = (keys: KeySpace) => logKeys(keys).rawIndex;
+const rawBytes = (keys: KeySpace) => logKeys(keys).rawBytes;
 
 /**
  * Drops index entries past the retention (the records themselves expire by TTL) and the size
