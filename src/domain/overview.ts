@@ -46,7 +46,8 @@ export function percentileFromHistogram(histogram: Readonly<Record<number, numbe
 /**
  * Field names of a minute's hash (store/message-log.ts writes them): `r` messages received,
  * `d` deliveries delivered, `f` failed attempts, `l.{bucket}` delivered per latency bucket,
- * `hd.{hostname}` / `hf.{hostname}` delivered / failed attempts of a route (`*`: past the cap).
+ * `hd.{hostname}` / `hf.{hostname}` delivered / failed attempts of a route (`*`: past the cap),
+ * `n.hd.` / `n.hf.` how many hostnames each kind holds (for the cap; not read back).
  */
 export const MINUTE_FIELDS = { received: 'r', delivered: 'd', failed: 'f', latency: 'l.', routeDelivered: 'hd.', routeFailed: 'hf.' } as const;
 /** Hostnames past this many per minute are counted together as `*` (bounds each minute's hash). */
