@@ -15,6 +15,7 @@ import { loadKeptRaw, redeliver } from '../queue/redeliver.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { getLoggedMessage, logDeliveryState, logKeys } from '../store/message-log.ts';
 import { isValidCursor, listLoggedMessages } from '../store/message-log-query.ts';
+import { waitForRedis } from '../store/redis.ts';
 
 export interface MessagesApiOptions {
   readonly redis: Redis;
@@ -172,7 +173,9 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
     const last = req.headers['last-event-id'];
     let from = typeof last === 'string' && /^\d+-\d+$/.test(last) ? last : '$';
     clients++;
-    const tail = redis.duplicate();
+    // Its own connection for the blocking read: no auto-pipelining, and ready before the first
+    // XREAD (a fail-fast connection queues nothing while it connects: the read would fail at once).
+    const tail = redis.duplicate({ enableAutoPipelining: false });
     tail.on('error', () => {});
     let open = true;
     const close = () => {
@@ -188,6 +191,7 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
     req.raw.on('close', close);
     res.on('close', close);
     try {
+      await waitForRedis(tail, 10_000);
       while (open) {
         const reply = await tail.xread('COUNT', 100, 'BLOCK', 15_000, 'STREAMS', logKeys(keys).events, from);
         if (!open) break;
