@@ -184,6 +184,13 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
       clients--;
       tail.disconnect();
     };
+    // Ready before `: connected`, so the first XREAD ("$": what comes next) is sent at once after it.
+    try {
+      await waitForRedis(tail, 10_000);
+    } catch {
+      close();
+      return reply.code(503).send({ errors: [{ field: null, message: 'the event stream is unavailable: Redis did not answer' }] });
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -191,7 +198,6 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
     req.raw.on('close', close);
     res.on('close', close);
     try {
-      await waitForRedis(tail, 10_000);
       while (open) {
         const reply = await tail.xread('COUNT', 100, 'BLOCK', 15_000, 'STREAMS', logKeys(keys).events, from);
         if (!open) break;
