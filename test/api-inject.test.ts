@@ -57,6 +57,7 @@ describe('/openapi.json', () => {
       `GET ${BASE}/stats`, `GET ${BASE}/signed`,
       `GET ${D}`, `DELETE ${D}`, `POST ${D}/replay`, `GET ${D}/{id}`, `DELETE ${D}/{id}`, `POST ${D}/{id}/replay`,
       `GET ${BASE}/messages`, `GET ${BASE}/messages/{id}`, `GET ${BASE}/messages/{id}/raw`, `GET ${BASE}/messages/{id}/preview`, `POST ${BASE}/messages/{id}/redeliver`, `GET ${BASE}/events`,
+      `GET ${BASE}/overview`,
     ].sort());
     // The request schemas are the ones that validate: the create body requires hostname and url.
     expect(doc.paths[S].post.requestBody.content['application/json'].schema.required).toEqual(['hostname', 'url']);
@@ -85,6 +86,20 @@ describe('request validation by the schemas', () => {
     expect(stats.body.errors[0].field).toBe('offset');
     expect((await call('GET', `${BASE}/dead-letters?limit=0`)).body.errors[0].field).toBe('limit');
     expect((await call('GET', `${BASE}/stats?start_date=2026-01-01&end_date=2026-01-05&offset=1&limit=2`)).body.map((d: { date: string }) => d.date)).toEqual(['2026-01-02', '2026-01-03']);
+  });
+
+  it('the overview takes 1 to 120 minutes (default 60) and refuses anything else with 400 naming the field', async () => {
+    for (const bad of ['0', '121', 'abc', '1.5', '-3']) {
+      const res = await call('GET', `${BASE}/overview?minutes=${bad}`);
+      expect(res.status, `minutes=${bad}`).toBe(400);
+      expect(res.body.errors).toEqual([{ field: 'minutes', message: 'minutes must be a whole number from 1 to 120' }]);
+    }
+    const empty = await call('GET', `${BASE}/overview`);
+    expect(empty.status).toBe(200);
+    expect(empty.body).toMatchObject({ window_minutes: 60, latency_ms: { p50: null, p99: null }, refusals: [], routes: [], queue: { waiting: 0, active: 0, delayed: 0, failed: 0 } });
+    expect(empty.body.minutes).toHaveLength(60);
+    expect((await call('GET', `${BASE}/overview?minutes=120`)).body.minutes).toHaveLength(120);
+    expect((await app.inject({ method: 'GET', url: `${BASE}/overview` })).statusCode).toBe(401);
   });
 
   it('answers a malformed % escape in the path with 400, not 500', async () => {

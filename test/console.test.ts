@@ -1,7 +1,7 @@
 /**
  * The web console in real Chromium (Debian's, driven by playwright-core) against a real mxhook:
  * log in, a wrong key refused, create a route, see a dead letter and replay it, find the message
- * in the log, see its attempts and redeliver it, a change without the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
+ * in the log, see its attempts and redeliver it, the overview's charts (live), a change without the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
  * Screenshots of each page go to docs/screenshots/ for the docs.
  */
 import { execFileSync } from 'node:child_process';
@@ -62,7 +62,8 @@ describe('web console', () => {
     await shot('login');
     await page.getByLabel('API key').fill(TEST_API_KEY);
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Routes', level: 1 }).waitFor();
+    // The overview is the landing page.
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
     const cookies = await page.context().cookies();
     const session = cookies.find((c) => c.name === 'mxhook_session');
     expect(session?.httpOnly).toBe(true);
@@ -70,6 +71,8 @@ describe('web console', () => {
   });
 
   it('creates a route from the form; its secret is shown once', async () => {
+    await page.getByRole('link', { name: 'Routes' }).click();
+    await page.getByRole('heading', { name: 'Routes', level: 1 }).waitFor();
     await page.getByLabel('Hostname').fill('console.example');
     await page.getByLabel('URL', { exact: true }).fill(app.url);
     await page.getByRole('button', { name: 'Create route' }).click();
@@ -156,6 +159,42 @@ describe('web console', () => {
     expect(test.fields.subject).toBe('mxhook test mail');
     expect(test.fields.attachments).toBe('1');
     await expectAccessible('routes page with a test result');
+  });
+
+  it('shows the overview as charts with accessible names, reachable by keyboard, and updates it live', async () => {
+    const refused = await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'x@nowhere.example', subject: 'refused', text: 'x' }).catch((err: { responseCode?: number }) => err);
+    expect((refused as { responseCode?: number }).responseCode).toBe(550);
+    // Refusals are written about once a second (they send no event): wait for it before opening the page.
+    const overview = () => fetch(`${base}/v3/user/webhooks/parse/overview`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }).then((r) => r.json());
+    await expect.poll(async () => (await overview()).refusals.length, { timeout: 10_000 }).toBe(1);
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    const names = [/^Messages per minute\. received: latest \d+, peak [1-9]/, /^Receipt to delivered, milliseconds: p50 \d+ ms; p99 \d+ ms$/, /^Deliveries by state: waiting \d+; active/,
+      /^Refusals by reason and hostname: RELAY_DENIED nowhere\.example 1$/, /^Failed attempts per route, percent: console\.example [\d.]+%$/];
+    const labels = () => page.locator('svg[role="img"]').evaluateAll((svgs) => svgs.map((svg) => svg.getAttribute('aria-label')).join('\n'));
+    for (const name of names) await expect.poll(async () => (await page.getByRole('img', { name }).count()) || await labels(), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator('figure svg[role="img"]').count()).toBe(5);
+    await expectAccessible('overview page');
+    // The screenshot without an earlier page's passing notice.
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 10_000 }).toBe('');
+    await shot('overview');
+    // Tab from the heading reaches each chart, then its table of numbers.
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).click();
+    const reached: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      reached.push(await page.evaluate(() => document.activeElement?.id ?? ''));
+    }
+    expect(reached).toEqual(expect.arrayContaining(['chart-flow', 'chart-flow-summary', 'chart-latency', 'chart-queue', 'chart-refusals', 'chart-routes']));
+    await page.getByText('Numbers: Messages per minute').click();
+    await expectAccessible('overview page with a table of numbers open');
+    const receivedSum = () => page.evaluate(() => [...document.querySelectorAll('#chart-flow-numbers tbody tr')].reduce((n, tr) => n + Number(tr.children[1]?.textContent ?? 0), 0));
+    const before = await receivedSum();
+    expect(before).toBeGreaterThanOrEqual(2);
+    // Live: a new message shows without a reload, and the open table stays open.
+    await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'help@console.example', subject: 'live', text: 'x' });
+    await expect.poll(receivedSum, { timeout: 15_000 }).toBe(before + 1);
+    expect(await page.locator('#chart-flow-numbers').getAttribute('open')).not.toBeNull();
   });
 
   it('logs out: the session no longer works', async () => {

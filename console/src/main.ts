@@ -4,13 +4,14 @@ import { clear, field, h, say } from './dom.ts';
 import { renderDeadLetters } from './pages/dead-letters.ts';
 import { renderMessage } from './pages/message.ts';
 import { renderMessages } from './pages/messages.ts';
+import { renderOverview } from './pages/overview.ts';
 import { renderRoutes } from './pages/routes.ts';
 
 /** A page draws into `main` and returns what stops its live updates when the user leaves. */
 export type Page = (main: HTMLElement, params: string[]) => Promise<(() => void) | void>;
 
-// The overview (pages/overview.ts) joins once the server has its per-minute figures.
 const pages: [RegExp, string, Page][] = [
+  [/^\/overview$/, 'Overview', renderOverview],
   [/^\/routes$/, 'Routes', renderRoutes],
   [/^\/messages$/, 'Messages', renderMessages],
   [/^\/messages\/([^/]+)$/, 'Message', renderMessage],
@@ -58,13 +59,13 @@ function enter(): void {
   loggedIn = true;
   nav.hidden = false;
   logoutButton.hidden = false;
-  if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/routes';
+  if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/overview';
   else void route();
 }
 
 async function route(): Promise<void> {
   if (!loggedIn) return;
-  const path = location.hash.replace(/^#/, '') || '/routes';
+  const path = location.hash.replace(/^#/, '') || '/overview';
   leavePage?.();
   leavePage = undefined;
   for (const link of nav.querySelectorAll('a')) {

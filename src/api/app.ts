@@ -20,6 +20,8 @@ import { isAuthorized } from './api-key.ts';
 import { checkConsoleSession, registerConsoleRoutes } from './console.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
 import { messagesApi, type MessagesApiOptions } from './messages.ts';
+import { registerOverviewRoute } from './overview.ts';
+import type { QueueCounts } from '../services/overview.ts';
 import { registerInspectRoutes } from './inspect.ts';
 import { createErrorHandler, sendMxhookError } from './errors.ts';
 import { checkHealth, type Health } from './health.ts';
@@ -55,6 +57,8 @@ export interface ApiDependencies {
     readonly preview?: MessagesApiOptions['preview'];
     /** Sends a sample message to the hostname through the SMTP listener; resolves with its message id. */
     readonly testMail?: (hostname: string) => Promise<string>;
+    /** Queue depth by state, for GET .../overview (the overview is served with the message log). */
+    readonly queueCounts?: QueueCounts;
   };
   /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
   readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
@@ -162,6 +166,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
       }
     });
   }
+  if (deps.messages) registerOverviewRoute(app, { redis: deps.redis, keys: deps.keys, queueCounts: deps.messages.queueCounts });
   if (deps.messages) await app.register(messagesApi, { prefix: API_BASE, redis: deps.redis, keys: deps.keys, accept: deps.messages.accept, ...(deps.messages.preview ? { preview: deps.messages.preview } : {}) });
   if (consoleOptions) await registerConsoleRoutes(app, consoleOptions);
   app.get(`${API_BASE}/signed`, {

@@ -16,6 +16,7 @@ import { redeliverLogged } from '../services/message-admin.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { getLoggedMessage, logKeys } from '../store/message-log.ts';
 import { isValidCursor, listLoggedMessages } from '../store/message-log-query.ts';
+import { waitForRedis } from '../store/redis.ts';
 
 export interface MessagesApiOptions {
   readonly redis: Redis;
@@ -162,7 +163,9 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
     const last = req.headers['last-event-id'];
     let from = typeof last === 'string' && /^\d+-\d+$/.test(last) ? last : '$';
     clients++;
-    const tail = redis.duplicate();
+    // Its own connection for the blocking read: no auto-pipelining, and ready before the first
+    // XREAD (a fail-fast connection queues nothing while it connects: the read would fail at once).
+    const tail = redis.duplicate({ enableAutoPipelining: false });
     tail.on('error', () => {});
     let open = true;
     const close = () => {
@@ -171,6 +174,13 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
       clients--;
       tail.disconnect();
     };
+    // Ready before `: connected`, so the first XREAD ("$": what comes next) is sent at once after it.
+    try {
+      await waitForRedis(tail, 10_000);
+    } catch {
+      close();
+      return reply.code(503).send({ errors: [{ field: null, message: 'the event stream is unavailable: Redis did not answer' }] });
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });

@@ -84,16 +84,16 @@ const REFUSAL_SCRIPT = `
 for i = 1, 2 do
   local field = ARGV[1]
   if redis.call('HEXISTS', KEYS[i], field) == 0 and redis.call('HLEN', KEYS[i]) >= tonumber(ARGV[2]) then field = ARGV[3] end
-  redis.call('HINCRBY', KEYS[i], field, 1)
+  redis.call('HINCRBY', KEYS[i], field, ARGV[6])
   redis.call('EXPIRE', KEYS[i], ARGV[3 + i])
 end
 return 1`;
 
-/** Counts one SMTP refusal by reason (error code) and hostname, per minute (kept 2 h) and hour (kept 8 d). No body is kept. */
-export function logRefusal(pipe: ChainableCommander, keys: KeySpace, reason: string, hostname: string | undefined, now = Date.now()): void {
+/** Counts `n` SMTP refusals by reason (error code) and hostname, per minute (kept 2 h) and hour (kept 8 d). No body is kept. */
+export function logRefusal(pipe: ChainableCommander, keys: KeySpace, reason: string, hostname: string | undefined, now = Date.now(), n = 1): void {
   const k = logKeys(keys);
   pipe.eval(REFUSAL_SCRIPT, 2, k.refusals('m', Math.floor(now / 60_000)), k.refusals('h', Math.floor(now / 3_600_000)),
-    `${reason}|${hostname ?? ''}`, REFUSAL_FIELDS_MAX, `${reason}|*`, 2 * 3600, 8 * 86_400);
+    `${reason}|${hostname ?? ''}`, REFUSAL_FIELDS_MAX, `${reason}|*`, 2 * 3600, 8 * 86_400, n);
 }
 
 /** Refusal counts per `reason|hostname` over [since, until], from minute or hour buckets. */

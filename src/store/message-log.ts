@@ -7,13 +7,15 @@
  * JSON, `p` parsed facts), expiring after the retention; `P:log:idx` sorted set of message ids by
  * received ms; `P:log:idx:host:{hostname}` the same per hostname; `P:log:idx:state:{state}`
  * messages with a delivery in that state (not kept for `delivered`, the common case: a scan of
- * the time index finds those densely); `P:log:events` the event stream.
+ * the time index finds those densely); `P:log:events` the event stream; `P:log:min:{minute}` the
+ * overview's figures of one minute (domain/overview.ts names the fields), kept 2 h 10 min.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import {
   ATTEMPTS_KEPT, logEvent, messageIdOf, RESPONSE_SNIPPET_BYTES, statesLeadingTo, stateAfter, truncateUtf8,
   type AttemptLog, type DeliveryEvent, type DeliveryLog, type LoggedMessage, type MessageRecord, type ParsedFacts,
 } from '../domain/message-log.ts';
+import { latencyBucket, MINUTE_HOSTNAMES_MAX } from '../domain/overview.ts';
 import type { KeySpace } from './keys.ts';
 
 export interface MessageLogOptions {
@@ -38,7 +40,12 @@ export const logKeys = (keys: KeySpace) => ({
   rawIndex: `${keys.prefix}:log:raw`,
   rawBytes: `${keys.prefix}:log:raw-bytes`,
   refusals: (bucket: 'm' | 'h', slot: number) => `${keys.prefix}:log:refusals:${bucket}:${slot}`,
+  /** Hash: the overview's figures of one minute (ms / 60,000). */
+  minute: (slot: number) => `${keys.prefix}:log:min:${slot}`,
 });
+
+/** How long a minute's figures are kept, s: the overview's longest window (2 h) and some slack. */
+export const MINUTE_FIGURES_TTL_S = 2 * 3600 + 600;
 
 /** State indexes kept (see the file comment for `delivered`). */
 export const INDEXED_STATES = ['queued', 'delivering', 'retrying', 'dead-lettered', 'replayed'] as const;
@@ -62,14 +69,34 @@ local function evict(prefix, index, max, statesCsv)
   return #popped / 2
 end`;
 
+// Shared Lua: count in the overview's hash of the minute of `at` (ms); past MINUTE_HOSTNAMES_MAX
+// hostnames of a kind, a new one counts as `*`, so a minute's memory is bounded.
+const FIGURES = `
+local function minuteKey(prefix, at)
+  return prefix .. ':log:min:' .. string.format('%d', math.floor(tonumber(at) / 60000))
+end
+local function count(key, field)
+  redis.call('HINCRBY', key, field, 1)
+  redis.call('EXPIRE', key, ${MINUTE_FIGURES_TTL_S})
+end
+local function countRoute(key, kind, hostname)
+  local field = kind .. hostname
+  if redis.call('HEXISTS', key, field) == 0 then
+    -- n.{kind}: how many hostnames of that kind the minute holds
+    if tonumber(redis.call('HGET', key, 'n.' .. kind) or '0') >= ${MINUTE_HOSTNAMES_MAX} then field = kind .. '*'
+    else redis.call('HINCRBY', key, 'n.' .. kind, 1) end
+  end
+  count(key, field)
+end`;
+
 // KEYS: none (all keys derive from the prefix: one slot with a {hash-tag} prefix).
-// ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max, states csv, event JSON, maxEvents, delivery JSONs...
-const ACCEPT_SCRIPT = `${EVICT}
+// ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max, states csv, event JSON, maxEvents, counted ('1': mail in), delivery JSONs...
+const ACCEPT_SCRIPT = `${EVICT}${FIGURES}
 local ok, err = pcall(function()
   local prefix, id, at = ARGV[1], ARGV[2], ARGV[3]
   local rec = prefix .. ':log:m:' .. id
   redis.call('HSET', rec, 'm', ARGV[4], 'h', ARGV[5])
-  for i = 11, #ARGV do redis.call('HSET', rec, 'd.' .. (i - 10), ARGV[i]) end
+  for i = 12, #ARGV do redis.call('HSET', rec, 'd.' .. (i - 11), ARGV[i]) end
   redis.call('EXPIRE', rec, ARGV[6])
   redis.call('ZADD', prefix .. ':log:idx', at, id)
   redis.call('ZADD', prefix .. ':log:idx:state:queued', at, id)
@@ -79,6 +106,7 @@ local ok, err = pcall(function()
   end
   evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8])
   redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
+  if ARGV[11] == '1' then count(minuteKey(prefix, at), 'r') end
 end)
 return ok and 1 or 0`;
 
@@ -100,11 +128,13 @@ export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: M
   const deliveries = hostnames.map((hostname, i) => JSON.stringify({ id: `${record.id}.${i + 1}`, hostname, state: 'queued', updatedAt: record.receivedAt }));
   const event = logEvent('message.accepted', record.receivedAt, record.id, { hostnames, size: record.size, from: record.from ?? null, subject: record.subject ?? null });
   pipe.eval(ACCEPT_SCRIPT, 0, keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
-    Math.ceil(options.retentionMs / 1000), options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event), options.maxEvents ?? 100_000, ...deliveries);
+    Math.ceil(options.retentionMs / 1000), options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event), options.maxEvents ?? 100_000,
+    // A replay or redeliver is not mail in: the overview counts only what arrived.
+    record.replayOf ? '0' : '1', ...deliveries);
 }
 
-// ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'' , replayedAs|'', receivedAt, event JSON, maxEvents
-const STATE_SCRIPT = `
+// ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'' , replayedAs|'', receivedAt, event JSON, maxEvents, latency bucket
+const STATE_SCRIPT = `${FIGURES}
 local ok, res = pcall(function()
   local prefix, id, n, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
   local rec = prefix .. ':log:m:' .. id
@@ -128,6 +158,13 @@ local ok, res = pcall(function()
     end
     if not still then redis.call('ZREM', prefix .. ':log:idx:state:' .. old, id) end
     if state ~= 'delivered' then redis.call('ZADD', prefix .. ':log:idx:state:' .. state, ARGV[9], id) end
+    if state == 'delivered' then
+      -- counted once: no move leads from delivered to delivered
+      local key = minuteKey(prefix, ARGV[6])
+      count(key, 'd')
+      count(key, 'l.' .. ARGV[12])
+      countRoute(key, 'hd.', d.hostname)
+    end
   end
   redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[11], '*', 'e', ARGV[10])
   return 1
@@ -151,14 +188,21 @@ export function logDeliveryState(
     ...(next !== undefined ? { next_attempt_at: new Date(next).toISOString() } : {}),
     ...(replayedAs ? { replayed_as: replayedAs } : {}),
   });
-  pipe.eval(STATE_SCRIPT, 0, keys.prefix, messageId, n, state, statesLeadingTo(state).join(','), now, next ?? '', replayedAs ?? '', receivedAt, JSON.stringify(payload), maxEvents);
+  pipe.eval(STATE_SCRIPT, 0, keys.prefix, messageId, n, state, statesLeadingTo(state).join(','), now, next ?? '', replayedAs ?? '', receivedAt, JSON.stringify(payload), maxEvents,
+    latencyBucket(now - receivedAt));
 }
 
-// ARGV: prefix, id, n, attempt JSON, kept, event JSON, maxEvents
-const ATTEMPT_SCRIPT = `
+// ARGV: prefix, id, n, attempt JSON, kept, event JSON, maxEvents, hostname, failed ('1'), attempt end ms
+const ATTEMPT_SCRIPT = `${FIGURES}
 local ok = pcall(function()
   local rec = ARGV[1] .. ':log:m:' .. ARGV[2]
   if redis.call('EXISTS', rec) == 0 then return end
+  -- a delivered attempt is counted by its delivery's move to delivered (STATE_SCRIPT)
+  if ARGV[9] == '1' then
+    local key = minuteKey(ARGV[1], ARGV[10])
+    count(key, 'f')
+    countRoute(key, 'hf.', ARGV[8])
+  end
   local field = 'a.' .. ARGV[3]
   local list = {}
   local raw = redis.call('HGET', rec, field)
@@ -178,7 +222,8 @@ export function logAttempt(pipe: ChainableCommander, keys: KeySpace, deliveryId:
     delivery_id: deliveryId, hostname, outcome: attempt.outcome, duration_ms: attempt.durationMs,
     ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}),
   });
-  pipe.eval(ATTEMPT_SCRIPT, 0, keys.prefix, messageId, deliveryId.slice(messageId.length + 1), JSON.stringify(kept), ATTEMPTS_KEPT, JSON.stringify(payload), maxEvents);
+  pipe.eval(ATTEMPT_SCRIPT, 0, keys.prefix, messageId, deliveryId.slice(messageId.length + 1), JSON.stringify(kept), ATTEMPTS_KEPT, JSON.stringify(payload), maxEvents,
+    hostname, attempt.outcome === 'delivered' ? '0' : '1', attempt.at + attempt.durationMs);
 }
 
 /** Appends what parsing learnt (attachment count, spam score); only kept while the record exists. */

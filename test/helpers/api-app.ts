@@ -31,7 +31,7 @@ export async function buildTestApiApp(redisUrl: string, apiKey: string, prefix =
     redis, keys, secrets: createSigningSecrets(redis, keys),
     routes: createRouteAdmin(redis, keys),
     deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
-    messages: { accept, preview: async () => ({ fields: {}, attachments: [], truncated: [] }), testMail: async () => 'unused' },
+    messages: { accept, preview: async () => ({ fields: {}, attachments: [], truncated: [] }), testMail: async () => 'unused', queueCounts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed') },
     ecdsaPublicKey: async () => 'test-public-key', apiKeyHash: (await resolveApiKey(redis, keys, apiKey)).hash, logger: pino({ level: 'silent' }),
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
   });

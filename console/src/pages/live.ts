@@ -1,6 +1,9 @@
 /** Live updates: the server's event stream (SSE) triggers a redraw, at most every few seconds. */
 import { BASE } from '../api.ts';
 
+/** What GET .../events sends (domain/message-log.ts, LogEventName). */
+const EVENT_NAMES = ['message.accepted', 'delivery.attempt', 'delivery.queued', 'delivery.delivering', 'delivery.delivered', 'delivery.retrying', 'delivery.dead-lettered', 'delivery.replayed'];
+
 export function liveEvents(redraw: () => void, minGapMs = 3000): () => void {
   const source = new EventSource(`${BASE}/events`, { withCredentials: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -14,8 +17,9 @@ export function liveEvents(redraw: () => void, minGapMs = 3000): () => void {
       redraw();
     }, wait);
   };
+  // The server names each event (`event: delivery.delivered`): a named event fires only its own listeners.
   source.onmessage = schedule;
-  source.addEventListener('mxhook', schedule);
+  for (const name of EVENT_NAMES) source.addEventListener(name, schedule);
   return () => {
     source.close();
     clearTimeout(timer);

@@ -32,6 +32,7 @@ export async function startApiRole(ctx: RoleContext, smtpPort?: number): Promise
     ...(config.messageLog ? {
       messages: {
         accept,
+        queueCounts: () => apiQueue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
         // Through the SMTP listener like any sender's mail (this process's, or the configured one).
         testMail: async (hostname: string) => (await sendTestMail({ host: reachableHost(config.smtpHost), port: smtpPort ?? config.smtpPort }, hostname)).messageId,
         preview: (raw: Buffer, meta: StoredMessageMeta, hostname: string) => buildMessagePreview(raw, {

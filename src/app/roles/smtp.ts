@@ -9,6 +9,7 @@ import { createSmtpIntake } from '../../smtp/intake.ts';
 import { assertSmtpServerInternals } from '../../smtp/smtp-server-check.ts';
 import { loadSmtpTls } from '../../smtp/tls.ts';
 import { createMessageStager } from '../../store/message-stage.ts';
+import { createRefusalCounter } from '../../store/refusal-counter.ts';
 import { waitForRedis } from '../../store/redis.ts';
 import type { RoleContext } from './context.ts';
 import { messageLogOptions } from '../message-log-options.ts';
@@ -32,8 +33,20 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
   ctx.onStop(stopSweep);
   let draining = false;
   const hostname = config.hostname ?? 'localhost';
+  // With the message log, refusals are also counted by reason and hostname for the overview.
+  const refusals = config.messageLog
+    ? createRefusalCounter(ctx.redis, keys, { onError: (err) => logger.warn({ event: 'refusal_count_failed', err: String(err) }) })
+    : undefined;
+  if (refusals) ctx.onStop(() => refusals.stop());
+  const metrics = refusals ? {
+    accepted: (bytes: number) => ctx.metrics.smtp.accepted(bytes),
+    rejected: (reply: number, reason: string, refusedHostname?: string) => {
+      ctx.metrics.smtp.rejected(reply, reason);
+      refusals.count(reason, refusedHostname);
+    },
+  } : ctx.metrics.smtp;
   const server = createSmtpIntake({
-    isDraining: () => draining, metrics: ctx.metrics.smtp, stageMessage: createMessageStager(stageConnection, keys),
+    isDraining: () => draining, metrics, stageMessage: createMessageStager(stageConnection, keys),
     hostname, maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
     maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
     lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config), refused }), logger,
