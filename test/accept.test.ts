@@ -81,6 +81,17 @@ describe('accept', () => {
     await expect.poll(() => s.redis.zcard(s.keys.acceptJournal)).toBe(0);
   });
 
+  it('the first accept on a fresh auto-pipelined connection succeeds when another command shares its tick', async () => {
+    const s = await setup();
+    const accept = createAcceptMessage(s.queue, s.redis, s.keys, { messageTtlMs: TTL_MS });
+    const m = message(['one.example']);
+    // Issued first, in the same tick: it opens the connection's batch before the accept's script call joins it.
+    const other = s.redis.get(`${s.keys.prefix}:other`);
+    await accept(m);
+    await other;
+    expect(await s.redis.exists(s.keys.messageRaw(m.id), s.keys.messageMeta(m.id))).toBe(2);
+  });
+
   it('a job insert that Redis refuses half way gives STORE_UNAVAILABLE, removes the message at once, and the sweep leaves nothing', async () => {
     const s = await setup();
     // BullMQ writes the job hash, then fails on its events stream: a real half-done insert.

@@ -70,6 +70,15 @@ export function metaOf(message: IncomingMessage): StoredMessageMeta {
 }
 
 /**
+ * Makes the store script a command of `redis` (ioredis's way to run a script by its SHA, sending
+ * the text only once). Call it before the connection carries traffic: an auto-pipelined
+ * connection's batch made earlier in the same tick lacks the command, and calling it there throws.
+ */
+export function defineStoreIncoming(redis: Redis): void {
+  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: STORE_SCRIPT });
+}
+
+/**
  * Stores the message with `deliveryIds` (one per entry of message.deliveries) pending, and
  * journals it at `now`. A replay (message.replayOf) is not counted as received again. Rejects
  * when Redis refuses (down, out of memory, staged bytes missing or short); then nothing is written.
@@ -77,8 +86,7 @@ export function metaOf(message: IncomingMessage): StoredMessageMeta {
 export async function storeIncoming(
   redis: Redis, keys: KeySpace, message: IncomingMessage, deliveryIds: readonly string[], ttlMs: number, now: number,
 ): Promise<void> {
-  // defineCommand is ioredis's way to run a script by its SHA, sending the text only once.
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: STORE_SCRIPT });
+  defineStoreIncoming(redis);
   const run = (redis as unknown as Record<string, StoreCommand>)[COMMAND];
   const id = message.id;
   const storeKeys = [
