@@ -21,6 +21,8 @@ const median = (values) => {
  */
 export async function compareMessageLog({ scenario, id, count, layout, layoutLabel, rounds, sink, deployOptions, onRun, log }) {
   const variants = { on: [], off: [] };
+  // CPU per message (mxhook processes, redis-server): steadier than rates on a busy machine.
+  const cpu = { on: { mxhook: [], redis: [] }, off: { mxhook: [], redis: [] } };
   const perRound = [];
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 ? ['on', 'off'] : ['off', 'on'];
@@ -33,6 +35,9 @@ export async function compareMessageLog({ scenario, id, count, layout, layoutLab
       try {
         const r = await runThroughput(scenario, count, deployment, sink);
         variants[side].push(r.endToEndRate);
+        const perMessage = Object.entries(r.cpuMsPerMessage);
+        cpu[side].mxhook.push(perMessage.filter(([k]) => k !== 'redis').reduce((n, [, v]) => n + v, 0));
+        cpu[side].redis.push(r.cpuMsPerMessage.redis);
         pair[side] = r.endToEndRate;
         onRun({ id: `${id}-log-${side}`, round, title: `${scenario.title}, message log ${side}`, layout: layoutLabel, kind: 'throughput', ...r });
         log(`${id} log ${side} round ${round}: ${r.endToEndRate.toFixed(0)} delivered/s${r.exactlyOnce ? '' : ', NOT exactly once'}`);
@@ -48,7 +53,8 @@ export async function compareMessageLog({ scenario, id, count, layout, layoutLab
   const cost = 1 - on / off;
   return {
     scenario: id, layout: layoutLabel, messages: count, rounds,
-    on: { rates: variants.on, median: on }, off: { rates: variants.off, median: off },
+    on: { rates: variants.on, median: on, cpuMsPerMessage: { mxhook: median(cpu.on.mxhook), redis: median(cpu.on.redis) } },
+    off: { rates: variants.off, median: off, cpuMsPerMessage: { mxhook: median(cpu.off.mxhook), redis: median(cpu.off.redis) } },
     ratio: on / off, cost, perRound, target: LOG_COST_TARGET, met: cost <= LOG_COST_TARGET,
   };
 }
@@ -56,10 +62,11 @@ export async function compareMessageLog({ scenario, id, count, layout, layoutLab
 /** The comparison's lines for the results table. */
 export function formatLogCompare(c) {
   const rates = (list) => list.map((r) => r.toFixed(0)).join(', ');
+  const cpu = (side) => `CPU ${side.cpuMsPerMessage.mxhook.toFixed(2)} + ${side.cpuMsPerMessage.redis.toFixed(2)} ms per message (mxhook + redis)`;
   return [
     `Message log cost (scenario ${c.scenario}, ${c.layout}, ${c.messages} messages, ${c.rounds} interleaved round${c.rounds > 1 ? 's' : ''}):`,
-    `  log on  ${c.on.median.toFixed(0)} delivered/s (median of ${rates(c.on.rates)})`,
-    `  log off ${c.off.median.toFixed(0)} delivered/s (median of ${rates(c.off.rates)})`,
+    `  log on  ${c.on.median.toFixed(0)} delivered/s (median of ${rates(c.on.rates)}), ${cpu(c.on)}`,
+    `  log off ${c.off.median.toFixed(0)} delivered/s (median of ${rates(c.off.rates)}), ${cpu(c.off)}`,
     `  on/off ${(c.ratio * 100).toFixed(1)}%: the log costs ${(c.cost * 100).toFixed(1)}% (target <= ${(c.target * 100).toFixed(0)}%: ${c.met ? 'met' : 'MISSED'});` +
       ` per round ${c.perRound.map((p) => `${(p.cost * 100).toFixed(1)}%`).join(', ')}`,
   ].join('\n');
