@@ -10,11 +10,14 @@
  *          --profile (node --cpu-prof for every mxhook process, into bench-results/profiles)
  *          --mxhook-args "FLAGS" (extra flags for every mxhook process)   --out FILE
  *          --node-args "FLAGS" (extra node flags for every mxhook process, after dist/cli.js's own)
+ *          --log-compare (only: the first of --only, A by default, with the message log on and off
+ *          in --rounds N interleaved rounds, default 3, on the first of --layouts; bench/lib/log-compare.mjs)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { deploy } from './lib/deploy.mjs';
+import { compareMessageLog, formatLogCompare } from './lib/log-compare.mjs';
 import { ROOT, missingPrerequisites, startSink } from './lib/procs.mjs';
 import { cpuBusy, describeMachine, formatResults } from './lib/report.mjs';
 import { SCENARIOS, measureCeiling, runLarge, runLatency, runThroughput } from './lib/scenarios.mjs';
@@ -29,6 +32,8 @@ const { values: opts } = parseArgs({
     profile: { type: 'boolean', default: false },
     'mxhook-args': { type: 'string', default: '' },
     'node-args': { type: 'string', default: '' },
+    'log-compare': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
     out: { type: 'string', default: path.join(ROOT, 'bench-results/latest.json') },
   },
 });
@@ -50,7 +55,13 @@ const machine = { ...describeMachine(), cpuBusyAtStart: await cpuBusy() };
 if (machine.cpuBusyAtStart > 0.1) {
   log(`warning: the CPU was ${Math.round(machine.cpuBusyAtStart * 100)}% busy before the bench started: something else runs, figures will be low`);
 }
-const results = { date: new Date().toISOString(), machine, settings: { only, layouts, workers, scale, mxhookArgs, appendfsync: 'always', authChecks: false }, scenarios: [] };
+const logCompare = opts['log-compare'];
+const rounds = Math.max(1, Number(opts.rounds) || 1);
+const results = {
+  date: new Date().toISOString(), machine,
+  settings: { only, layouts, workers, scale, mxhookArgs, appendfsync: 'always', authChecks: false, ...(logCompare ? { logCompare, rounds } : {}) },
+  scenarios: [],
+};
 const startedAt = Date.now();
 const sink = await startSink();
 
@@ -65,13 +76,22 @@ const deployOptions = (layout, id, extra = {}) => ({
 const layoutName = (layout) => (layout === 'split' ? `split (smtp + ${workers} worker${workers > 1 ? 's' : ''})` : 'all-in-one');
 
 try {
+  if (logCompare) {
+    const id = only.find((i) => SCENARIOS[i].sessions) ?? 'A';
+    const runs = [];
+    results.logCompare = await compareMessageLog({
+      scenario: SCENARIOS[id], id, count: Math.round(SCENARIOS[id].count * scale), layout: layouts[0], layoutLabel: layoutName(layouts[0]),
+      rounds, sink, deployOptions, onRun: (r) => runs.push(r), log,
+    });
+    results.logCompare.runs = runs;
+  }
   const ceilings = {};
-  for (const id of only.filter((i) => SCENARIOS[i].sessions)) {
+  for (const id of logCompare ? [] : only.filter((i) => SCENARIOS[i].sessions)) {
     const count = Math.round(SCENARIOS[id].count * scale);
     ceilings[id] = await measureCeiling(SCENARIOS[id], count);
     log(`${id}: smtp-sink ceiling ${ceilings[id].rate.toFixed(0)} messages/s`);
   }
-  for (const layout of layouts) {
+  for (const layout of logCompare ? [] : layouts) {
     for (const id of only) {
       const s = SCENARIOS[id];
       log(`${id} (${s.title}) on ${layoutName(layout)}...`);
@@ -100,7 +120,7 @@ try {
   }
   // What `appendfsync always` (the managed Redis's default: a 250 survives a power cut) costs.
   const fsyncId = only.find((id) => id === 'A');
-  if (fsyncId && !opts['no-fsync-compare']) {
+  if (fsyncId && !opts['no-fsync-compare'] && !logCompare) {
     const always = results.scenarios.find((r) => r.id === fsyncId && r.kind === 'throughput' && r.layout === layoutName(layouts[0]));
     log(`${fsyncId} on ${layoutName(layouts[0])} with appendfsync everysec, for comparison...`);
     const deployment = await deploy(deployOptions(layouts[0], `${fsyncId}-everysec`, { fsync: 'everysec' }));
@@ -121,5 +141,6 @@ writeFileSync(opts.out, `${JSON.stringify(results, null, 2)}\n`);
 const m = results.machine;
 process.stdout.write(`\nmxhook bench, ${results.date}: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, node ${m.node}, ${m.redis}\n`);
 process.stdout.write(`(ratios are to Postfix's smtp-sink under the same smtp-source load in the same run; CPU ${Math.round((m.cpuBusyAtStart ?? 0) * 100)}% busy before the start)\n\n`);
-process.stdout.write(`${formatResults(results)}\n\nTook ${results.durationSeconds} s. JSON: ${path.relative(process.cwd(), opts.out)}\n`);
-process.exit(results.scenarios.every((s) => s.exactlyOnce) ? 0 : 1);
+const tables = [formatResults(results), results.logCompare ? formatLogCompare(results.logCompare) : ''].filter(Boolean).join('\n\n');
+process.stdout.write(`${tables}\n\nTook ${results.durationSeconds} s. JSON: ${path.relative(process.cwd(), opts.out)}\n`);
+process.exit([...results.scenarios, ...(results.logCompare?.runs ?? [])].every((s) => s.exactlyOnce) ? 0 : 1);
