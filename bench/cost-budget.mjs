@@ -78,8 +78,13 @@ const client = new Redis({ path: redis.socketPath });
 const env = { REDIS_URL: redis.socketPath, MXHOOK_API_KEY: 'bench-api-key' };
 const added = await runTimed(process.execPath, [CLI, 'routes', 'add', HOST, appUrl], { env: { ...process.env, ...env } });
 if (added.code !== 0) throw new Error(`routes add failed: ${added.output}`);
-const common = ['--smtp-host', '127.0.0.1', '--smtp-port', '0', '--hostname', 'mx.bench', '--max-connections-per-ip', '1000',
+// No circuit breaker: a phase of failing POSTs would open it and measure its cool-down instead.
+const common = ['--smtp-host', '127.0.0.1', '--smtp-port', '0', '--hostname', 'mx.bench', '--max-connections-per-ip', '1000', '--breaker-threshold', '1000000',
   '--auth-checks', 'false', '--data-dir', path.join(dir, 'data'), ...opts['mxhook-args'].split(' ').filter(Boolean)];
+// The queue is paused while a worker starts, so a phase measures deliveries, not a process start.
+const { Queue } = await import('bullmq');
+const controlConnection = new Redis({ path: redis.socketPath, maxRetriesPerRequest: null });
+const control = new Queue('deliveries', { connection: controlConnection, prefix: 'mxhook' });
 const redisPid = Number(/^process_id:(\d+)/m.exec(await client.info('server'))[1]);
 
 // ---- what a phase costs: CPU of the given processes and of Redis, commands, fsyncs ----
@@ -163,13 +168,22 @@ async function waitForQueueEmpty(timeoutMs = 120_000) {
     await sleep(100);
   }
 }
-const startWorker = (extra = []) => startMxhook({ name: 'budget-worker', args: ['worker', ...common, '--retry-fast-interval', '100ms-200ms', '--retry-slow-interval', '100ms-200ms', ...extra], env, logDir: dir, ready: ['worker_started'] });
+const started = [];
+const track = async (proc) => { started.push(await proc); return started.at(-1); };
+/** A worker, started with the queue paused and settled; the phase resumes the queue. */
+async function startWorker(extra = []) {
+  await control.pause();
+  const worker = await track(startMxhook({ name: 'budget-worker', args: ['worker', ...common, '--retry-fast-interval', '100ms-200ms', '--retry-slow-interval', '100ms-200ms', ...extra], env, logDir: dir, ready: ['worker_started'] }));
+  await sleep(1000);
+  return worker;
+}
 
 const rows = [];
-const smtp = await startMxhook({ name: 'budget-smtp', args: ['smtp', ...common], env, logDir: dir, ready: ['smtp_listening'] });
+const smtp = await track(startMxhook({ name: 'budget-smtp', args: ['smtp', ...common], env, logDir: dir, ready: ['smtp_listening'] }));
 try {
   log(`warm-up: 200 messages through SMTP and a worker`);
   let worker = await startWorker();
+  await control.resume();
   await sendAll(200);
   await waitForPosts(200);
   await waitForQueueEmpty();
@@ -179,20 +193,18 @@ try {
   rows.push(await measure('accept', COUNT, () => [smtp], () => sendAll(COUNT)));
 
   worker = await startWorker();
-  await sleep(1000); // its start-up work done
   const base = posts;
   log(`first attempt: the worker delivers the ${COUNT} accepted`);
-  rows.push(await measure('first attempt (200)', COUNT, () => [worker], async () => { await waitForPosts(base + COUNT); await waitForQueueEmpty(); }));
+  rows.push(await measure('first attempt (200)', COUNT, () => [worker], async () => { await control.resume(); await waitForPosts(base + COUNT); await waitForQueueEmpty(); }));
   await stopProcess(worker.child);
 
   const few = Math.max(50, Math.round(COUNT / 4));
   mode = 'fail-first';
   await sendAll(few);
   worker = await startWorker();
-  await sleep(1000);
   const retryBase = posts;
   log(`first attempt 503 + retry 200: ${few} messages`);
-  const both = await measure('503 then 200', few, () => [worker], async () => { await waitForPosts(retryBase + 2 * few); await waitForQueueEmpty(); });
+  const both = await measure('503 then 200', few, () => [worker], async () => { await control.resume(); await waitForPosts(retryBase + 2 * few); await waitForQueueEmpty(); });
   rows.push(both);
   const first = rows[1];
   rows.push({
@@ -210,13 +222,16 @@ try {
   await sleep(50);
   // A retry window already over: the first failure is the last.
   worker = await startWorker(['--retry-max-age', '10ms']);
-  await sleep(1000);
   const deadBase = posts;
   log(`dead letter: ${few} messages, the app answers 500`);
-  rows.push(await measure('dead letter (500, window over)', few, () => [worker], async () => { await waitForPosts(deadBase + few); await waitForQueueEmpty(); }));
+  rows.push(await measure('dead letter (500, window over)', few, () => [worker], async () => { await control.resume(); await waitForPosts(deadBase + few); await waitForQueueEmpty(); }));
   await stopProcess(worker.child);
 } finally {
-  await stopProcess(smtp.child);
+  // Every process this run started, also after a failure: none may outlive it (a left-over worker
+  // would find the next run's Redis at the same socket path).
+  for (const proc of started) await stopProcess(proc.child, 5_000);
+  await control.close();
+  controlConnection.disconnect();
   client.disconnect();
   await redis.stop();
   app.close();
