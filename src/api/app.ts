@@ -19,6 +19,8 @@ import type { RedisMemoryState } from '../store/redis-memory.ts';
 import { isAuthorized } from './api-key.ts';
 import { checkConsoleSession, registerConsoleRoutes } from './console.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
+import { registerEventSettingsRoutes } from './event-settings.ts';
+import type { EventDestinationAdmin } from '../services/event-destination-admin.ts';
 import { messagesApi, type MessagesApiOptions } from './messages.ts';
 import { registerInspectRoutes } from './inspect.ts';
 import { createErrorHandler, sendMxhookError } from './errors.ts';
@@ -56,6 +58,8 @@ export interface ApiDependencies {
     /** Sends a sample message to the hostname through the SMTP listener; resolves with its message id. */
     readonly testMail?: (hostname: string) => Promise<string>;
   };
+  /** Event-webhook destinations (services/event-destination-admin.ts); absent: not served. */
+  readonly eventDestinations?: EventDestinationAdmin;
   /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
   readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
 }
@@ -143,6 +147,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
 
   registerSettingsRoutes(app, deps.routes);
   registerDeadLetterRoutes(app, deps.deadLetters);
+  if (deps.eventDestinations) registerEventSettingsRoutes(app, deps.eventDestinations);
   registerStatsRoutes(app, deps);
   await registerInspectRoutes(app, deps);
   if (deps.messages?.testMail) {

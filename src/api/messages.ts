@@ -157,7 +157,7 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
       const next = await redeliver(redis, keys, opts.accept, { messageId: id, deliveryId: d.id, hostname: d.hostname });
       if (!next) return reply.code(404).send({ errors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
       const multi = redis.multi();
-      logDeliveryState(multi, keys, d.id, d.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs: next });
+      logDeliveryState(multi, keys, d.id, d.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs: next }, Date.now(), undefined, { via: 'redeliver' });
       await multi.exec();
       redelivered.push({ delivery_id: d.id, new_delivery_id: next });
     }

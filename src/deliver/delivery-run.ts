@@ -16,8 +16,8 @@ import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
 import { countEnded, markRetrying } from '../store/route-stats.ts';
-import { logAttempt, logDeliveryState, logParsed } from '../store/message-log.ts';
-import type { AttemptLog, DeliveryEvent, ParsedFacts } from '../domain/message-log.ts';
+import { logAttempt, logDeliveryState, logParsed, logStreamEvent } from '../store/message-log.ts';
+import { logEvent, type AttemptLog, type DeliveryEvent, type ParsedFacts } from '../domain/message-log.ts';
 import type { ChainableCommander } from 'ioredis';
 import { attemptDelivery } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
@@ -205,7 +205,10 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   }
   if (result.kind !== 'error') {
     const next = result.kind === 'retry' ? afterFailure(breaker!, options.breaker, Date.now()) : afterSuccess();
-    if (next !== breaker) await writeBreaker(redis, keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
+    if (next !== breaker) {
+      await writeBreaker(redis, keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
+      logBreakerChange(ctx, log, breaker!, next, { deliveryId, messageId, hostname, origin: target!.origin });
+    }
   }
   const after = decideDelivery({ ...facts, now: Date.now(), result });
   // What parsing found is the same at every attempt: recorded once, at the first.
@@ -228,14 +231,34 @@ function sendToLog(ctx: RunContext, log: () => Logger, write: (pipe: ChainableCo
   pipe.exec().catch((err: unknown) => log().warn({ event: 'message_log_write_failed', err: String(err) }));
 }
 
+/** A circuit that opened (it was not open) or closed (it had opened before), for the event webhook. */
+function logBreakerChange(ctx: RunContext, log: () => Logger, before: BreakerState, after: BreakerState, where: { deliveryId: string; messageId: string; hostname: string; origin: string }): void {
+  const now = Date.now();
+  const opened = after.openUntil > now && !(before.openUntil > now);
+  const closed = after.opened === 0 && before.opened > 0;
+  if (!opened && !closed) return;
+  sendToLog(ctx, log, (pipe) => logStreamEvent(pipe, ctx.options.keys, logEvent(opened ? 'route.circuit_open' : 'route.circuit_closed', now, where.messageId, {
+    delivery_id: where.deliveryId, hostname: where.hostname, origin: where.origin, ...(opened ? { open_until: new Date(after.openUntil).toISOString() } : {}),
+  })));
+}
+
 /** The log's account of a run: its attempt (if one was made) and the state the decision leads to. */
-function logRun(ctx: RunContext, log: () => Logger, job: Job<DeliveryJobData>, message: StoredMessage | undefined, attempt: AttemptLog | undefined, event: DeliveryEvent | undefined): void {
+function logRun(
+  ctx: RunContext, log: () => Logger, job: Job<DeliveryJobData>, message: StoredMessage | undefined, attempt: AttemptLog | undefined, event: DeliveryEvent | undefined,
+  reason?: string,
+): void {
   if (!message || (!attempt && !event)) return;
   const { keys } = ctx.options;
   const deliveryId = job.id as string;
+  // What the event webhook tells of the move (domain/event-webhook.ts): the attempt that led to it.
+  const number = attemptNumber(job);
+  const details: Record<string, unknown> = attempt
+    ? { attempt: number, duration_ms: attempt.durationMs, ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}) }
+    : {};
+  if (event?.kind === 'dead-lettered') Object.assign(details, { reason: reason ?? null, attempts: attempt ? number : number - 1 });
   sendToLog(ctx, log, (pipe) => {
     if (attempt) logAttempt(pipe, keys, deliveryId, job.data.hostname, attempt);
-    if (event) logDeliveryState(pipe, keys, deliveryId, job.data.hostname, message.meta.receivedAt, event);
+    if (event) logDeliveryState(pipe, keys, deliveryId, job.data.hostname, message.meta.receivedAt, event, Date.now(), undefined, details);
   });
 }
 
@@ -288,7 +311,7 @@ async function carryOut(
         log().error({ event: 'dead_letter_failed', reason: decision.reason, err: String(err) });
         throw new RetryLater(`could not dead-letter (${String(err)}): ${decision.reason}`, fallbackRetryDelay(options.retryPolicy, meta.receivedAt, Date.now()));
       }
-      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' });
+      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' }, decision.reason);
       log().warn({ event: 'delivery_dead', reason: decision.reason });
       return;
     }

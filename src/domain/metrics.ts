@@ -7,8 +7,11 @@
 export interface SmtpMetrics {
   /** A message answered 250 and stored; `bytes` as stored (our Received: header included). */
   accepted(bytes: number): void;
-  /** A refusal at any stage: `reply` is the SMTP code (550, 451, ...), `reason` our error code. */
-  rejected(reply: number, reason: string): void;
+  /**
+   * A refusal at any stage: `reply` is the SMTP code (550, 451, ...), `reason` our error code,
+   * `hostname` the recipient's domain when a RCPT was refused (for the event webhook's `refused`).
+   */
+  rejected(reply: number, reason: string, hostname?: string): void;
 }
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'permanent';

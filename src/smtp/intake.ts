@@ -97,9 +97,9 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   };
 
   // Every refusal goes through here, so it is also where refusals are counted.
-  const reject = (code: ErrorCode, detail?: string): Error => {
+  const reject = (code: ErrorCode, detail?: string, hostname?: string): Error => {
     const reply = smtpReplyFor(code, detail);
-    options.metrics?.rejected(reply.responseCode, code);
+    options.metrics?.rejected(reply.responseCode, code, hostname);
     return Object.assign(new Error(reply.message), { responseCode: reply.responseCode });
   };
 
@@ -155,13 +155,13 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       if (!parts) return callback(reject('BAD_RECIPIENT'));
       if (isReservedLocalPart(parts.local, options.reservedLocalParts)) {
         logger.info({ event: 'smtp_rcpt_rejected', session: session.id, ip: session.remoteAddress, rcpt: address.address, code: 'RESERVED_RECIPIENT' });
-        return callback(reject('RESERVED_RECIPIENT'));
+        return callback(reject('RESERVED_RECIPIENT', undefined, parts.hostname));
       }
       options.lookupRoute(parts.hostname).then(
         (route) => {
           if (!route) {
             logger.info({ event: 'smtp_rcpt_rejected', session: session.id, ip: session.remoteAddress, rcpt: address.address, code: 'RELAY_DENIED' });
-            return callback(reject('RELAY_DENIED'));
+            return callback(reject('RELAY_DENIED', undefined, parts.hostname));
           }
           const list = s.byHostname.get(route.hostname) ?? [];
           list.push(address.address);

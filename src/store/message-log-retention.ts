@@ -5,7 +5,8 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
-import { INDEXED_STATES, logKeys } from './message-log.ts';
+import { logEvent } from '../domain/message-log.ts';
+import { INDEXED_STATES, logKeys, logStreamEvent } from './message-log.ts';
 
 const rawIndex = (keys: KeySpace) => `${keys.prefix}:log:raw`;
 const rawBytes = (keys: KeySpace) => `${keys.prefix}:log:raw-bytes`;
@@ -54,16 +55,16 @@ const REFUSAL_SCRIPT = `
 for i = 1, 2 do
   local field = ARGV[1]
   if redis.call('HEXISTS', KEYS[i], field) == 0 and redis.call('HLEN', KEYS[i]) >= tonumber(ARGV[2]) then field = ARGV[3] end
-  redis.call('HINCRBY', KEYS[i], field, 1)
+  redis.call('HINCRBY', KEYS[i], field, tonumber(ARGV[6]))
   redis.call('EXPIRE', KEYS[i], ARGV[3 + i])
 end
 return 1`;
 
-/** Counts one SMTP refusal by reason (error code) and hostname, per minute (kept 2 h) and hour (kept 8 d). No body is kept. */
-export function logRefusal(pipe: ChainableCommander, keys: KeySpace, reason: string, hostname: string | undefined, now = Date.now()): void {
+/** Counts SMTP refusals (`count`, default 1) by reason (error code) and hostname, per minute (kept 2 h) and hour (kept 8 d). No body is kept. */
+export function logRefusal(pipe: ChainableCommander, keys: KeySpace, reason: string, hostname: string | undefined, now = Date.now(), count = 1): void {
   const k = logKeys(keys);
   pipe.eval(REFUSAL_SCRIPT, 2, k.refusals('m', Math.floor(now / 60_000)), k.refusals('h', Math.floor(now / 3_600_000)),
-    `${reason}|${hostname ?? ''}`, REFUSAL_FIELDS_MAX, `${reason}|*`, 2 * 3600, 8 * 86_400);
+    `${reason}|${hostname ?? ''}`, REFUSAL_FIELDS_MAX, `${reason}|*`, 2 * 3600, 8 * 86_400, count);
 }
 
 /** Refusal counts per `reason|hostname` over [since, until], from minute or hour buckets. */
@@ -78,4 +79,23 @@ export async function readRefusals(redis: Redis, keys: KeySpace, bucket: 'm' | '
     for (const [field, count] of Object.entries((fields ?? {}) as Record<string, string>)) totals[field] = (totals[field] ?? 0) + Number(count);
   }
   return totals;
+}
+
+/**
+ * Publishes one minute's refusal counts (`slot` = minutes since the epoch) on the log's stream as
+ * `smtp.refused` events, one per reason and hostname, once however many processes ask (a marker
+ * kept 2 h). Resolves with how many events it published.
+ */
+export async function publishRefusalMinute(redis: Redis, keys: KeySpace, slot: number): Promise<number> {
+  if ((await redis.set(`${keys.prefix}:events:refusals-done:${slot}`, '1', 'EX', 7200, 'NX')) !== 'OK') return 0;
+  const counts = await readRefusals(redis, keys, 'm', slot * 60_000, slot * 60_000);
+  const pipe = redis.pipeline();
+  for (const [field, count] of Object.entries(counts)) {
+    const bar = field.indexOf('|');
+    logStreamEvent(pipe, keys, logEvent('smtp.refused', (slot + 1) * 60_000, '', {
+      reason: field.slice(0, bar), hostname: field.slice(bar + 1) || null, count, minute: slot * 60,
+    }));
+  }
+  if (Object.keys(counts).length) await pipe.exec();
+  return Object.keys(counts).length;
 }

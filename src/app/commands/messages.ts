@@ -53,7 +53,7 @@ export function runMessagesCommand(config: Config, operands: string[], output: O
         const next = await redeliver(redis, keys, accept, { messageId: first, deliveryId: d.id, hostname: d.hostname });
         if (!next) return notFound(output, first);
         const multi = redis.multi();
-        logDeliveryState(multi, keys, d.id, d.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs: next });
+        logDeliveryState(multi, keys, d.id, d.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs: next }, Date.now(), undefined, { via: 'redeliver' });
         await multi.exec();
         output.out(`redelivered ${d.id} as ${next}\n`);
       }

@@ -11,6 +11,7 @@ import { loadSmtpTls } from '../../smtp/tls.ts';
 import { createMessageStager } from '../../store/message-stage.ts';
 import { waitForRedis } from '../../store/redis.ts';
 import type { RoleContext } from './context.ts';
+import { startRefusalCounter } from '../refusal-counter.ts';
 import { messageLogOptions } from '../message-log-options.ts';
 
 /** How often the accept journal is swept (queue/accept-sweep.ts). */
@@ -30,10 +31,20 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
   const refused: RefusedAccepts = new Map();
   const stopSweep = startAcceptSweep({ queue, redis: ctx.redis, keys, logger, refused }, ACCEPT_SWEEP_INTERVAL_MS);
   ctx.onStop(stopSweep);
+  // Refusals are also counted for the event webhook's `refused` (when the log, which it reads, is on).
+  const refusals = config.messageLog ? startRefusalCounter(ctx.redis, keys, logger) : undefined;
+  if (refusals) ctx.onStop(() => refusals.stop());
+  const metrics = {
+    accepted: (bytes: number) => ctx.metrics.smtp.accepted(bytes),
+    rejected: (reply: number, reason: string, host?: string) => {
+      ctx.metrics.smtp.rejected(reply, reason);
+      refusals?.count(reason, host);
+    },
+  };
   let draining = false;
   const hostname = config.hostname ?? 'localhost';
   const server = createSmtpIntake({
-    isDraining: () => draining, metrics: ctx.metrics.smtp, stageMessage: createMessageStager(stageConnection, keys),
+    isDraining: () => draining, metrics, stageMessage: createMessageStager(stageConnection, keys),
     hostname, maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
     maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
     lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config), refused }), logger,

@@ -11,6 +11,7 @@ import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { migrateLegacyPending } from '../../queue/legacy-pending.ts';
 import { startMessageLogTrim } from '../message-log-trim.ts';
 import type { RoleContext } from './context.ts';
+import { startEventWebhooks } from './event-webhooks.ts';
 
 function retryPolicyFrom(config: Config): RetryPolicy {
   return {
@@ -57,5 +58,6 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     const stopTrim = startMessageLogTrim(store, keys, { retentionMs: config.messageLogRetention, rawRetentionMs: config.rawRetention, logger });
     ctx.onStop(async () => stopTrim());
   }
+  await startEventWebhooks(ctx);
   logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
 }
