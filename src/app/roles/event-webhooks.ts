@@ -34,8 +34,9 @@ export async function startEventWebhooks(ctx: RoleContext): Promise<void> {
     ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),
     maxAgeMs: config.eventWebhookMaxAge, maxIntervalMs: config.eventWebhookRetryMaxInterval, concurrency: SENDER_CONCURRENCY, logger,
   });
-  // Stopped before the queue it adds to (onStop runs in reverse order).
-  ctx.onStop(() => sender.close());
+  // Not waited for: a destination that hangs must not hold up a shutdown. A batch cut short is
+  // sent again once its lock expires (at least once).
+  ctx.onStop(() => sender.close(true));
   const dispatcher = startEventDispatcher({
     redis: store, stream: ctx.connect('patient', 'mxhook-events-stream'), queue, keys, routes: ctx.routes, backlogCap: config.eventWebhookBacklog, logger,
   });
