@@ -16,9 +16,9 @@ import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
 import { countEnded, markRetrying } from '../store/route-stats.ts';
-import { logAttempt, logDeliveryState, logParsed, logStreamEvent } from '../store/message-log.ts';
-import { logEvent, type AttemptLog, type DeliveryEvent, type ParsedFacts } from '../domain/message-log.ts';
-import type { ChainableCommander } from 'ioredis';
+import { logDeliveryState, logParsed } from '../store/message-log.ts';
+import { logBreakerChange, logRun, sendToLog } from './run-log.ts';
+import type { AttemptLog, ParsedFacts } from '../domain/message-log.ts';
 import { attemptDelivery } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
 import { postTarget, type PostTarget } from './post.ts';
@@ -220,48 +220,6 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   return carryOut(after, job, token, ctx, message, log, attemptLog);
 }
 
-/**
- * Message-log writes: a pipeline sent without waiting for it (its scripts swallow their own
- * errors), so the log never delays a delivery; it goes out in the same turn as the run's own writes.
- */
-function sendToLog(ctx: RunContext, log: () => Logger, write: (pipe: ChainableCommander) => void): void {
-  if (!ctx.options.messageLog) return;
-  const pipe = ctx.options.redis.pipeline();
-  write(pipe);
-  pipe.exec().catch((err: unknown) => log().warn({ event: 'message_log_write_failed', err: String(err) }));
-}
-
-/** A circuit that opened (it was not open) or closed (it had opened before), for the event webhook. */
-function logBreakerChange(ctx: RunContext, log: () => Logger, before: BreakerState, after: BreakerState, where: { deliveryId: string; messageId: string; hostname: string; origin: string }): void {
-  const now = Date.now();
-  const opened = after.openUntil > now && !(before.openUntil > now);
-  const closed = after.opened === 0 && before.opened > 0;
-  if (!opened && !closed) return;
-  sendToLog(ctx, log, (pipe) => logStreamEvent(pipe, ctx.options.keys, logEvent(opened ? 'route.circuit_open' : 'route.circuit_closed', now, where.messageId, {
-    delivery_id: where.deliveryId, hostname: where.hostname, origin: where.origin, ...(opened ? { open_until: new Date(after.openUntil).toISOString() } : {}),
-  })));
-}
-
-/** The log's account of a run: its attempt (if one was made) and the state the decision leads to. */
-function logRun(
-  ctx: RunContext, log: () => Logger, job: Job<DeliveryJobData>, message: StoredMessage | undefined, attempt: AttemptLog | undefined, event: DeliveryEvent | undefined,
-  reason?: string,
-): void {
-  if (!message || (!attempt && !event)) return;
-  const { keys } = ctx.options;
-  const deliveryId = job.id as string;
-  // What the event webhook tells of the move (domain/event-webhook.ts): the attempt that led to it.
-  const number = attemptNumber(job);
-  const details: Record<string, unknown> = attempt
-    ? { attempt: number, duration_ms: attempt.durationMs, ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}) }
-    : {};
-  if (event?.kind === 'dead-lettered') Object.assign(details, { reason: reason ?? null, attempts: attempt ? number : number - 1 });
-  sendToLog(ctx, log, (pipe) => {
-    if (attempt) logAttempt(pipe, keys, deliveryId, job.data.hostname, attempt);
-    if (event) logDeliveryState(pipe, keys, deliveryId, job.data.hostname, message.meta.receivedAt, event, Date.now(), undefined, details);
-  });
-}
-
 async function carryOut(
   decision: DeliveryDecision, job: Job<DeliveryJobData>, token: string | undefined, ctx: RunContext, message: StoredMessage | undefined, log: () => Logger,
   attempt?: AttemptLog,
@@ -277,7 +235,7 @@ async function carryOut(
     case 'attempt':
       throw new Error('decideDelivery answered attempt after the attempt');
     case 'finish': {
-      logRun(ctx, log, job, message, attempt, { kind: 'delivered' });
+      logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job));
       // The attempt history goes with the delivery (dead letters take theirs along).
       const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.());
       if (released === 'already-finished') {
@@ -289,14 +247,14 @@ async function carryOut(
       return;
     }
     case 'retry': {
-      logRun(ctx, log, job, message, attempt, { kind: 'retry-scheduled', nextAttemptAt: Date.now() + decision.delayMs });
+      logRun(ctx, log, job, message, attempt, { kind: 'retry-scheduled', nextAttemptAt: Date.now() + decision.delayMs }, attemptNumber(job));
       const multi = redis.pipeline();
       markRetrying(multi as unknown as Parameters<typeof markRetrying>[0], keys, hostname, deliveryId);
       await multi.exec().catch(() => {});
       throw new RetryLater(decision.reason, decision.delayMs);
     }
     case 'wait':
-      logRun(ctx, log, job, message, attempt, undefined);
+      logRun(ctx, log, job, message, attempt, undefined, attemptNumber(job));
       // Wait out the cool-down without using an attempt or holding a worker slot.
       await job.moveToDelayed(decision.untilMs, token);
       throw new DelayedError();
@@ -311,7 +269,7 @@ async function carryOut(
         log().error({ event: 'dead_letter_failed', reason: decision.reason, err: String(err) });
         throw new RetryLater(`could not dead-letter (${String(err)}): ${decision.reason}`, fallbackRetryDelay(options.retryPolicy, meta.receivedAt, Date.now()));
       }
-      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' }, decision.reason);
+      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' }, attemptNumber(job), decision.reason);
       log().warn({ event: 'delivery_dead', reason: decision.reason });
       return;
     }
