@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { BATCH_MAX_EVENTS, BATCH_WAIT_MS, webhookEventsOf, type EventDestination, type WebhookEvent } from '../domain/event-webhook.ts';
 import { EVENT_JOB_NAME, EVENT_JOB_OPTIONS, type EventBatchJob } from '../queue/event-queue.ts';
 import type { RouteRegistry } from '../routes/registry.ts';
-import { addToBacklog, eventKeys, listWithSecrets } from '../store/event-destinations.ts';
+import { addToBacklog, eventKeys, forgetBacklogEntry, listWithSecrets } from '../store/event-destinations.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { logKeys } from '../store/message-log.ts';
 import { publishRefusalMinute } from '../store/message-log-retention.ts';
@@ -75,7 +75,13 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
       const jobId = `evb_${randomBytes(8).toString('hex')}`;
       // Counted in the backlog first: a sender that picks the job up at once finds it there.
       const dropped = await addToBacklog(redis, keys, destinationId, jobId, events.length, options.backlogCap);
-      await queue.add(EVENT_JOB_NAME, { destinationId, events, createdAt: Date.now() }, { ...EVENT_JOB_OPTIONS, jobId });
+      try {
+        await queue.add(EVENT_JOB_NAME, { destinationId, events, createdAt: Date.now() }, { ...EVENT_JOB_OPTIONS, jobId });
+      } catch (err) {
+        // Not queued: out of the backlog again (uncounted); the cursor stays, so it is cut again.
+        await forgetBacklogEntry(redis, keys, destinationId, jobId, events.length).catch(() => {});
+        throw err;
+      }
       if (dropped.length) {
         await Promise.all(dropped.map((id) => queue.remove(id).catch(() => 0)));
         logger.warn({ event: 'event_backlog_dropped', destination: destinationId, batches: dropped.length, cap: options.backlogCap });

@@ -97,6 +97,13 @@ export async function leaveBacklog(redis: Redis, keys: KeySpace, destinationId: 
   await redis.eval(LEAVE_SCRIPT, 3, k.backlog(destinationId), k.backlogCount(destinationId), k.counts, backlogMember(jobId, events), events, as);
 }
 
+/** Takes a batch that never made it into the queue out of the backlog again, without counting it. */
+export async function forgetBacklogEntry(redis: Redis, keys: KeySpace, destinationId: string, jobId: string, events: number): Promise<void> {
+  const k = eventKeys(keys);
+  await redis.eval(`if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then redis.call('DECRBY', KEYS[2], ARGV[2]) end return 1`, 2,
+    k.backlog(destinationId), k.backlogCount(destinationId), backlogMember(jobId, events), events);
+}
+
 export async function countFailedPost(redis: Redis, keys: KeySpace): Promise<void> {
   await redis.hincrby(eventKeys(keys).counts, 'failed', 1);
 }
