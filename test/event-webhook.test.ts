@@ -45,7 +45,7 @@ async function eventsFor(receiver: Receiver, predicate: (events: Event[]) => boo
 }
 
 beforeAll(async () => {
-  mx = await startTestMxhook(suite.redis.socketPath, ['--event-webhook-retry-max-interval', '300ms', '--breaker-cooldown', '200ms']);
+  mx = await startTestMxhook(suite.redis.socketPath, ['--event-webhook-retry-max-interval', '300ms', '--breaker-cooldown', '200ms', '--raw-retention', '1h']);
   publicKey = (await api('GET', '/parse/signed')).body.public_key;
 });
 afterAll(async () => {
@@ -102,6 +102,21 @@ async function docSnippet(name: string): Promise<string> {
   const block = doc.slice(doc.indexOf(`<!-- ${name}:start -->`), doc.indexOf(`<!-- ${name}:end -->`));
   return block.replace(/^[\s\S]*?```\w*\n/, '').replace(/```\s*$/, '');
 }
+
+describe('a redelivered message', () => {
+  it('yields redelivered, naming the new delivery, which then has its own received and delivered', async () => {
+    const dest = await destination(undefined, ['received', 'delivered', 'redelivered']);
+    await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'in@ok.example', subject: 'again please', text: 'x' });
+    const first = (await eventsFor(dest.receiver, (all) => all.some((e) => e.event === 'delivered'))).find((e) => e.event === 'delivered')!;
+    const again = await api('POST', `/parse/messages/${first.mxhook_message_id}/redeliver`);
+    expect(again.status).toBe(202);
+    const next = again.body.redelivered[0].new_delivery_id as string;
+    const events = await eventsFor(dest.receiver, (all) => all.some((e) => e.event === 'delivered' && e.delivery_id === next));
+    expect(events.find((e) => e.event === 'redelivered')).toMatchObject({ delivery_id: first.delivery_id, new_delivery_id: next, hostname: 'ok.example', custom_args: { tenant: 't-42', plan: 'gold' } });
+    expect(events.filter((e) => e.delivery_id === next).map((e) => e.event)).toEqual(['received', 'delivered']);
+    expect(events.find((e) => e.event === 'received' && e.delivery_id === next)?.replay_of).toBe(first.delivery_id);
+  });
+});
 
 describe('the verification code in docs/events.md', () => {
   it('accepts a real batch in Node and in Python, and refuses a changed one', async () => {
