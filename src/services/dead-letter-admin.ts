@@ -9,8 +9,7 @@ import type { AcceptMessage } from '../domain/message.ts';
 import { replayDeadLetter } from '../queue/replay.ts';
 import { deadLetterIds, deleteDeadLetter, getDeadLetter, listDeadLetters, type DeadLetter } from '../store/dead-letters.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { messageIdOf } from '../domain/message-log.ts';
-import { getLoggedMessage, logDeliveryState } from '../store/message-log.ts';
+import { markReplayed } from './message-admin.ts';
 
 export interface Replayed {
   readonly dead_letter: string;
@@ -52,16 +51,10 @@ const notFound = (id: string) => new MxhookError('NOT_FOUND', { message: `no dea
 export function createDeadLetterAdmin(deps: { readonly redis: Redis; readonly keys: KeySpace; readonly accept: AcceptMessage }): DeadLetterAdmin {
   const { redis, keys, accept } = deps;
   const replayOne = async (id: string): Promise<Replayed | undefined> => {
-    const logged = await getLoggedMessage(redis, keys, messageIdOf(id));
     const deliveryId = await replayDeadLetter(redis, keys, accept, id);
     if (!deliveryId) return undefined;
-    // The log (and the event webhook's `replayed`) learns of it; ignored when the log is off or its record is gone.
-    const old = logged?.deliveries.find((d) => d.id === id);
-    if (logged && old) {
-      const multi = redis.multi();
-      logDeliveryState(multi, keys, id, old.hostname, logged.record.receivedAt, { kind: 'replayed', replayedAs: deliveryId }, Date.now(), undefined, { via: 'replay' });
-      await multi.exec().catch(() => {});
-    }
+    // The log shows the dead-lettered delivery as replayed, pointing at the new one.
+    await markReplayed(redis, keys, id, deliveryId, 'replay').catch(() => {});
     return { dead_letter: id, delivery_id: deliveryId };
   };
   return {
