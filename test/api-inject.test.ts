@@ -50,6 +50,7 @@ describe('/openapi.json', () => {
     const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
     const S = `${BASE}/settings`;
     const D = `${BASE}/dead-letters`;
+    const E = '/v3/user/webhooks/event/settings';
     expect(operations).toEqual([
       'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /inspect/{token}', 'POST /inspect/{token}',
       `GET ${S}`, `POST ${S}`, `GET ${S}/{hostname}`, `PATCH ${S}/{hostname}`, `DELETE ${S}/{hostname}`,
@@ -58,6 +59,7 @@ describe('/openapi.json', () => {
       `GET ${D}`, `DELETE ${D}`, `POST ${D}/replay`, `GET ${D}/{id}`, `DELETE ${D}/{id}`, `POST ${D}/{id}/replay`,
       `GET ${BASE}/messages`, `GET ${BASE}/messages/{id}`, `GET ${BASE}/messages/{id}/raw`, `GET ${BASE}/messages/{id}/preview`, `POST ${BASE}/messages/{id}/redeliver`, `GET ${BASE}/events`,
       `GET ${BASE}/overview`,
+      `GET ${E}`, `POST ${E}`, `GET ${E}/{id}`, `PATCH ${E}/{id}`, `DELETE ${E}/{id}`,
     ].sort());
     // The request schemas are the ones that validate: the create body requires hostname and url.
     expect(doc.paths[S].post.requestBody.content['application/json'].schema.required).toEqual(['hostname', 'url']);

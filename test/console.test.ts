@@ -1,7 +1,7 @@
 /**
  * The web console in real Chromium (Debian's, driven by playwright-core) against a real mxhook:
  * log in, a wrong key refused, create a route, see a dead letter and replay it, find the message
- * in the log, see its attempts and redeliver it, the overview's charts (live), a change without the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
+ * in the log, see its attempts and redeliver it, the overview's charts (live), add an event destination, a change without the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
  * Screenshots of each page go to docs/screenshots/ for the docs.
  */
 import { execFileSync } from 'node:child_process';
@@ -195,6 +195,24 @@ describe('web console', () => {
     await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'help@console.example', subject: 'live', text: 'x' });
     await expect.poll(receivedSum, { timeout: 15_000 }).toBe(before + 1);
     expect(await page.locator('#chart-flow-numbers').getAttribute('open')).not.toBeNull();
+  });
+
+  it('adds an event destination from the Events page and lists it; its secret is shown once', async () => {
+    const events = suite.later(await startReceiver());
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('heading', { name: 'Event webhook', level: 1 }).waitFor();
+    await page.getByLabel('URL', { exact: true }).fill(events.url);
+    await page.getByLabel('refused', { exact: true }).uncheck();
+    await page.getByRole('button', { name: 'Add destination' }).click();
+    await page.getByRole('cell', { name: events.url, exact: true }).waitFor();
+    expect(await page.locator('code.secret').textContent()).toMatch(/^whsec_\S{20,}/);
+    await expectAccessible('events page');
+    const listed = await fetch(`${base}/v3/user/webhooks/event/settings`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }).then((r) => r.json());
+    const made = listed.result.find((d: { url: string }) => d.url === events.url);
+    expect(made).toMatchObject({ enabled: true });
+    expect(made.events).not.toContain('refused');
+    await page.getByRole('button', { name: `Disable ${made.id}` }).click();
+    await page.getByRole('cell', { name: 'disabled', exact: true }).waitFor();
   });
 
   it('logs out: the session no longer works', async () => {

@@ -2,6 +2,7 @@
 import { ApiError, logIn, logOut, resumeSession, whenUnauthorized } from './api.ts';
 import { clear, field, h, say } from './dom.ts';
 import { renderDeadLetters } from './pages/dead-letters.ts';
+import { renderEvents } from './pages/events.ts';
 import { renderMessage } from './pages/message.ts';
 import { renderMessages } from './pages/messages.ts';
 import { renderOverview } from './pages/overview.ts';
@@ -16,6 +17,7 @@ const pages: [RegExp, string, Page][] = [
   [/^\/messages$/, 'Messages', renderMessages],
   [/^\/messages\/([^/]+)$/, 'Message', renderMessage],
   [/^\/dead-letters$/, 'Dead letters', renderDeadLetters],
+  [/^\/events$/, 'Event webhook', renderEvents],
 ];
 
 const main = document.getElementById('main') as HTMLElement;

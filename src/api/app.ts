@@ -19,6 +19,8 @@ import type { RedisMemoryState } from '../store/redis-memory.ts';
 import { isAuthorized } from './api-key.ts';
 import { checkConsoleSession, registerConsoleRoutes } from './console.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
+import { registerEventSettingsRoutes } from './event-settings.ts';
+import type { EventDestinationAdmin } from '../services/event-destination-admin.ts';
 import { messagesApi, type MessagesApiOptions } from './messages.ts';
 import { registerOverviewRoute } from './overview.ts';
 import type { QueueCounts } from '../services/overview.ts';
@@ -60,6 +62,8 @@ export interface ApiDependencies {
     /** Queue depth by state, for GET .../overview (the overview is served with the message log). */
     readonly queueCounts?: QueueCounts;
   };
+  /** Event-webhook destinations (services/event-destination-admin.ts); absent: not served. */
+  readonly eventDestinations?: EventDestinationAdmin;
   /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
   readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
 }
@@ -147,6 +151,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
 
   registerSettingsRoutes(app, deps.routes);
   registerDeadLetterRoutes(app, deps.deadLetters);
+  if (deps.eventDestinations) registerEventSettingsRoutes(app, deps.eventDestinations);
   registerStatsRoutes(app, deps);
   await registerInspectRoutes(app, deps);
   if (deps.messages?.testMail) {

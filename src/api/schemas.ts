@@ -15,6 +15,13 @@ const retryPolicy = {
   }])),
 } as const;
 
+// Only the outer shape here: the flat-string-map rule and the size limit are checked by
+// domain/event-webhook.ts, which words the 400 precisely.
+const customArgs = {
+  type: ['object', 'null'], 'x-error': 'custom_args must be an object of string values (or null to remove it)',
+  description: 'mxhook extension: a flat map of strings echoed on every event-webhook event of this route (never in the parsed POST); null removes it.',
+} as const;
+
 const settingFields = {
   hostname: {
     type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s/:@?#\\\\]+$',
@@ -28,6 +35,7 @@ const settingFields = {
   send_raw: { type: 'boolean', description: 'POST the whole message as `email` instead of parsed fields.' },
   sendgrid_signature: { type: 'boolean', description: 'mxhook extension: also sign with SendGrid\'s ECDSA scheme.' },
   retry_policy: retryPolicy,
+  custom_args: customArgs,
 } as const;
 
 export const createSettingBody = {
@@ -45,6 +53,7 @@ export const parseSetting = {
     hostname: { type: 'string' }, url: { type: 'string' }, spam_check: { type: 'boolean' }, send_raw: { type: 'boolean' },
     sendgrid_signature: { type: 'boolean' },
     retry_policy: { type: 'object', additionalProperties: false, properties: retryPolicy.properties },
+    custom_args: { type: 'object', additionalProperties: { type: 'string' } },
   },
 } as const;
 

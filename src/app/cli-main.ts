@@ -9,6 +9,7 @@ import { runHealthCommand } from './commands/health.ts';
 import { runInspectCommand } from './commands/inspect.ts';
 import { runRoutesCommand } from './commands/routes.ts';
 import { runMessagesCommand } from './commands/messages.ts';
+import { runEventsCommand } from './commands/events.ts';
 
 const USAGE = `mxhook: a self-hosted, SendGrid-compatible Inbound Parse receiver.
 
@@ -27,6 +28,8 @@ Usage:
   mxhook messages list [HOSTNAME] [STATE] [--limit N] [--cursor C]
                                             the message log, newest first, a page at a time
   mxhook messages show ID | raw ID | redeliver ID
+  mxhook events add URL [EVENT,...]      an event-webhook destination (default: every event); prints its secret once
+  mxhook events list | show ID | enable ID | disable ID | rm ID
   mxhook doctor                          check DNS (MX, A/AAAA, PTR), TLS, Redis, the SMTP port and route URLs
   mxhook health                          exit 0 when this machine's API answers /healthz (healthchecks)
   mxhook --help
@@ -68,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
   if (command === 'dead') return runDeadCommand(config, positional, output);
   if (command === 'messages') return runMessagesCommand(config, positional, output);
+  if (command === 'events') return runEventsCommand(config, positional, output);
   if (command === 'doctor') return runDoctorCommand(config, output);
   if (command === 'health') return runHealthCommand(config, output);
   if (command === 'inspect') return runInspectCommand(config, positional, flags, output);

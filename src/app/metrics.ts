@@ -29,7 +29,10 @@ const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 /** What the message log dropped so far, by why (store/message-log-retention.ts readLogCuts). */
 export type LogCuts = () => Promise<{ cap: number; retention: number; rawCap: number; rawMemory: number }>;
 
-export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?: () => RedisMemoryState; logCuts?: LogCuts } = {}): MxhookMetrics {
+/** Event-webhook totals (store/event-destinations.ts readEventCounts). */
+export type EventCounts = () => Promise<{ sent: number; failed: number; dropped: number }>;
+
+export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?: () => RedisMemoryState; logCuts?: LogCuts; eventCounts?: EventCounts } = {}): MxhookMetrics {
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
@@ -77,6 +80,21 @@ export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?
         this.set({ reason: 'raw_memory' }, cuts.rawMemory);
       },
     });
+  }
+
+  if (options.eventCounts) {
+    const eventCounts = options.eventCounts;
+    // Redis's running totals, the same on every process (as the log's cuts above).
+    const gauge = (name: string, help: string, pick: (c: { sent: number; failed: number; dropped: number }) => number) => new Gauge({
+      name, help, registers,
+      async collect() {
+        const counts = await eventCounts().catch(() => undefined);
+        if (counts) this.set(pick(counts));
+      },
+    });
+    gauge('mxhook_event_webhook_events_sent', 'Event-webhook events accepted (2xx) by their destinations, since the start; read from Redis at scrape time.', (c) => c.sent);
+    gauge('mxhook_event_webhook_posts_failed', 'Event-webhook batch POSTs that failed (no answer or not 2xx; each is retried until the max age), since the start.', (c) => c.failed);
+    gauge('mxhook_event_webhook_events_dropped', 'Event-webhook events dropped: past a destination\'s backlog cap, past the max age, or queued for a disabled destination; since the start.', (c) => c.dropped);
   }
 
   if (options.redisMemory) {

@@ -18,6 +18,7 @@ import { createRedis, waitForRedis, type RedisRole } from '../store/redis.ts';
 import { createRedisMemoryWatch } from '../store/redis-memory.ts';
 import { closeHttp } from './http-listener.ts';
 import { createMetrics, serveMetrics } from './metrics.ts';
+import { readEventCounts } from '../store/event-destinations.ts';
 import { readLogCuts } from '../store/message-log-retention.ts';
 import { startApiRole } from './roles/api.ts';
 import type { RoleContext } from './roles/context.ts';
@@ -103,7 +104,7 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
       stops.push(async () => redisMemory.stop());
     }
     const metrics = createMetrics({
-      ...(config.messageLog ? { logCuts: () => readLogCuts(redis, keys) } : {}),
+      ...(config.messageLog ? { logCuts: () => readLogCuts(redis, keys), eventCounts: () => readEventCounts(redis, keys) } : {}),
       ...(watchesMemory ? { redisMemory: () => redisMemory.state() } : {}),
       ...(metricsQueue ? { queueCounts: () => metricsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed') } : {}),
     });

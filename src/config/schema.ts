@@ -155,6 +155,12 @@ export const settingsSchema = {
     description: 'Share of Redis maxmemory above which kept raw messages give way: none is kept, and the oldest kept are deleted until usage is below it again (counted in /metrics), so they never push Redis to MXHOOK_REDIS_MEMORY_HIGH, where new mail is refused. No effect without maxmemory.' }),
   rawRetentionMaxBytes: setting({ env: 'MXHOOK_RAW_RETENTION_MAX_BYTES', flag: '--raw-retention-max-bytes', default: '1GB', parse: parseSize,
     description: 'Most bytes of raw messages kept after delivery; past it the oldest kept ones are dropped first (counted in /metrics).' }),
+  eventWebhookMaxAge: setting({ env: 'MXHOOK_EVENT_WEBHOOK_MAX_AGE', flag: '--event-webhook-max-age', default: '24h', parse: parseDuration,
+    description: 'An event-webhook batch not accepted (2xx) by its destination this long after it was cut is dropped (counted in /metrics, logged).' }),
+  eventWebhookRetryMaxInterval: setting({ env: 'MXHOOK_EVENT_WEBHOOK_RETRY_MAX_INTERVAL', flag: '--event-webhook-retry-max-interval', default: '10m', parse: parseDuration,
+    description: 'Longest wait between two tries of an event-webhook batch (the waits double from 1 s up to it).' }),
+  eventWebhookBacklog: setting({ env: 'MXHOOK_EVENT_WEBHOOK_BACKLOG', flag: '--event-webhook-backlog', default: '100000', parse: parsePositiveInt,
+    description: 'Most events waiting to be sent per event destination; past it the oldest batches are dropped first (counted in /metrics, logged).' }),
   logLevel: setting({ env: 'MXHOOK_LOG_LEVEL', flag: '--log-level', default: 'info', parse: (v: string) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new Error(`expected trace, debug, info, warn, error, fatal or silent, got "${v}"`);
     return v;

@@ -16,9 +16,9 @@ import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
 import { countEnded, markRetrying } from '../store/route-stats.ts';
-import { logAttempt, logDeliveryState, logParsed } from '../store/message-log.ts';
-import type { AttemptLog, DeliveryEvent, ParsedFacts } from '../domain/message-log.ts';
-import type { ChainableCommander } from 'ioredis';
+import { logDeliveryState, logParsed } from '../store/message-log.ts';
+import { logBreakerChange, logRun, sendToLog } from './run-log.ts';
+import type { AttemptLog, ParsedFacts } from '../domain/message-log.ts';
 import { attemptDelivery } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
 import { postTarget, type PostTarget } from './post.ts';
@@ -205,7 +205,10 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   }
   if (result.kind !== 'error') {
     const next = result.kind === 'retry' ? afterFailure(breaker!, options.breaker, Date.now()) : afterSuccess();
-    if (next !== breaker) await writeBreaker(redis, keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
+    if (next !== breaker) {
+      await writeBreaker(redis, keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
+      logBreakerChange(ctx, log, breaker!, next, { deliveryId, messageId, hostname, origin: target!.origin });
+    }
   }
   const after = decideDelivery({ ...facts, now: Date.now(), result });
   // What parsing found is the same at every attempt: recorded once, at the first.
@@ -215,28 +218,6 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
     ...(result.kind !== 'delivered' && status === undefined ? { error: result.reason } : {}), ...(response ? { response } : {}),
   };
   return carryOut(after, job, token, ctx, message, log, attemptLog);
-}
-
-/**
- * Message-log writes: a pipeline sent without waiting for it (its scripts swallow their own
- * errors), so the log never delays a delivery; it goes out in the same turn as the run's own writes.
- */
-function sendToLog(ctx: RunContext, log: () => Logger, write: (pipe: ChainableCommander) => void): void {
-  if (!ctx.options.messageLog) return;
-  const pipe = ctx.options.redis.pipeline();
-  write(pipe);
-  pipe.exec().catch((err: unknown) => log().warn({ event: 'message_log_write_failed', err: String(err) }));
-}
-
-/** The log's account of a run: its attempt (if one was made) and the state the decision leads to. */
-function logRun(ctx: RunContext, log: () => Logger, job: Job<DeliveryJobData>, message: StoredMessage | undefined, attempt: AttemptLog | undefined, event: DeliveryEvent | undefined): void {
-  if (!message || (!attempt && !event)) return;
-  const { keys } = ctx.options;
-  const deliveryId = job.id as string;
-  sendToLog(ctx, log, (pipe) => {
-    if (attempt) logAttempt(pipe, keys, deliveryId, job.data.hostname, attempt);
-    if (event) logDeliveryState(pipe, keys, deliveryId, job.data.hostname, message.meta.receivedAt, event);
-  });
 }
 
 async function carryOut(
@@ -254,7 +235,7 @@ async function carryOut(
     case 'attempt':
       throw new Error('decideDelivery answered attempt after the attempt');
     case 'finish': {
-      logRun(ctx, log, job, message, attempt, { kind: 'delivered' });
+      logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job));
       // The attempt history goes with the delivery (dead letters take theirs along).
       const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.());
       if (released === 'already-finished') {
@@ -266,14 +247,14 @@ async function carryOut(
       return;
     }
     case 'retry': {
-      logRun(ctx, log, job, message, attempt, { kind: 'retry-scheduled', nextAttemptAt: Date.now() + decision.delayMs });
+      logRun(ctx, log, job, message, attempt, { kind: 'retry-scheduled', nextAttemptAt: Date.now() + decision.delayMs }, attemptNumber(job));
       const multi = redis.pipeline();
       markRetrying(multi as unknown as Parameters<typeof markRetrying>[0], keys, hostname, deliveryId);
       await multi.exec().catch(() => {});
       throw new RetryLater(decision.reason, decision.delayMs);
     }
     case 'wait':
-      logRun(ctx, log, job, message, attempt, undefined);
+      logRun(ctx, log, job, message, attempt, undefined, attemptNumber(job));
       // Wait out the cool-down without using an attempt or holding a worker slot.
       await job.moveToDelayed(decision.untilMs, token);
       throw new DelayedError();
@@ -288,7 +269,7 @@ async function carryOut(
         log().error({ event: 'dead_letter_failed', reason: decision.reason, err: String(err) });
         throw new RetryLater(`could not dead-letter (${String(err)}): ${decision.reason}`, fallbackRetryDelay(options.retryPolicy, meta.receivedAt, Date.now()));
       }
-      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' });
+      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' }, attemptNumber(job), decision.reason);
       log().warn({ event: 'delivery_dead', reason: decision.reason });
       return;
     }

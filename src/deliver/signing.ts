@@ -62,3 +62,17 @@ export async function encodeSigned(
   }
   return { form, headers };
 }
+
+/**
+ * Signs a JSON body (an event-webhook batch) with both schemes: Standard Webhooks with `hmacKey`,
+ * SendGrid's Event Webhook ECDSA signature (over timestamp + body) with `ecdsaKey`.
+ */
+export function signBody(body: Buffer, keys: { hmacKey: KeyObject; ecdsaKey: KeyObject }, ids: { webhookId: string; timestampSeconds: number }): Record<string, string> {
+  const ts = String(ids.timestampSeconds);
+  const hmac = createHmac('sha256', keys.hmacKey).update(`${ids.webhookId}.${ts}.`).update(body).digest('base64');
+  const ecdsa = createSign('sha256').update(ts).update(body).sign({ key: keys.ecdsaKey, dsaEncoding: 'der' }).toString('base64');
+  return {
+    'webhook-id': ids.webhookId, 'webhook-timestamp': ts, 'webhook-signature': `v1,${hmac}`,
+    'x-twilio-email-event-webhook-signature': ecdsa, 'x-twilio-email-event-webhook-timestamp': ts,
+  };
+}

@@ -43,6 +43,8 @@ export const errorCatalogue = {
   BODY_TOO_LARGE: { http: 413, message: 'request body is too large' },
   VALIDATION_FAILED: { http: 400, message: 'invalid parse setting' },
   DUPLICATE_HOSTNAME: { http: 409, message: 'a parse setting for this hostname already exists' },
+  INVALID_EVENT_DESTINATION: { http: 400, message: 'invalid event destination' },
+  EVENTS_NEED_MESSAGE_LOG: { http: 409, message: 'event webhooks need the message log: start mxhook with MXHOOK_MESSAGE_LOG=on' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

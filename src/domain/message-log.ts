@@ -172,11 +172,11 @@ export function truncateUtf8(text: string, bytes: number): string {
 }
 
 /**
- * The events the log publishes (a Redis stream; the SSE endpoint and, later, an event webhook
- * read it). Stable shape: `event`, `timestamp` (ISO 8601), `mxhook_message_id` always;
+ * The events the log publishes (a Redis stream; the SSE endpoint and the event webhook
+ * (domain/event-webhook.ts) read it). Stable shape: `event`, `timestamp` (ISO 8601), `mxhook_message_id` always;
  * `delivery_id` and `hostname` for delivery events; more fields per event.
  */
-export type LogEventName = 'message.accepted' | 'delivery.attempt' | `delivery.${DeliveryState}`;
+export type LogEventName = 'message.accepted' | 'delivery.attempt' | `delivery.${DeliveryState}` | 'route.circuit_open' | 'route.circuit_closed' | 'smtp.refused';
 
 export interface LogEvent {
   readonly event: LogEventName;

@@ -9,7 +9,7 @@ export interface SmtpMetrics {
   accepted(bytes: number): void;
   /**
    * A refusal at any stage: `reply` is the SMTP code (550, 451, ...), `reason` our error code,
-   * `hostname` the recipient's domain for a refused recipient (for the overview, not for /metrics).
+   * `hostname` the recipient's domain for a refused recipient (the overview's and the event webhook's refusal counts; not on /metrics).
    */
   rejected(reply: number, reason: string, hostname?: string): void;
 }

@@ -1,6 +1,7 @@
 /** A parse route (SendGrid's ParseSetting) and the rules for creating and changing one. Pure. */
 import { normalizeHostname } from './address.ts';
 import { refusedLiteralHost } from './destination-policy.ts';
+import { checkCustomArgs } from './event-webhook.ts';
 import type { FieldError } from './errors.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import { parseDuration, parseDurationRange } from '../config/units.ts';
@@ -26,9 +27,11 @@ export interface ParseSetting {
   readonly sendgrid_signature?: boolean;
   /** mxhook extension: this route's retry schedule. */
   readonly retry_policy?: RetryPolicySetting;
+  /** mxhook extension: echoed on every event webhook event of this route, never in the parsed POST. */
+  readonly custom_args?: Readonly<Record<string, string>>;
 }
 
-const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy']);
+const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy', 'custom_args']);
 
 /**
  * Validates a create (`existing` undefined) or a patch (`existing` set) of a parse setting.
@@ -78,6 +81,12 @@ export function validateParseSetting(
     if (typeof checked === 'string') errors.push({ field: 'retry_policy', message: checked });
     else retryPolicy = checked;
   }
+  let customArgs = existing?.custom_args;
+  if (body.custom_args !== undefined) {
+    const checked = checkCustomArgs(body.custom_args);
+    if (typeof checked === 'string') errors.push({ field: 'custom_args', message: checked });
+    else customArgs = checked;
+  }
   if (errors.length) return { errors };
   const { sendgrid_signature, ...sendgridFlags } = flags;
   return {
@@ -86,6 +95,7 @@ export function validateParseSetting(
       // Extensions appear only when set, so SendGrid-shaped requests get SendGrid-shaped answers.
       ...(sendgrid_signature ? { sendgrid_signature } : {}),
       ...(retryPolicy && Object.keys(retryPolicy).length ? { retry_policy: retryPolicy } : {}),
+      ...(customArgs && Object.keys(customArgs).length ? { custom_args: customArgs } : {}),
     },
   };
 }

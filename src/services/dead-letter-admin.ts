@@ -54,7 +54,7 @@ export function createDeadLetterAdmin(deps: { readonly redis: Redis; readonly ke
     const deliveryId = await replayDeadLetter(redis, keys, accept, id);
     if (!deliveryId) return undefined;
     // The log shows the dead-lettered delivery as replayed, pointing at the new one.
-    await markReplayed(redis, keys, id, deliveryId).catch(() => {});
+    await markReplayed(redis, keys, id, deliveryId, 'replay').catch(() => {});
     return { dead_letter: id, delivery_id: deliveryId };
   };
   return {

@@ -21,12 +21,13 @@ const messageOf = (deliveryId: string) => deliveryId.replace(/\.\d+$/, '');
  * Records that `deliveryId` was delivered again as `replayedAs`. A message the log no longer holds
  * (or a log that is off) has nothing to mark; the write is otherwise the log's guarded one.
  */
-export async function markReplayed(redis: Redis, keys: KeySpace, deliveryId: string, replayedAs: string): Promise<void> {
+export async function markReplayed(redis: Redis, keys: KeySpace, deliveryId: string, replayedAs: string, via: 'replay' | 'redeliver'): Promise<void> {
   const message = await getLoggedMessage(redis, keys, messageOf(deliveryId));
   const delivery = message?.deliveries.find((d) => d.id === deliveryId);
   if (!message || !delivery) return;
   const multi = redis.multi();
-  logDeliveryState(multi, keys, delivery.id, delivery.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs });
+  // `via` tells the event webhook's `replayed` from `redelivered` (domain/event-webhook.ts).
+  logDeliveryState(multi, keys, delivery.id, delivery.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs }, Date.now(), undefined, { via });
   await multi.exec();
 }
 
@@ -38,7 +39,7 @@ export async function redeliverLogged(redis: Redis, keys: KeySpace, accept: Acce
   for (const d of message.deliveries) {
     const next = await redeliver(redis, keys, accept, { messageId: id, deliveryId: d.id, hostname: d.hostname });
     if (!next) throw new MxhookError('NOT_FOUND', { fieldErrors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
-    await markReplayed(redis, keys, d.id, next);
+    await markReplayed(redis, keys, d.id, next, 'redeliver');
     redelivered.push({ delivery_id: d.id, new_delivery_id: next });
   }
   return redelivered;

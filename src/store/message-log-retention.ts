@@ -5,7 +5,8 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
-import { INDEXED_STATES, logKeys } from './message-log.ts';
+import { logEvent } from '../domain/message-log.ts';
+import { INDEXED_STATES, logKeys, logStreamEvent } from './message-log.ts';
 
 const rawIndex = (keys: KeySpace) => logKeys(keys).rawIndex;
 const rawBytes = (keys: KeySpace) => logKeys(keys).rawBytes;
@@ -108,4 +109,23 @@ export async function readRefusals(redis: Redis, keys: KeySpace, bucket: 'm' | '
     for (const [field, count] of Object.entries((fields ?? {}) as Record<string, string>)) totals[field] = (totals[field] ?? 0) + Number(count);
   }
   return totals;
+}
+
+/**
+ * Publishes one minute's refusal counts (`slot` = minutes since the epoch) on the log's stream as
+ * `smtp.refused` events, one per reason and hostname, once however many processes ask (a marker
+ * kept 2 h). Resolves with how many events it published.
+ */
+export async function publishRefusalMinute(redis: Redis, keys: KeySpace, slot: number): Promise<number> {
+  if ((await redis.set(`${keys.prefix}:events:refusals-done:${slot}`, '1', 'EX', 7200, 'NX')) !== 'OK') return 0;
+  const counts = await readRefusals(redis, keys, 'm', slot * 60_000, slot * 60_000);
+  const pipe = redis.pipeline();
+  for (const [field, count] of Object.entries(counts)) {
+    const bar = field.indexOf('|');
+    logStreamEvent(pipe, keys, logEvent('smtp.refused', (slot + 1) * 60_000, '', {
+      reason: field.slice(0, bar), hostname: field.slice(bar + 1) || null, count, minute: slot * 60,
+    }));
+  }
+  if (Object.keys(counts).length) await pipe.exec();
+  return Object.keys(counts).length;
 }

@@ -126,7 +126,11 @@ return 1`, 0, keys.prefix, messageId);
 export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord): void {
   const hostnames = Object.keys(record.recipients);
   const deliveries = hostnames.map((hostname, i) => JSON.stringify({ id: `${record.id}.${i + 1}`, hostname, state: 'queued', updatedAt: record.receivedAt }));
-  const event = logEvent('message.accepted', record.receivedAt, record.id, { hostnames, size: record.size, from: record.from ?? null, subject: record.subject ?? null });
+  const event = logEvent('message.accepted', record.receivedAt, record.id, {
+    hostnames, size: record.size, from: record.from ?? null, subject: record.subject ?? null,
+    // The envelope, for the event webhook's `received` (the SSE stream carries it too).
+    mail_from: record.mailFrom, recipients: record.recipients, ...(record.replayOf ? { replay_of: record.replayOf } : {}),
+  });
   pipe.eval(ACCEPT_SCRIPT, 0, keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
     Math.ceil(options.retentionMs / 1000), options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event), options.maxEvents ?? 100_000,
     // A replay or redeliver is not mail in: the overview counts only what arrived.
@@ -177,6 +181,8 @@ return ok and res or 0`;
  */
 export function logDeliveryState(
   pipe: ChainableCommander, keys: KeySpace, deliveryId: string, hostname: string, receivedAt: number, event: DeliveryEvent, now = Date.now(), maxEvents = 100_000,
+  /** More fields of the published event (attempt, status, reason...), for the event webhook. */
+  details: Record<string, unknown> = {},
 ): void {
   const state = stateAfter(event);
   const messageId = messageIdOf(deliveryId);
@@ -187,6 +193,7 @@ export function logDeliveryState(
     delivery_id: deliveryId, hostname,
     ...(next !== undefined ? { next_attempt_at: new Date(next).toISOString() } : {}),
     ...(replayedAs ? { replayed_as: replayedAs } : {}),
+    ...details,
   });
   pipe.eval(STATE_SCRIPT, 0, keys.prefix, messageId, n, state, statesLeadingTo(state).join(','), now, next ?? '', replayedAs ?? '', receivedAt, JSON.stringify(payload), maxEvents,
     latencyBucket(now - receivedAt));
@@ -224,6 +231,14 @@ export function logAttempt(pipe: ChainableCommander, keys: KeySpace, deliveryId:
   });
   pipe.eval(ATTEMPT_SCRIPT, 0, keys.prefix, messageId, deliveryId.slice(messageId.length + 1), JSON.stringify(kept), ATTEMPTS_KEPT, JSON.stringify(payload), maxEvents,
     hostname, attempt.outcome === 'delivered' ? '0' : '1', attempt.at + attempt.durationMs);
+}
+
+/**
+ * Publishes an event that belongs to no record (a route's circuit opening or closing, SMTP
+ * refusals of a minute) on the log's stream, where the event webhook reads it.
+ */
+export function logStreamEvent(pipe: ChainableCommander, keys: KeySpace, event: Record<string, unknown>, maxEvents = 100_000): void {
+  pipe.eval(`pcall(redis.call, 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[1]) return 1`, 1, logKeys(keys).events, JSON.stringify(event), maxEvents);
 }
 
 /** Appends what parsing learnt (attachment count, spam score); only kept while the record exists. */

@@ -10,6 +10,7 @@ import { createDeliveryQueue } from '../../src/queue/delivery-queue.ts';
 import { createSigningSecrets } from '../../src/routes/signing-secrets.ts';
 import { createDeadLetterAdmin } from '../../src/services/dead-letter-admin.ts';
 import { createRouteAdmin } from '../../src/services/route-admin.ts';
+import { createEventDestinationAdmin } from '../../src/services/event-destination-admin.ts';
 import { createKeySpace, type KeySpace } from '../../src/store/keys.ts';
 import { createRedis } from '../../src/store/redis.ts';
 
@@ -31,6 +32,7 @@ export async function buildTestApiApp(redisUrl: string, apiKey: string, prefix =
     redis, keys, secrets: createSigningSecrets(redis, keys),
     routes: createRouteAdmin(redis, keys),
     deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
+    eventDestinations: createEventDestinationAdmin(redis, keys, { messageLog: true }),
     messages: { accept, preview: async () => ({ fields: {}, attachments: [], truncated: [] }), testMail: async () => 'unused', queueCounts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed') },
     ecdsaPublicKey: async () => 'test-public-key', apiKeyHash: (await resolveApiKey(redis, keys, apiKey)).hash, logger: pino({ level: 'silent' }),
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),

@@ -1,6 +1,6 @@
 /**
  * A real webhook receiver: an HTTP server on port 0 that parses multipart/form-data with busboy,
- * the way Express/multer apps do, and answers as each test scripts it.
+ * the way Express/multer apps do (a JSON body is kept as is), and answers as each test scripts it.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -88,6 +88,8 @@ async function parseMultipart(req: IncomingMessage): Promise<ReceivedPost> {
   const rawBody = Buffer.concat(chunks);
   const fields: Record<string, string> = {};
   const files: Record<string, ReceivedFile> = {};
+  // JSON bodies (event-webhook batches) are kept as they came: rawBody.
+  if (String(req.headers['content-type'] ?? '').startsWith('application/json')) return { receivedAt, path: req.url ?? '', headers: req.headers, rawBody, fields, files };
   await new Promise<void>((resolve, reject) => {
     // defParamCharset utf8: filenames are UTF-8, as browsers and mxhook send them.
     const parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { fieldSize: 64 * 1024 * 1024 } });

@@ -28,7 +28,7 @@ export async function withRedis(config: Config, output: Output, run: (redis: Red
     if (!(err instanceof MxhookError)) throw err;
     const lines = err.fieldErrors.length ? err.fieldErrors.map((e) => `${e.field ? `${e.field}: ` : ''}${e.message}`) : [err.message];
     output.err(lines.map((line) => `mxhook: ${line}\n`).join(''));
-    return err.code === 'VALIDATION_FAILED' || err.code === 'BAD_DEAD_LETTER_ID' ? 2 : 1;
+    return err.code === 'VALIDATION_FAILED' || err.code === 'INVALID_EVENT_DESTINATION' || err.code === 'BAD_DEAD_LETTER_ID' ? 2 : 1;
   } finally {
     redis.disconnect();
   }

@@ -12,6 +12,7 @@ import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets.ts';
 import { createDeadLetterAdmin } from '../../services/dead-letter-admin.ts';
 import { createRouteAdmin } from '../../services/route-admin.ts';
+import { createEventDestinationAdmin } from '../../services/event-destination-admin.ts';
 import { closeHttp, listenHttp } from '../http-listener.ts';
 import type { RoleContext } from './context.ts';
 import { messageLogOptions } from '../message-log-options.ts';
@@ -29,6 +30,7 @@ export async function startApiRole(ctx: RoleContext, smtpPort?: number): Promise
     redis, keys, secrets,
     routes: createRouteAdmin(redis, keys, ctx.routes, secrets),
     deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
+    eventDestinations: createEventDestinationAdmin(redis, keys, { messageLog: config.messageLog }),
     ...(config.messageLog ? {
       messages: {
         accept,

@@ -33,7 +33,8 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
   ctx.onStop(stopSweep);
   let draining = false;
   const hostname = config.hostname ?? 'localhost';
-  // With the message log, refusals are also counted by reason and hostname for the overview.
+  // With the message log, refusals are also counted by reason and hostname: the overview draws them,
+  // the event webhook publishes each minute's as `refused` events.
   const refusals = config.messageLog
     ? createRefusalCounter(ctx.redis, keys, { onError: (err) => logger.warn({ event: 'refusal_count_failed', err: String(err) }) })
     : undefined;

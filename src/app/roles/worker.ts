@@ -13,6 +13,7 @@ import { usesShareOfMax } from '../../store/redis-memory.ts';
 import { startKeptRawEviction } from '../kept-raw-eviction.ts';
 import { startMessageLogTrim } from '../message-log-trim.ts';
 import type { RoleContext } from './context.ts';
+import { startEventWebhooks } from './event-webhooks.ts';
 
 function retryPolicyFrom(config: Config): RetryPolicy {
   return {
@@ -64,5 +65,6 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     const stopEviction = startKeptRawEviction(store, keys, { memory: ctx.redisMemory, fraction: config.rawRetentionMemory, logger });
     ctx.onStop(async () => stopEviction());
   }
+  await startEventWebhooks(ctx);
   logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
 }

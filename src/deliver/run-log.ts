@@ -1,0 +1,60 @@
+/**
+ * What a delivery run writes to the message log (and so to the event webhook): its attempt, the
+ * state it leads to with the attempt's facts, and its route's circuit opening or closing.
+ */
+import type { Job } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { BreakerState } from '../domain/circuit-breaker.ts';
+import type { DeliveryJobData } from '../domain/message.ts';
+import { logEvent, type AttemptLog, type DeliveryEvent } from '../domain/message-log.ts';
+import { logAttempt, logDeliveryState, logStreamEvent } from '../store/message-log.ts';
+import type { StoredMessage } from '../store/messages.ts';
+import type { KeySpace } from '../store/keys.ts';
+
+/** What these writes need of a run's context (delivery-run.ts RunContext). */
+interface LogContext {
+  readonly options: { readonly redis: Redis; readonly keys: KeySpace; readonly messageLog?: boolean | undefined };
+}
+
+/**
+ * Message-log writes: a pipeline sent without waiting for it (its scripts swallow their own
+ * errors), so the log never delays a delivery; it goes out in the same turn as the run's own writes.
+ */
+export function sendToLog(ctx: LogContext, log: () => Logger, write: (pipe: ChainableCommander) => void): void {
+  if (!ctx.options.messageLog) return;
+  const pipe = ctx.options.redis.pipeline();
+  write(pipe);
+  pipe.exec().catch((err: unknown) => log().warn({ event: 'message_log_write_failed', err: String(err) }));
+}
+
+/** A circuit that opened (it was not open) or closed (it had opened before), for the event webhook. */
+export function logBreakerChange(ctx: LogContext, log: () => Logger, before: BreakerState, after: BreakerState, where: { deliveryId: string; messageId: string; hostname: string; origin: string }): void {
+  const now = Date.now();
+  const opened = after.openUntil > now && !(before.openUntil > now);
+  const closed = after.opened === 0 && before.opened > 0;
+  if (!opened && !closed) return;
+  sendToLog(ctx, log, (pipe) => logStreamEvent(pipe, ctx.options.keys, logEvent(opened ? 'route.circuit_open' : 'route.circuit_closed', now, where.messageId, {
+    delivery_id: where.deliveryId, hostname: where.hostname, origin: where.origin, ...(opened ? { open_until: new Date(after.openUntil).toISOString() } : {}),
+  })));
+}
+
+/** The log's account of a run: its attempt (if one was made) and the state the decision leads to. */
+export function logRun(
+  ctx: LogContext, log: () => Logger, job: Job<DeliveryJobData>, message: StoredMessage | undefined, attempt: AttemptLog | undefined, event: DeliveryEvent | undefined,
+  number: number, reason?: string,
+): void {
+  if (!message || (!attempt && !event)) return;
+  const { keys } = ctx.options;
+  const deliveryId = job.id as string;
+  // What the event webhook tells of the move (domain/event-webhook.ts): the attempt that led to it.
+  const details: Record<string, unknown> = attempt
+    ? { attempt: number, duration_ms: attempt.durationMs, ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}) }
+    : {};
+  if (event?.kind === 'dead-lettered') Object.assign(details, { reason: reason ?? null, attempts: attempt ? number : number - 1 });
+  sendToLog(ctx, log, (pipe) => {
+    if (attempt) logAttempt(pipe, keys, deliveryId, job.data.hostname, attempt);
+    if (event) logDeliveryState(pipe, keys, deliveryId, job.data.hostname, message.meta.receivedAt, event, Date.now(), undefined, details);
+  });
+}
+
