@@ -15,6 +15,21 @@ const retryPolicy = {
   }])),
 } as const;
 
+const addressRule = {
+  type: 'object',
+  properties: {
+    match: { type: 'string', description: 'A local part: exact ("support"), prefix ("support-*") or plus tag ("reply+*", posted as mailbox_hash).' },
+    url: { type: 'string', description: 'Where this rule\'s deliveries POST (deliver rules only); checked like the route\'s url.' },
+    action: { type: 'string', description: '"deliver" (the default) or "drop" (refused at RCPT with 550 5.1.1).' },
+  },
+} as const;
+
+/** Checked by domain/address-rules.ts, which names the rule and field at fault. */
+const addressRules = {
+  type: ['array', 'null'], items: addressRule,
+  description: 'mxhook extension: ordered rules by recipient local part, first match wins; the url is the fallback (null or [] removes them).',
+} as const;
+
 const settingFields = {
   hostname: {
     type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s/:@?#\\\\]+$',
@@ -28,6 +43,7 @@ const settingFields = {
   send_raw: { type: 'boolean', description: 'POST the whole message as `email` instead of parsed fields.' },
   sendgrid_signature: { type: 'boolean', description: 'mxhook extension: also sign with SendGrid\'s ECDSA scheme.' },
   retry_policy: retryPolicy,
+  address_rules: addressRules,
 } as const;
 
 export const createSettingBody = {
@@ -45,6 +61,7 @@ export const parseSetting = {
     hostname: { type: 'string' }, url: { type: 'string' }, spam_check: { type: 'boolean' }, send_raw: { type: 'boolean' },
     sendgrid_signature: { type: 'boolean' },
     retry_policy: { type: 'object', additionalProperties: false, properties: retryPolicy.properties },
+    address_rules: { type: 'array', items: addressRule },
   },
 } as const;
 
@@ -138,7 +155,8 @@ export const deadLetter = {
     deliveryId: { type: 'string' }, messageId: { type: 'string' }, hostname: { type: 'string' },
     reason: { type: 'string', description: 'The HTTP status or error, and at most a short labelled excerpt of the app\'s answer.' },
     diedAt: { type: 'string' }, receivedAt: { type: 'string' }, mailFrom: { type: 'string' },
-    recipients: { type: 'array', items: { type: 'string' } }, attempts: { type: 'array', items: attempt },
+    recipients: { type: 'array', items: { type: 'string' }, description: 'This delivery\'s recipients.' },
+    rule: { type: 'string', description: 'The address rule (its match pattern) that made this delivery, when one did.' }, attempts: { type: 'array', items: attempt },
   },
 } as const;
 

@@ -19,6 +19,9 @@ Usage:
   mxhook routes add HOSTNAME --inspect   POST to the built-in inspector, to try mxhook without an app
   mxhook routes list
   mxhook routes rm HOSTNAME
+  mxhook routes rules HOSTNAME           a route's address rules, in the order they are tried
+  mxhook routes rule add HOSTNAME MATCH URL | --drop   e.g. support, support-*, reply+* (see docs/payload.md)
+  mxhook routes rule rm HOSTNAME MATCH
   mxhook inspect HOSTNAME [--wait] [--full]   the last POSTs the inspector kept, field by field
   mxhook dead list [HOSTNAME]            dead letters, newest first
   mxhook dead show ID                    why it failed, every attempt
@@ -36,7 +39,7 @@ ${describeSettings()}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: { config: Config; rest: string[] };
-  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full']);
+  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--drop']);
   try {
     parsed = loadConfig(argv, process.env, commandFlags);
   } catch (err) {

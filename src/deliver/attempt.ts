@@ -4,6 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Agent } from 'undici';
 import { classifyAttempt, type DeliveryOutcome } from '../domain/outcome.ts';
 import type { ParseSetting } from '../domain/route.ts';
+import { deliveryOf } from '../domain/message.ts';
 import { buildParsedPayload } from '../parse/parsed-payload.ts';
 import type { PayloadPart } from '../parse/payload.ts';
 import type { ParsedFacts } from '../domain/message-log.ts';
@@ -49,12 +50,16 @@ export function withResponseExcerpt(reason: string, body: string | undefined, ch
 /** `bytesSent`: the request body's size (for /metrics), 0 when nothing was sent. */
 export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number; response?: string; bytesSent: number; parsed?: ParsedFacts }> {
   const { route, message } = input;
+  const delivery = deliveryOf(message.meta, input.deliveryId, route.hostname);
   const context = {
     senderIp: message.meta.clientIp,
     mailFrom: message.meta.mailFrom,
-    recipients: message.meta.recipients[route.hostname] ?? [],
+    // This delivery's recipients: an address rule's delivery carries only the ones it matched.
+    recipients: delivery.recipients,
     auth: message.meta.auth,
   };
+  // Postmark's MailboxHash: the plus tag of a `reply+*` rule (an mxhook extension field).
+  const mailboxHash: PayloadPart[] = delivery.mailboxHash !== undefined ? [{ name: 'mailbox_hash', value: delivery.mailboxHash }] : [];
   const spoolDir = path.join(ctx.spoolDir, `${input.deliveryId}-${input.attempt}-${process.pid}`);
   let spilled = false;
   // spamd (network) runs while the payload is built (CPU); spamCheck never rejects.
@@ -67,6 +72,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
       payload = await buildParsedPayload(message.raw, context, { dir: spoolDir, onSpill: () => { spilled = true; } });
     }
     if (spam) payload = { ...payload, parts: [...payload.parts, ...(await spam)] };
+    if (mailboxHash.length) payload = { ...payload, parts: [...payload.parts, ...mailboxHash] };
     const { form, headers } = await encodeSigned(payload, { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey }, {
       webhookId: input.deliveryId, timestampSeconds: Math.floor(Date.now() / 1000),
     });

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { KeyObject } from 'node:crypto';
 import { afterFailure, afterSuccess, type BreakerState } from '../domain/circuit-breaker.ts';
 import { decideDelivery, fallbackRetryDelay, type DeliveryDecision, type DeliveryFacts, type UnexpectedError } from '../domain/delivery-decision.ts';
-import type { DeliveryJobData } from '../domain/message.ts';
+import { deliveryOf, type DeliveryJobData } from '../domain/message.ts';
+import { ruleUrl } from '../domain/address-rules.ts';
 import type { DeliveryOutcome } from '../domain/outcome.ts';
 import { effectiveRetryPolicy, type ParseSetting } from '../domain/route.ts';
 import { attemptsKey, recordAttempt } from '../store/attempts.ts';
@@ -152,7 +153,8 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   if (route && !error && pending && message) {
     try {
       policy = effectiveRetryPolicy(options.retryPolicy, route.retry_policy);
-      target = postTarget(route.url);
+      // An address rule's delivery goes to the rule's URL (a read of a moved origin costs one more breaker read).
+      target = postTarget(ruleUrl(route.address_rules, deliveryOf(message.meta, deliveryId, hostname).rule, route.url));
       ctx.origins.set(hostname, target.origin);
       breaker = lastOrigin === target.origin && lastBreaker?.ok ? lastBreaker.value : await readBreaker(redis, keys, target.origin);
     } catch (err) {

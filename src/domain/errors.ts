@@ -15,6 +15,7 @@ export interface CatalogueEntry {
 export const errorCatalogue = {
   RELAY_DENIED: { smtp: { code: 550, enhanced: '5.7.1' }, message: 'Relay access denied: no parse route for this domain' },
   RESERVED_RECIPIENT: { smtp: { code: 550, enhanced: '5.7.1' }, message: 'This mailbox is reserved and does not accept mail' },
+  RECIPIENT_DROPPED: { smtp: { code: 550, enhanced: '5.1.1' }, message: 'Mailbox unavailable: this address does not accept mail' },
   BAD_RECIPIENT: { smtp: { code: 553, enhanced: '5.1.3' }, message: 'Recipient address is not valid' },
   TOO_MANY_RECIPIENTS: { smtp: { code: 452, enhanced: '4.5.3' }, message: 'Too many recipients for one message' },
   MESSAGE_TOO_BIG: { smtp: { code: 552, enhanced: '5.3.4' }, message: 'Message size exceeds the fixed maximum message size' },

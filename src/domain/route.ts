@@ -1,5 +1,6 @@
 /** A parse route (SendGrid's ParseSetting) and the rules for creating and changing one. Pure. */
 import { normalizeHostname } from './address.ts';
+import { checkAddressRules, type AddressRule } from './address-rules.ts';
 import { refusedLiteralHost } from './destination-policy.ts';
 import type { FieldError } from './errors.ts';
 import type { RetryPolicy } from './retry-policy.ts';
@@ -26,9 +27,11 @@ export interface ParseSetting {
   readonly sendgrid_signature?: boolean;
   /** mxhook extension: this route's retry schedule. */
   readonly retry_policy?: RetryPolicySetting;
+  /** mxhook extension: recipients by local part to their own URL, or refused (address-rules.ts). */
+  readonly address_rules?: readonly AddressRule[];
 }
 
-const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy']);
+const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy', 'address_rules']);
 
 /**
  * Validates a create (`existing` undefined) or a patch (`existing` set) of a parse setting.
@@ -78,6 +81,12 @@ export function validateParseSetting(
     if (typeof checked === 'string') errors.push({ field: 'retry_policy', message: checked });
     else retryPolicy = checked;
   }
+  let addressRules = existing?.address_rules;
+  if (body.address_rules !== undefined) {
+    const checked = checkAddressRules(body.address_rules, checkUrl);
+    if ('errors' in checked) errors.push(...checked.errors);
+    else addressRules = checked.rules;
+  }
   if (errors.length) return { errors };
   const { sendgrid_signature, ...sendgridFlags } = flags;
   return {
@@ -86,6 +95,7 @@ export function validateParseSetting(
       // Extensions appear only when set, so SendGrid-shaped requests get SendGrid-shaped answers.
       ...(sendgrid_signature ? { sendgrid_signature } : {}),
       ...(retryPolicy && Object.keys(retryPolicy).length ? { retry_policy: retryPolicy } : {}),
+      ...(addressRules?.length ? { address_rules: addressRules } : {}),
     },
   };
 }

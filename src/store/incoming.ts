@@ -6,7 +6,7 @@
  * in (queue/accept.ts), and a sweep removes what an accept left half done (queue/accept-sweep.ts).
  */
 import type { Redis } from 'ioredis';
-import type { IncomingMessage, StoredMessageMeta } from '../domain/message.ts';
+import { recipientsByHostname, ruleDeliveries, type IncomingMessage, type StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { routeStatsKey } from './route-stats.ts';
 
@@ -63,7 +63,8 @@ export function metaOf(message: IncomingMessage): StoredMessageMeta {
     helo: message.helo,
     receivedAt: message.receivedAt,
     size: (message.staged ?? 0) + message.raw.length,
-    recipients: Object.fromEntries(message.deliveries.map((d) => [d.hostname, d.recipients])),
+    recipients: recipientsByHostname(message.deliveries),
+    ...ruleDeliveries(message.deliveries),
     ...(message.replayOf ? { replayOf: message.replayOf } : {}),
     ...(message.auth ? { auth: message.auth } : {}),
   };
