@@ -19,6 +19,7 @@ import type { RedisMemoryState } from '../store/redis-memory.ts';
 import { isAuthorized } from './api-key.ts';
 import { checkConsoleSession, registerConsoleRoutes } from './console.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
+import { registerAttachmentRoutes, type ExtractAttachment } from './attachments.ts';
 import { messagesApi, type MessagesApiOptions } from './messages.ts';
 import { registerInspectRoutes } from './inspect.ts';
 import { createErrorHandler, sendMxhookError } from './errors.ts';
@@ -56,6 +57,8 @@ export interface ApiDependencies {
     /** Sends a sample message to the hostname through the SMTP listener; resolves with its message id. */
     readonly testMail?: (hostname: string) => Promise<string>;
   };
+  /** Attachment download links of JSON POSTs (api/attachments.ts); absent: not served. */
+  readonly extractAttachment?: ExtractAttachment;
   /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
   readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
 }
@@ -145,6 +148,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
   registerDeadLetterRoutes(app, deps.deadLetters);
   registerStatsRoutes(app, deps);
   await registerInspectRoutes(app, deps);
+  if (deps.extractAttachment) registerAttachmentRoutes(app, { redis: deps.redis, keys: deps.keys, extract: deps.extractAttachment });
   if (deps.messages?.testMail) {
     const testMail = deps.messages.testMail;
     app.post<{ Params: { hostname: string } }>(`${API_BASE}/settings/:hostname/test`, {

@@ -44,6 +44,11 @@ const settingFields = {
   sendgrid_signature: { type: 'boolean', description: 'mxhook extension: also sign with SendGrid\'s ECDSA scheme.' },
   retry_policy: retryPolicy,
   address_rules: addressRules,
+  payload_format: { type: 'string', description: 'mxhook extension: "multipart" (the default, SendGrid\'s) or "json" (application/json, docs/payload.schema.json).' },
+  json_attachment_max: {
+    type: ['integer', 'string', 'null'],
+    description: 'mxhook extension: attachments of JSON POSTs over this size (bytes, or e.g. "10MB"; default 10MB) are left out and listed with a download link.',
+  },
 } as const;
 
 export const createSettingBody = {
@@ -62,6 +67,7 @@ export const parseSetting = {
     sendgrid_signature: { type: 'boolean' },
     retry_policy: { type: 'object', additionalProperties: false, properties: retryPolicy.properties },
     address_rules: { type: 'array', items: addressRule },
+    payload_format: { type: 'string', enum: ['json'] }, json_attachment_max: { type: 'integer' },
   },
 } as const;
 

@@ -153,6 +153,12 @@ export const settingsSchema = {
     description: 'How long a raw message is kept after its last delivery ended, so the log can download or redeliver it (0: deleted at once). Kept bytes count against Redis maxmemory: they are deleted instead while Redis is near full, and capped by MXHOOK_RAW_RETENTION_MAX_BYTES.' }),
   rawRetentionMaxBytes: setting({ env: 'MXHOOK_RAW_RETENTION_MAX_BYTES', flag: '--raw-retention-max-bytes', default: '1GB', parse: parseSize,
     description: 'Most bytes of raw messages kept after delivery; past it the oldest kept ones are dropped first (counted in /metrics).' }),
+  publicUrl: setting({ env: 'MXHOOK_PUBLIC_URL', flag: '--public-url', default: undefined, parse: (v: string) => {
+    if (!/^https?:\/\/[^/?#]+/i.test(v)) throw new Error(`expected an http(s) URL such as https://mx.example.com, got "${v}"`);
+    return v.replace(/\/+$/, '');
+  }, description: 'Base URL at which apps reach this server\'s API, for the attachment download links of JSON POSTs (e.g. https://mx.example.com); unset: the API address this data directory\'s api role listens on.' }),
+  attachmentUrlTtl: setting({ env: 'MXHOOK_ATTACHMENT_URL_TTL', flag: '--attachment-url-ttl', default: '24h', parse: parseDuration,
+    description: 'How long an attachment download link in a JSON POST works. The raw message is kept in Redis that long (it counts against maxmemory).' }),
   logLevel: setting({ env: 'MXHOOK_LOG_LEVEL', flag: '--log-level', default: 'info', parse: (v: string) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new Error(`expected trace, debug, info, warn, error, fatal or silent, got "${v}"`);
     return v;

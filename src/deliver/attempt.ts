@@ -12,7 +12,10 @@ import { buildRawPayload } from '../parse/raw-payload.ts';
 import { removeSpoolDir } from '../parse/spool.ts';
 import type { StoredMessage } from '../store/messages.ts';
 import { postForm, type PostOptions, type PostTarget } from './post.ts';
-import { encodeSigned } from './signing.ts';
+import { encodeSigned, encodeSignedJson } from './signing.ts';
+import { prepareJson, type AttachmentLink } from './encode-json.ts';
+import { DEFAULT_JSON_ATTACHMENT_MAX } from '../domain/route.ts';
+import { messageIdOf } from '../domain/message-log.ts';
 
 export interface AttemptInput {
   readonly route: ParseSetting;
@@ -31,6 +34,8 @@ export interface AttemptContext {
   readonly spoolDir: string;
   /** spam_score/spam_report for routes with spam_check (spam-check.ts); never throws. */
   readonly spamCheck?: (raw: Buffer) => Promise<readonly PayloadPart[]>;
+  /** The download link of an attachment of a JSON POST (keeps the raw message while it works); absent: none can be made. */
+  readonly attachmentLink?: (messageId: string, part: number) => Promise<AttachmentLink>;
 }
 
 const DEFAULT_EXCERPT_CHARS = 100;
@@ -73,9 +78,15 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
     }
     if (spam) payload = { ...payload, parts: [...payload.parts, ...(await spam)] };
     if (mailboxHash.length) payload = { ...payload, parts: [...payload.parts, ...mailboxHash] };
-    const { form, headers } = await encodeSigned(payload, { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey }, {
-      webhookId: input.deliveryId, timestampSeconds: Math.floor(Date.now() / 1000),
-    });
+    const material = { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey };
+    const ids = { webhookId: input.deliveryId, timestampSeconds: Math.floor(Date.now() / 1000) };
+    const link = ctx.attachmentLink;
+    const { form, headers } = route.payload_format === 'json'
+      ? await encodeSignedJson(await prepareJson(payload, {
+        attachmentMax: route.json_attachment_max ?? DEFAULT_JSON_ATTACHMENT_MAX,
+        link: (part) => (link ? link(messageIdOf(input.deliveryId), part) : Promise.reject(new Error('attachment download links are not available in this process'))),
+      }), material, ids)
+      : await encodeSigned(payload, material, ids);
     const result = await postForm(ctx.agent, input.target, form, {
       ...headers,
       'x-mxhook-delivery-id': input.deliveryId,

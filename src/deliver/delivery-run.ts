@@ -20,7 +20,7 @@ import { countEnded, markRetrying } from '../store/route-stats.ts';
 import { logAttempt, logDeliveryState, logParsed } from '../store/message-log.ts';
 import type { AttemptLog, DeliveryEvent, ParsedFacts } from '../domain/message-log.ts';
 import type { ChainableCommander } from 'ioredis';
-import { attemptDelivery } from './attempt.ts';
+import { attemptDelivery, type AttemptContext } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
 import { postTarget, type PostTarget } from './post.ts';
 import { spamCheckFields } from './spam-check.ts';
@@ -67,6 +67,8 @@ export interface DeliveryWorkerOptions {
   readonly metrics?: DeliveryMetrics | undefined;
   /** Record states and attempts in the message log (store/message-log.ts). */
   readonly messageLog?: boolean;
+  /** Download links of large attachments in JSON POSTs (encode-json.ts); absent: JSON POSTs with one fail. */
+  readonly attachmentLink?: AttemptContext['attachmentLink'];
   /** Whether (and how long) a delivered message's raw bytes are kept for the log; asked at each finish. */
   readonly keepRaw?: () => KeepRaw | undefined;
 }
@@ -181,6 +183,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   try {
     const done = await attemptDelivery({
       agent: options.agent, post: options.post, spoolDir: options.spoolDir, spamCheck: (raw) => spamCheckFields(raw, options.spamd, log()),
+      ...(options.attachmentLink ? { attachmentLink: options.attachmentLink } : {}),
     }, {
       route: route!, target: target!, message: message!, deliveryId, attempt,
       hmacKeys: hmacRead.ok ? hmacRead.value : [],

@@ -42,6 +42,9 @@ export const errorCatalogue = {
   CONSOLE_NOT_BUILT: { http: 503, message: 'the console is not built: run npm run build' },
   BAD_FORM: { http: 400, message: 'request body is not multipart/form-data' },
   BODY_TOO_LARGE: { http: 413, message: 'request body is too large' },
+  ATTACHMENT_LINK_INVALID: { http: 403, message: 'not a valid attachment link (altered, or not made by this server)' },
+  ATTACHMENT_LINK_EXPIRED: { http: 410, message: 'this attachment link has expired' },
+  ATTACHMENT_GONE: { http: 404, message: 'the message of this attachment link is no longer kept' },
   VALIDATION_FAILED: { http: 400, message: 'invalid parse setting' },
   DUPLICATE_HOSTNAME: { http: 409, message: 'a parse setting for this hostname already exists' },
 } as const satisfies Record<string, CatalogueEntry>;
