@@ -15,7 +15,7 @@ const USAGE = `mxhook: a self-hosted, SendGrid-compatible Inbound Parse receiver
 Usage:
   mxhook start                 SMTP listener, HTTP API and delivery workers in one process
   mxhook smtp | worker | api   one role only, against a shared REDIS_URL (scale-out)
-  mxhook routes add HOSTNAME URL [--raw] [--spam-check]
+  mxhook routes add HOSTNAME URL [--raw] [--spam-check] [--json]   --json: POST application/json (docs/payload.md)
   mxhook routes add HOSTNAME --inspect   POST to the built-in inspector, to try mxhook without an app
   mxhook routes list
   mxhook routes rm HOSTNAME
@@ -39,7 +39,7 @@ ${describeSettings()}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: { config: Config; rest: string[] };
-  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--drop']);
+  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--drop', '--json']);
   try {
     parsed = loadConfig(argv, process.env, commandFlags);
   } catch (err) {

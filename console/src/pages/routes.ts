@@ -11,6 +11,7 @@ interface Route {
   readonly send_raw: boolean;
   readonly sendgrid_signature?: boolean;
   readonly address_rules?: readonly AddressRule[];
+  readonly payload_format?: 'json';
 }
 
 interface Secret { readonly id: string; readonly created_at?: string; readonly createdAt?: string }
@@ -28,7 +29,7 @@ export async function renderRoutes(main: HTMLElement): Promise<void> {
     list.append(table('Routes', ['Hostname', 'URL', 'Options', 'Actions'], result.map((route) => [
       route.hostname,
       h('code', {}, route.url),
-      [route.send_raw ? 'raw' : 'parsed', route.spam_check ? 'spam check' : '', route.sendgrid_signature ? 'SendGrid signature' : '',
+      [route.send_raw ? 'raw' : 'parsed', route.spam_check ? 'spam check' : '', route.sendgrid_signature ? 'SendGrid signature' : '', route.payload_format === 'json' ? 'JSON' : '',
         route.address_rules?.length ? `${route.address_rules.length} address rule${route.address_rules.length === 1 ? '' : 's'}` : ''].filter(Boolean).join(', '),
       h('div', { class: 'actions' },
         h('button', { type: 'button', onclick: () => void openDetail(route, detail, () => void draw()) }, `Manage ${route.hostname}`)),
@@ -80,13 +81,15 @@ async function openDetail(route: Route, detail: HTMLElement, changed: () => void
   const url = h('input', { name: 'url', type: 'url', required: true, value: route.url });
   const sendRaw = h('input', { type: 'checkbox', name: 'send_raw', checked: route.send_raw });
   const spam = h('input', { type: 'checkbox', name: 'spam_check', checked: route.spam_check });
+  const format = h('select', { name: 'payload_format' }, h('option', { value: 'multipart' }, 'multipart/form-data (SendGrid\'s)'), h('option', { value: 'json' }, 'JSON'));
+  format.value = route.payload_format ?? 'multipart';
   const edit = h('form', { 'aria-labelledby': 'edit-route' },
     h('h3', { id: 'edit-route' }, 'Edit'),
-    field('URL', url), field('POST the raw message', sendRaw), field('Spam check', spam),
+    field('URL', url), field('POST the raw message', sendRaw), field('Spam check', spam), field('Payload format', format),
     h('button', { type: 'submit' }, 'Save changes'));
   edit.addEventListener('submit', (event) => {
     event.preventDefault();
-    api.patch(`${BASE}/settings/${enc(route.hostname)}`, { url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked })
+    api.patch(`${BASE}/settings/${enc(route.hostname)}`, { url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked, payload_format: format.value })
       .then(() => { say('Saved.'); changed(); }, (err: Error) => say(`Could not save: ${err.message}`, 'error'));
   });
   const secrets = h('div');

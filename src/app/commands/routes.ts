@@ -8,7 +8,7 @@ import { createRouteAdmin, type RouteAdmin } from '../../services/route-admin.ts
 import { localApiUrl } from '../roles/api.ts';
 import { withRedis, type Output } from './with-redis.ts';
 
-const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] | add HOSTNAME --inspect | list | rm HOSTNAME\n'
+const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] [--json] | add HOSTNAME --inspect | list | rm HOSTNAME\n'
   + '       mxhook routes rules HOSTNAME | rule add HOSTNAME MATCH URL | rule add HOSTNAME MATCH --drop | rule rm HOSTNAME MATCH\n';
 
 export function runRoutesCommand(config: Config, operands: string[], flags: ReadonlySet<string>, output: Output): Promise<number> {
@@ -19,7 +19,7 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
     if (sub === 'list') {
       for (const r of await routes.list()) {
         const rules = r.address_rules?.length ? `\t${r.address_rules.length} address rule${r.address_rules.length === 1 ? '' : 's'}` : '';
-        output.out(`${r.hostname}\t${r.url}\t${r.send_raw ? 'raw' : 'parsed'}${r.spam_check ? '\tspam_check' : ''}${rules}\n`);
+        output.out(`${r.hostname}\t${r.url}\t${r.send_raw ? 'raw' : 'parsed'}${r.payload_format === 'json' ? '\tjson' : ''}${r.spam_check ? '\tspam_check' : ''}${rules}\n`);
       }
       return 0;
     }
@@ -39,7 +39,9 @@ export function runRoutesCommand(config: Config, operands: string[], flags: Read
       // The inspector is on this server's API; the workers POST to it like to an app.
       const token = inspect && hostname ? await inspector().create(normalizeHostname(hostname)) : undefined;
       const target = token ? inspectorUrl(localApiUrl(config.apiHost, config.apiPort), token) : url;
-      const { setting, secret } = await routes.create({ hostname, url: target, send_raw: flags.has('--raw'), spam_check: flags.has('--spam-check') });
+      const { setting, secret } = await routes.create({
+        hostname, url: target, send_raw: flags.has('--raw'), spam_check: flags.has('--spam-check'), ...(flags.has('--json') ? { payload_format: 'json' } : {}),
+      });
       output.out(`added ${setting.hostname}${token ? ` -> the inspector (${setting.url})` : ''}\nsigning secret (shown once): ${secret.secret}\n`);
       if (token) output.out(`see what your app would get: mxhook inspect ${setting.hostname}\n`);
       return 0;
