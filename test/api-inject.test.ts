@@ -57,6 +57,7 @@ describe('/openapi.json', () => {
       `GET ${BASE}/stats`, `GET ${BASE}/signed`,
       `GET ${D}`, `DELETE ${D}`, `POST ${D}/replay`, `GET ${D}/{id}`, `DELETE ${D}/{id}`, `POST ${D}/{id}/replay`,
       `GET ${BASE}/messages`, `GET ${BASE}/messages/{id}`, `GET ${BASE}/messages/{id}/raw`, `GET ${BASE}/messages/{id}/preview`, `POST ${BASE}/messages/{id}/redeliver`, `GET ${BASE}/events`,
+      `GET ${BASE}/attachments/{token}`,
     ].sort());
     // The request schemas are the ones that validate: the create body requires hostname and url.
     expect(doc.paths[S].post.requestBody.content['application/json'].schema.required).toEqual(['hostname', 'url']);

@@ -32,6 +32,7 @@ export async function buildTestApiApp(redisUrl: string, apiKey: string, prefix =
     routes: createRouteAdmin(redis, keys),
     deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
     messages: { accept, preview: async () => ({ fields: {}, attachments: [], truncated: [] }), testMail: async () => 'unused' },
+    extractAttachment: async () => undefined,
     ecdsaPublicKey: async () => 'test-public-key', apiKeyHash: (await resolveApiKey(redis, keys, apiKey)).hash, logger: pino({ level: 'silent' }),
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
   });
