@@ -111,6 +111,12 @@ describe('address rules through the pipeline', () => {
       [`${messageId}.5`, HOST, 'reply+*', [`reply+b@${HOST}`], replies.url],
     ]);
     expect(logged.record.recipients[HOST]).toHaveLength(6);
+    // SendGrid's daily stats count the message once for its hostname; the route's counters count deliveries.
+    const day = new Date(logged.record.receivedAt).toISOString().slice(0, 10);
+    const before = Number(await mx.redis.hget(mx.keys.receivedStats(day), HOST));
+    await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: [`support@${HOST}`, `other@${HOST}`], subject: 'counted once', text: 'x' });
+    await postAt(fallback, 'counted once');
+    expect(Number(await mx.redis.hget(mx.keys.receivedStats(day), HOST))).toBe(before + 1);
   });
 
   it('a rule delivery that fails for good is a dead letter with its rule and recipients; its replay goes to the rule\'s URL again', async () => {
