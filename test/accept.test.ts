@@ -81,6 +81,18 @@ describe('accept', () => {
     await expect.poll(() => s.redis.zcard(s.keys.acceptJournal)).toBe(0);
   });
 
+  it('a burst of first messages on a fresh auto-pipelining connection is stored whole (the store script is defined before traffic)', async () => {
+    const s = await setup();
+    const accept = createAcceptMessage(s.queue, s.redis, s.keys, { messageTtlMs: TTL_MS });
+    // In one turn: another command opens the auto pipeline, then twenty accepts join it.
+    const other = s.redis.get(`${s.keys.prefix}:nothing`);
+    const burst = Array.from({ length: 20 }, () => message(['one.example']));
+    const results = await Promise.allSettled(burst.map((m) => accept(m)));
+    await other;
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect(await s.queue.getJobCounts('waiting')).toEqual({ waiting: 20 });
+  });
+
   it('a job insert that Redis refuses half way gives STORE_UNAVAILABLE, removes the message at once, and the sweep leaves nothing', async () => {
     const s = await setup();
     // BullMQ writes the job hash, then fails on its events stream: a real half-done insert.

@@ -54,4 +54,20 @@ describe('mxhook messages', () => {
     expect((await run(['show', 'nosuch'])).code).toBe(1);
     expect((await run(['bogus'])).code).toBe(2);
   });
+
+  it('pages with --limit and the --cursor each page prints; bad values exit 2', async () => {
+    const multi = redis.multi();
+    for (const n of [1, 2, 3]) {
+      logAccepted(multi, keys, { retentionMs: 86_400_000, maxRecords: 10 }, { id: `p${n}`, receivedAt: 2000 + n, clientIp: '192.0.2.1', helo: 'h', mailFrom: 'a@x.org', recipients: { 'paged.example': ['r@paged.example'] }, size: 10, subject: `page ${n}` });
+    }
+    await execOrThrow(multi);
+    const first = await run(['list', 'paged.example', '--limit', '2']);
+    expect(first.out.split('\n').slice(0, 2).map((l) => l.split('\t')[0])).toEqual(['p3', 'p2']);
+    const next = /^more: (mxhook messages list .*)$/m.exec(first.out)![1].split(' ').slice(2);
+    expect(next).toEqual(['list', 'paged.example', '--limit', '2', '--cursor', expect.any(String)]);
+    const second = await run(next);
+    expect(second.out).toMatch(/^p1\t.*\n1 message\(s\)\n$/);
+    expect((await run(['list', '--limit', '0'])).code).toBe(2);
+    expect((await run(['list', '--cursor', 'not-a-cursor'])).code).toBe(2);
+  });
 });

@@ -185,6 +185,26 @@ describe('retention', () => {
     expect(await redis.exists(keys.messageRaw('k4'))).toBe(0);
   });
 
+  it('evicts the oldest kept raw messages on demand, and never a message still being delivered', async () => {
+    const { evictKeptRaw, readLogCuts } = await import('../src/store/message-log-retention.ts');
+    const { releaseDelivery } = await import('../src/store/messages.ts');
+    const keys = freshKeys();
+    for (const id of ['e1', 'e2', 'e3', 'busy']) {
+      await redis.set(keys.messageRaw(id), Buffer.alloc(300, 'b'));
+      await redis.hset(keys.messageMeta(id), 'meta', '{}');
+      await redis.sadd(`${keys.prefix}:msg:${id}:pending`, `${id}.1`);
+    }
+    for (const id of ['e1', 'e2', 'e3']) await releaseDelivery(redis, keys, id, `${id}.1`, [], { ttlMs: 86_400_000, maxBytes: 1_000_000 });
+    expect(await evictKeptRaw(redis, keys, 2)).toEqual({ messages: 2, bytes: 600 });
+    expect(await redis.exists(keys.messageRaw('e1'), keys.messageMeta('e1'), keys.messageRaw('e2'))).toBe(0);
+    expect(await redis.exists(keys.messageRaw('e3'))).toBe(1);
+    expect(await redis.get(`${keys.prefix}:log:raw-bytes`)).toBe('300');
+    expect(await evictKeptRaw(redis, keys, 10)).toEqual({ messages: 1, bytes: 300 });
+    expect(await evictKeptRaw(redis, keys, 10)).toEqual({ messages: 0, bytes: 0 });
+    expect(await redis.exists(keys.messageRaw('busy'))).toBe(1);
+    expect((await readLogCuts(redis, keys)).rawMemory).toBe(3);
+  });
+
   it('counts refusals per reason and hostname, with a bounded number of hostnames', async () => {
     const { logRefusal, readRefusals } = await import('../src/store/message-log-retention.ts');
     const keys = freshKeys();

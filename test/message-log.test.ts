@@ -2,9 +2,11 @@
  * The message log on the real pipeline: SMTP in, a real worker POSTs to a real receiver, and the
  * messages API (over the API port, with the key) tells what happened.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { startTestMxhook, TEST_API_KEY, type TestMxhook } from './helpers/mxhook.ts';
 import { startReceiver } from './helpers/receiver.ts';
+import { startTestRedis } from './helpers/redis.ts';
 import { sendMail } from './helpers/smtp.ts';
 import { redisPerFile } from './helpers/suite.ts';
 
@@ -50,6 +52,12 @@ describe('message log end to end', () => {
     expect(Date.parse(retrying.next_attempt_at)).toBeGreaterThan(Date.parse(retrying.attempts.at(-1).at));
     expect(retrying.attempts.at(-1)).toMatchObject({ status: 503, outcome: 'retry' });
     await expect.poll(async () => (await api(mx, `/messages/${id}`)).body?.deliveries?.[0]?.state, { timeout: 15_000 }).toBe('dead-lettered');
+    // Replaying the dead letter marks the logged delivery replayed, pointing at the new one.
+    const replay = await api(mx, `/dead-letters/${id}.1/replay`, { method: 'POST' });
+    expect(replay.status).toBe(202);
+    const [{ delivery_id: newDelivery }] = replay.body.replayed;
+    const after = (await api(mx, `/messages/${id}`)).body.deliveries[0];
+    expect({ state: after.state, replayed_as: after.replayed_as }).toEqual({ state: 'replayed', replayed_as: newDelivery });
   });
 
   it('with raw retention on, a delivered message can be downloaded byte for byte and redelivered', async () => {
@@ -69,6 +77,31 @@ describe('message log end to end', () => {
     const [, second] = await app.waitFor(2);
     expect(second.fields.subject).toBe('keep me');
     expect(second.headers['x-mxhook-replay-of']).toBe(`${id}.1`);
+  });
+
+  it('kept raw messages give way when Redis passes MXHOOK_RAW_RETENTION_MEMORY: the oldest are deleted, no mail is refused', async () => {
+    // Its own Redis: this test sets maxmemory.
+    const server = await startTestRedis();
+    suite.afterwards(() => server.cleanup());
+    const mx = suite.later(await startTestMxhook(server.socketPath, ['--raw-retention', '1h', '--raw-retention-memory', '0.5', '--redis-memory-high', '0.95']));
+    const app = suite.later(await startReceiver());
+    await mx.addRoute('kept.example', app.url);
+    const used = async () => Number(/^used_memory:(\d+)/m.exec(await mx.redis.info('memory'))![1]);
+    // Room for about 3 MB of kept raw messages below the 0.5 share; 8 MB are sent.
+    const maxmemory = 2 * (await used()) + 6 * 1024 * 1024;
+    await mx.redis.config('SET', 'maxmemory', String(maxmemory));
+    const body = randomBytes(150 * 1024).toString('base64').replace(/.{76}/g, '$&\r\n');
+    const replies: string[] = [];
+    for (let n = 0; n < 40; n++) {
+      replies.push((await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'x@kept.example', subject: `kept ${n}`, text: body })).response);
+    }
+    expect(replies.filter((r) => !r.startsWith('250'))).toEqual([]);
+    await app.waitFor(40, 30_000);
+    const evicted = async () => Number(/mxhook_message_log_dropped\{reason="raw_memory"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${mx.apiPort}/metrics`)).text())?.[1] ?? 0);
+    await expect.poll(evicted, { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(used, { timeout: 10_000 }).toBeLessThan(maxmemory * 0.5);
+    // The first message was kept, then gave way.
+    expect((await api(mx, `/messages/${queuedId(replies[0])}/raw`)).status).toBe(404);
   });
 
   it('past MXHOOK_MESSAGE_LOG_MAX the oldest record is dropped, and /metrics counts it', async () => {

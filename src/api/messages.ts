@@ -11,9 +11,10 @@ import { MxhookError } from '../domain/errors.ts';
 import { sendMxhookError } from './errors.ts';
 import { DELIVERY_STATES, type LoggedMessage, type MessageFilter } from '../domain/message-log.ts';
 import type { AcceptMessage, StoredMessageMeta } from '../domain/message.ts';
-import { loadKeptRaw, redeliver } from '../queue/redeliver.ts';
+import { loadKeptRaw } from '../queue/redeliver.ts';
+import { redeliverLogged } from '../services/message-admin.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { getLoggedMessage, logDeliveryState, logKeys } from '../store/message-log.ts';
+import { getLoggedMessage, logKeys } from '../store/message-log.ts';
 import { isValidCursor, listLoggedMessages } from '../store/message-log-query.ts';
 
 export interface MessagesApiOptions {
@@ -152,18 +153,7 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
 
   app.post('/messages/:id/redeliver', { schema: { params: idParams } }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    const message = await getLoggedMessage(redis, keys, id);
-    if (!message) return reply.code(404).send(notFound(id));
-    const redelivered = [];
-    for (const d of message.deliveries) {
-      const next = await redeliver(redis, keys, opts.accept, { messageId: id, deliveryId: d.id, hostname: d.hostname });
-      if (!next) return reply.code(404).send({ errors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
-      const multi = redis.multi();
-      logDeliveryState(multi, keys, d.id, d.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs: next });
-      await multi.exec();
-      redelivered.push({ delivery_id: d.id, new_delivery_id: next });
-    }
-    return reply.code(202).send({ redelivered });
+    return reply.code(202).send({ redelivered: await redeliverLogged(redis, keys, opts.accept, id) });
   });
 
   let clients = 0;

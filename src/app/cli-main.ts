@@ -27,7 +27,8 @@ Usage:
   mxhook dead show ID                    why it failed, every attempt
   mxhook dead replay ID | --route HOST   deliver the kept message again
   mxhook dead purge ID | --route HOST
-  mxhook messages list [HOSTNAME] [STATE]   the message log, newest first
+  mxhook messages list [HOSTNAME] [STATE] [--limit N] [--cursor C]
+                                            the message log, newest first, a page at a time
   mxhook messages show ID | raw ID | redeliver ID
   mxhook doctor                          check DNS (MX, A/AAAA, PTR), TLS, Redis, the SMTP port and route URLs
   mxhook health                          exit 0 when this machine's API answers /healthz (healthchecks)
@@ -39,7 +40,7 @@ ${describeSettings()}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: { config: Config; rest: string[] };
-  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--drop', '--json']);
+  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--limit', '--cursor', '--drop', '--json']);
   try {
     parsed = loadConfig(argv, process.env, commandFlags);
   } catch (err) {
@@ -65,7 +66,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const output = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
   const flags = new Set(operands.filter((a) => commandFlags.has(a)));
-  const positional = operands.filter((a) => !commandFlags.has(a) || a === '--route');
+  // Flags with a value stay in place, for the command to read with it.
+  const positional = operands.filter((a) => !commandFlags.has(a) || ['--route', '--limit', '--cursor'].includes(a));
   if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
   if (command === 'dead') return runDeadCommand(config, positional, output);
   if (command === 'messages') return runMessagesCommand(config, positional, output);

@@ -27,7 +27,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** What the message log dropped so far, by why (store/message-log-retention.ts readLogCuts). */
-export type LogCuts = () => Promise<{ cap: number; retention: number; rawCap: number }>;
+export type LogCuts = () => Promise<{ cap: number; retention: number; rawCap: number; rawMemory: number }>;
 
 export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?: () => RedisMemoryState; logCuts?: LogCuts } = {}): MxhookMetrics {
   const registry = new Registry();
@@ -66,7 +66,7 @@ export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?
     const logCuts = options.logCuts;
     // A gauge of Redis's running totals (the same on every process), so it never double counts.
     new Gauge({
-      name: 'mxhook_message_log_dropped', help: 'Message-log records dropped by the record cap (cap) or retention, and kept raw messages dropped by the byte cap (raw_cap), since the log began; read from Redis at scrape time.',
+      name: 'mxhook_message_log_dropped', help: 'Message-log records dropped by the record cap (cap) or retention, and kept raw messages dropped by the byte cap (raw_cap) or for Redis memory (raw_memory), since the log began; read from Redis at scrape time.',
       labelNames: ['reason'] as const, registers,
       async collect() {
         const cuts = await logCuts().catch(() => undefined);
@@ -74,6 +74,7 @@ export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?
         this.set({ reason: 'cap' }, cuts.cap);
         this.set({ reason: 'retention' }, cuts.retention);
         this.set({ reason: 'raw_cap' }, cuts.rawCap);
+        this.set({ reason: 'raw_memory' }, cuts.rawMemory);
       },
     });
   }

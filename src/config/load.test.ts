@@ -134,6 +134,8 @@ describe('loadConfig errors', () => {
   it('reads the memory watermark as a fraction or a percentage', () => {
     expect(loadConfig(['--redis-memory-high', '80%'], {}).config.redisMemoryHigh).toBe(0.8);
     expect(loadConfig([], { MXHOOK_REDIS_MEMORY_HIGH: '0.75' }).config.redisMemoryHigh).toBe(0.75);
+    expect(() => loadConfig(['--redis-memory-high', '0.6'], {})).toThrow(/MXHOOK_RAW_RETENTION_MEMORY \(--raw-retention-memory\) must be below MXHOOK_REDIS_MEMORY_HIGH/);
+    expect(loadConfig(['--redis-memory-high', '0.6', '--raw-retention-memory', '0.5'], {}).config.rawRetentionMemory).toBe(0.5);
   });
 
   it('refuses a message TTL that does not outlast the retry window (the last retries would find no message)', () => {

@@ -54,6 +54,10 @@ export function loadConfig(
   if ((values.messageTtl as number) <= (values.retryMaxAge as number)) {
     throw new ConfigError(`${settingsSchema.messageTtl.env} (${settingsSchema.messageTtl.flag}) must be longer than ${settingsSchema.retryMaxAge.env} (${settingsSchema.retryMaxAge.flag})`);
   }
+  // Kept raw messages must give way before new mail is refused, not at the same mark.
+  if ((values.rawRetentionMemory as number) >= (values.redisMemoryHigh as number)) {
+    throw new ConfigError(`${settingsSchema.rawRetentionMemory.env} (${settingsSchema.rawRetentionMemory.flag}) must be below ${settingsSchema.redisMemoryHigh.env} (${settingsSchema.redisMemoryHigh.flag})`);
+  }
   // Frozen all the way down: list and range values are arrays, which Object.freeze alone leaves open.
   for (const value of Object.values(values)) if (Array.isArray(value)) Object.freeze(value);
   return { config: Object.freeze(values) as Config, rest };

@@ -149,8 +149,10 @@ export const settingsSchema = {
     description: 'How long message-log records are kept.' }),
   messageLogMax: setting({ env: 'MXHOOK_MESSAGE_LOG_MAX', flag: '--message-log-max', default: '1000000', parse: parsePositiveInt,
     description: 'Most message-log records kept; past it the oldest are dropped first (counted in /metrics).' }),
-  rawRetention: setting({ env: 'MXHOOK_RAW_RETENTION', flag: '--raw-retention', default: '0', parse: parseDuration,
-    description: 'How long a raw message is kept after its last delivery ended, so the log can download or redeliver it (0: deleted at once). Kept bytes count against Redis maxmemory: they are deleted instead while Redis is near full, and capped by MXHOOK_RAW_RETENTION_MAX_BYTES.' }),
+  rawRetention: setting({ env: 'MXHOOK_RAW_RETENTION', flag: '--raw-retention', default: '24h', parse: parseDuration,
+    description: 'How long a raw message is kept after its last delivery ended, so the log can download or redeliver it (0: deleted at once). Needs the message log. Bounded by MXHOOK_RAW_RETENTION_MAX_BYTES and MXHOOK_RAW_RETENTION_MEMORY.' }),
+  rawRetentionMemory: setting({ env: 'MXHOOK_RAW_RETENTION_MEMORY', flag: '--raw-retention-memory', default: '0.7', parse: parseFraction,
+    description: 'Share of Redis maxmemory above which kept raw messages give way: none is kept, and the oldest kept are deleted until usage is below it again (counted in /metrics), so they never push Redis to MXHOOK_REDIS_MEMORY_HIGH, where new mail is refused. No effect without maxmemory.' }),
   rawRetentionMaxBytes: setting({ env: 'MXHOOK_RAW_RETENTION_MAX_BYTES', flag: '--raw-retention-max-bytes', default: '1GB', parse: parseSize,
     description: 'Most bytes of raw messages kept after delivery; past it the oldest kept ones are dropped first (counted in /metrics).' }),
   publicUrl: setting({ env: 'MXHOOK_PUBLIC_URL', flag: '--public-url', default: undefined, parse: (v: string) => {

@@ -10,7 +10,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MxhookError } from '../domain/errors.ts';
 import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type IncomingMessage } from '../domain/message.ts';
-import { forgetIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
+import { forgetIncoming, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { forgetLogged, logAccepted, type MessageLogOptions } from '../store/message-log.ts';
 import { authSummary, headerSummary, SUMMARY_HEAD_BYTES } from '../domain/message-log.ts';
@@ -49,6 +49,7 @@ const failure = (err: unknown) => new MxhookError(isOutOfMemory(err) ? 'STORE_FU
  * Rejects with STORE_FULL (Redis out of memory) or STORE_UNAVAILABLE; then nothing was accepted.
  */
 export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis, keys: KeySpace, options: AcceptOptions): AcceptMessage {
+  prepareStoreIncoming(redis);
   const now = options.now ?? Date.now;
   return async (message: IncomingMessage) => {
     const ids = message.deliveries.map((_d, index) => deliveryId(message.id, index));

@@ -9,6 +9,7 @@ import type { AcceptMessage } from '../domain/message.ts';
 import { replayDeadLetter } from '../queue/replay.ts';
 import { deadLetterIds, deleteDeadLetter, getDeadLetter, listDeadLetters, type DeadLetter } from '../store/dead-letters.ts';
 import type { KeySpace } from '../store/keys.ts';
+import { markReplayed } from './message-admin.ts';
 
 export interface Replayed {
   readonly dead_letter: string;
@@ -51,7 +52,10 @@ export function createDeadLetterAdmin(deps: { readonly redis: Redis; readonly ke
   const { redis, keys, accept } = deps;
   const replayOne = async (id: string): Promise<Replayed | undefined> => {
     const deliveryId = await replayDeadLetter(redis, keys, accept, id);
-    return deliveryId ? { dead_letter: id, delivery_id: deliveryId } : undefined;
+    if (!deliveryId) return undefined;
+    // The log shows the dead-lettered delivery as replayed, pointing at the new one.
+    await markReplayed(redis, keys, id, deliveryId).catch(() => {});
+    return { dead_letter: id, delivery_id: deliveryId };
   };
   return {
     async list(options = {}) {

@@ -75,6 +75,16 @@ export function metaOf(message: IncomingMessage): StoredMessageMeta {
 }
 
 /**
+ * Defines the store script on `redis` (ioredis's defineCommand: run by its SHA, the text sent
+ * once). Call it when the connection is set up, before traffic: on an auto-pipelining connection
+ * a command defined while a pipeline is already being filled is missing from that pipeline, which
+ * fails the message and can throw inside ioredis (a burst of first messages found it).
+ */
+export function prepareStoreIncoming(redis: Redis): void {
+  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: STORE_SCRIPT });
+}
+
+/**
  * Stores the message with `deliveryIds` (one per entry of message.deliveries) pending, and
  * journals it at `now`. A replay (message.replayOf) is not counted as received again. Rejects
  * when Redis refuses (down, out of memory, staged bytes missing or short); then nothing is written.
@@ -82,8 +92,7 @@ export function metaOf(message: IncomingMessage): StoredMessageMeta {
 export async function storeIncoming(
   redis: Redis, keys: KeySpace, message: IncomingMessage, deliveryIds: readonly string[], ttlMs: number, now: number,
 ): Promise<void> {
-  // defineCommand is ioredis's way to run a script by its SHA, sending the text only once.
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: STORE_SCRIPT });
+  prepareStoreIncoming(redis);
   const run = (redis as unknown as Record<string, StoreCommand>)[COMMAND];
   const id = message.id;
   const storeKeys = [

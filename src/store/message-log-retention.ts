@@ -7,8 +7,8 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
 import { INDEXED_STATES, logKeys } from './message-log.ts';
 
-const rawIndex = (keys: KeySpace) => `${keys.prefix}:log:raw`;
-const rawBytes = (keys: KeySpace) => `${keys.prefix}:log:raw-bytes`;
+const rawIndex = (keys: KeySpace) => logKeys(keys).rawIndex;
+const rawBytes = (keys: KeySpace) => logKeys(keys).rawBytes;
 
 /**
  * Drops index entries past the retention (the records themselves expire by TTL) and the size
@@ -42,10 +42,40 @@ export async function trimMessageLog(
   return { records, raw };
 }
 
+/**
+ * KEYS: raw index, raw byte count, cuts. ARGV: how many, key prefix. Pops the oldest kept raw
+ * messages and deletes them first (ZPOPMIN and DEL are allowed by a full Redis); the accounting
+ * after them may be refused by one (pcall), which only overstates the count until the trim.
+ */
+const EVICT_KEPT_RAW = `
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+local freed, n = 0, 0
+for i = 1, #popped, 2 do
+  local sep = string.find(popped[i], '|', 1, true)
+  local id = string.sub(popped[i], 1, sep - 1)
+  redis.call('DEL', ARGV[2] .. ':msg:' .. id .. ':raw', ARGV[2] .. ':msg:' .. id .. ':meta')
+  freed = freed + tonumber(string.sub(popped[i], sep + 1))
+  n = n + 1
+end
+if n > 0 then
+  pcall(function() redis.call('DECRBY', KEYS[2], freed) end)
+  pcall(function() redis.call('HINCRBY', KEYS[3], 'raw_memory', n) end)
+end
+return {n, freed}`;
+
+/**
+ * Deletes up to `count` of the oldest raw messages kept after delivery (Redis is short of room for
+ * them). Only kept copies are in the index: a message still being delivered is never touched.
+ */
+export async function evictKeptRaw(redis: Redis, keys: KeySpace, count: number): Promise<{ messages: number; bytes: number }> {
+  const [messages, bytes] = (await redis.eval(EVICT_KEPT_RAW, 3, rawIndex(keys), rawBytes(keys), logKeys(keys).cuts, count, keys.prefix)) as [number, number];
+  return { messages, bytes };
+}
+
 /** What the cap and retention have cut so far (for a /metrics counter read at scrape time). */
-export async function readLogCuts(redis: Redis, keys: KeySpace): Promise<{ cap: number; retention: number; rawCap: number }> {
+export async function readLogCuts(redis: Redis, keys: KeySpace): Promise<{ cap: number; retention: number; rawCap: number; rawMemory: number }> {
   const cuts = await redis.hgetall(logKeys(keys).cuts);
-  return { cap: Number(cuts.cap ?? 0), retention: Number(cuts.retention ?? 0), rawCap: Number(cuts.raw_cap ?? 0) };
+  return { cap: Number(cuts.cap ?? 0), retention: Number(cuts.retention ?? 0), rawCap: Number(cuts.raw_cap ?? 0), rawMemory: Number(cuts.raw_memory ?? 0) };
 }
 
 /** Distinct reason|hostname pairs counted per bucket; past it they count as `reason|*`. */

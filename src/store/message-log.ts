@@ -33,8 +33,11 @@ export const logKeys = (keys: KeySpace) => ({
   stateIndex: (state: string) => `${keys.prefix}:log:idx:state:${state}`,
   hostnames: `${keys.prefix}:log:hostnames`,
   events: `${keys.prefix}:log:events`,
-  /** Hash: records dropped by `cap` and `retention`, raw messages dropped by `raw_cap` (for /metrics). */
+  /** Hash: records dropped by `cap` and `retention`, raw messages dropped by `raw_cap` and `raw_memory` (for /metrics). */
   cuts: `${keys.prefix}:log:cuts`,
+  /** Sorted set of raw messages kept after delivery (`{id}|{bytes}` by time kept), and their byte total. */
+  rawIndex: `${keys.prefix}:log:raw`,
+  rawBytes: `${keys.prefix}:log:raw-bytes`,
   refusals: (bucket: 'm' | 'h', slot: number) => `${keys.prefix}:log:refusals:${bucket}:${slot}`,
 });
 

@@ -1,6 +1,7 @@
 /** Raw messages and their metadata in Redis: load for delivery, release when every delivery ended. */
 import type { Redis } from 'ioredis';
 import type { StoredMessageMeta } from '../domain/message.ts';
+import { logKeys } from './message-log.ts';
 import type { KeySpace } from './keys.ts';
 
 export interface StoredMessage {
@@ -113,7 +114,8 @@ export interface KeepRaw {
 export async function releaseDelivery(
   redis: Redis, keys: KeySpace, messageId: string, deliveryId: string, alsoDelete: readonly string[] = [], keepRaw?: KeepRaw,
 ): Promise<ReleaseResult> {
-  const keep = keepRaw ? [Math.max(1, Math.ceil(keepRaw.ttlMs / 1000)), `${keys.prefix}:log:raw`, `${keys.prefix}:log:raw-bytes`, `${keys.prefix}:log:cuts`, keepRaw.maxBytes, Date.now(), keys.prefix, messageId] : [''];
+  const log = logKeys(keys);
+  const keep = keepRaw ? [Math.max(1, Math.ceil(keepRaw.ttlMs / 1000)), log.rawIndex, log.rawBytes, log.cuts, keepRaw.maxBytes, Date.now(), keys.prefix, messageId] : [''];
   const left = await redis.eval(RELEASE_SCRIPT, 3 + alsoDelete.length,
     keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep);
   return left === -1 ? 'already-finished' : left === 0 ? 'last' : 'released';

@@ -38,6 +38,11 @@ export function memoryLevel(usedBytes: number, maxBytes: number, highFraction: n
   return maxBytes > 0 && usedBytes >= maxBytes * highFraction ? 'high' : 'ok';
 }
 
+/** Whether Redis uses at least `fraction` of its maxmemory (never, without maxmemory). */
+export function usesShareOfMax(state: Pick<RedisMemoryState, 'usedBytes' | 'maxBytes'>, fraction: number): boolean {
+  return memoryLevel(state.usedBytes, state.maxBytes, fraction) === 'high';
+}
+
 export function createRedisMemoryWatch(options: {
   readonly redis: Redis;
   /** MXHOOK_REDIS_MEMORY_HIGH. */

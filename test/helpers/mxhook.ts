@@ -40,6 +40,9 @@ export async function startTestMxhook(
     '--smtp-host', '127.0.0.1', '--smtp-port', '0', '--api-host', '127.0.0.1', '--api-port', '0',
     '--hostname', 'mx.test', '--api-key', TEST_API_KEY, '--log-level', process.env.MXHOOK_TEST_LOG ?? 'silent',
     '--retry-fast-interval', '50ms-100ms', '--retry-slow-interval', '50ms-100ms', '--worker-concurrency', '8',
+    // A delivered message is freed at once, so tests of the release path see it gone; the message
+    // log's tests turn keeping on (`--raw-retention 1h`), as the default (24 h) does.
+    '--raw-retention', '0',
     ...flags,
   ], {});
   const logger = pino({ level: config.logLevel });

@@ -14,8 +14,9 @@ export interface MxhookProcess {
   exited: Promise<number | null>;
 }
 
+/** Runs src/cli.ts; a delivered message is freed at once (MXHOOK_RAW_RETENTION=0) unless `env` or a flag says otherwise. */
 export function spawnMxhook(args: string[], env: Record<string, string> = {}): MxhookProcess {
-  const proc = spawn(process.execPath, [path.resolve('src/cli.ts'), ...args], { env: { ...process.env, MXHOOK_LOG_LEVEL: 'info', ...env } });
+  const proc = spawn(process.execPath, [path.resolve('src/cli.ts'), ...args], { env: { ...process.env, MXHOOK_LOG_LEVEL: 'info', MXHOOK_RAW_RETENTION: '0', ...env } });
   const logs: Record<string, unknown>[] = [];
   const waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
   let stderr = '';

@@ -4,13 +4,15 @@ import { normalizeHostname } from '../../domain/address.ts';
 import { isDeliveryState } from '../../domain/message-log.ts';
 import { createAcceptMessage } from '../../queue/accept.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
-import { loadKeptRaw, redeliver } from '../../queue/redeliver.ts';
-import { getLoggedMessage, logDeliveryState } from '../../store/message-log.ts';
-import { listLoggedMessages } from '../../store/message-log-query.ts';
+import { loadKeptRaw } from '../../queue/redeliver.ts';
+import { redeliverLogged } from '../../services/message-admin.ts';
+import { getLoggedMessage } from '../../store/message-log.ts';
+import { isValidCursor, listLoggedMessages } from '../../store/message-log-query.ts';
+import { MxhookError } from '../../domain/errors.ts';
 import { withRedis, type Output } from './with-redis.ts';
 import { messageLogOptions } from '../message-log-options.ts';
 
-const MESSAGES_USAGE = `usage: mxhook messages list [HOSTNAME] [STATE]
+const MESSAGES_USAGE = `usage: mxhook messages list [HOSTNAME] [STATE] [--limit N] [--cursor C]
        mxhook messages show ID
        mxhook messages raw ID        (the exact bytes, on stdout)
        mxhook messages redeliver ID
@@ -18,15 +20,28 @@ const MESSAGES_USAGE = `usage: mxhook messages list [HOSTNAME] [STATE]
 
 export function runMessagesCommand(config: Config, operands: string[], output: Output & { raw?: (bytes: Buffer) => void }): Promise<number> {
   return withRedis(config, output, async (redis, keys) => {
-    const [sub, first, second] = operands;
+    const [sub, first, second] = operands.filter((a, i) => !a.startsWith('--') && !operands[i - 1]?.startsWith('--'));
     if (sub === 'list') {
+      const flag = (name: string) => { const at = operands.indexOf(name); return at < 0 ? undefined : operands[at + 1] ?? ''; };
+      const limitText = flag('--limit');
+      const limit = limitText === undefined ? 100 : Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        output.err('mxhook: --limit must be a whole number from 1 to 500\n');
+        return 2;
+      }
+      const cursor = flag('--cursor');
+      if (cursor !== undefined && !isValidCursor(cursor)) {
+        output.err('mxhook: --cursor is not one a previous page printed\n');
+        return 2;
+      }
       const state = [first, second].find((a) => a !== undefined && isDeliveryState(a));
       const host = [first, second].find((a) => a !== undefined && !isDeliveryState(a));
-      const page = await listLoggedMessages(redis, keys, { hostname: host ? normalizeHostname(host) : undefined, state: state as never }, { limit: 100 });
+      const page = await listLoggedMessages(redis, keys, { hostname: host ? normalizeHostname(host) : undefined, state: state as never }, { limit, cursor });
       for (const m of page.result) {
         output.out(`${m.record.id}\t${new Date(m.record.receivedAt).toISOString()}\t${m.deliveries.map((d) => `${d.hostname}:${d.state}`).join(',')}\t${m.record.subject ?? ''}\n`);
       }
-      output.out(`${page.result.length} message(s)${page.nextCursor ? ' (newest 100 shown)' : ''}\n`);
+      output.out(`${page.result.length} message(s)\n`);
+      if (page.nextCursor) output.out(`more: mxhook messages list${host ? ` ${host}` : ''}${state ? ` ${state}` : ''} --limit ${limit} --cursor ${page.nextCursor}\n`);
       return 0;
     }
     if (!first || !['show', 'raw', 'redeliver'].includes(sub ?? '')) {
@@ -49,15 +64,11 @@ export function runMessagesCommand(config: Config, operands: string[], output: O
     const queue = createDeliveryQueue(redis, keys);
     try {
       const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) });
-      for (const d of message.deliveries) {
-        const next = await redeliver(redis, keys, accept, { messageId: first, deliveryId: d.id, hostname: d.hostname });
-        if (!next) return notFound(output, first);
-        const multi = redis.multi();
-        logDeliveryState(multi, keys, d.id, d.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs: next });
-        await multi.exec();
-        output.out(`redelivered ${d.id} as ${next}\n`);
-      }
+      for (const r of await redeliverLogged(redis, keys, accept, first)) output.out(`redelivered ${r.delivery_id} as ${r.new_delivery_id}\n`);
       return 0;
+    } catch (err) {
+      if (err instanceof MxhookError && err.code === 'NOT_FOUND') return notFound(output, first);
+      throw err;
     } finally {
       await queue.close();
     }

@@ -11,6 +11,8 @@ import { assertLibmimeInternals } from '../../parse/libmime-check.ts';
 import { sweepExpiredDeadLetters } from '../../store/dead-letters.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { migrateLegacyPending } from '../../queue/legacy-pending.ts';
+import { usesShareOfMax } from '../../store/redis-memory.ts';
+import { startKeptRawEviction } from '../kept-raw-eviction.ts';
 import { startMessageLogTrim } from '../message-log-trim.ts';
 import type { RoleContext } from './context.ts';
 import { API_URL_FILE } from './api.ts';
@@ -40,6 +42,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   const upgradeQueue = createDeliveryQueue(ctx.connect('patient', 'mxhook-worker-upgrade'), keys);
   const migrated = await migrateLegacyPending(store, upgradeQueue, keys, config.messageTtl).finally(() => upgradeQueue.close());
   if (migrated) logger.info({ event: 'legacy_messages_migrated', count: migrated });
+  const keepsRaw = config.messageLog && config.rawRetention > 0;
   const worker = createDeliveryWorker({
     connection: ctx.connect('patient', 'mxhook-worker'), redis: store, keys, routes: ctx.routes, agent, post,
     secrets: createSigningSecrets(store, keys), ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),
@@ -50,7 +53,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     spoolDir: path.join(config.dataDir, 'spool'), logger, metrics: ctx.metrics.delivery, messageLog: config.messageLog,
     attachmentLink: attachmentLinks(config, store, keys),
     // Raw bytes are kept for the log's download and redeliver only while Redis has room for them.
-    ...(config.messageLog && config.rawRetention > 0 ? { keepRaw: () => (ctx.redisMemory.state().level === 'ok' ? { ttlMs: config.rawRetention, maxBytes: config.rawRetentionMaxBytes } : undefined) } : {}),
+    ...(keepsRaw ? { keepRaw: () => (usesShareOfMax(ctx.redisMemory.state(), config.rawRetentionMemory) ? undefined : { ttlMs: config.rawRetention, maxBytes: config.rawRetentionMaxBytes }) } : {}),
   });
   // Workers finish the POSTs in progress before closing.
   ctx.onStop(() => worker.close());
@@ -63,6 +66,10 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   if (config.messageLog) {
     const stopTrim = startMessageLogTrim(store, keys, { retentionMs: config.messageLogRetention, rawRetentionMs: config.rawRetention, logger });
     ctx.onStop(async () => stopTrim());
+  }
+  if (keepsRaw) {
+    const stopEviction = startKeptRawEviction(store, keys, { memory: ctx.redisMemory, fraction: config.rawRetentionMemory, logger });
+    ctx.onStop(async () => stopEviction());
   }
   logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
 }

@@ -1,0 +1,45 @@
+/**
+ * Acting on logged messages, as the API, the CLI and the console do, written once: a redeliver
+ * of a message's every delivery, and marking a delivery `replayed` once a new one was made of it
+ * (a redeliver here, a dead-letter replay in dead-letter-admin.ts).
+ */
+import type { Redis } from 'ioredis';
+import { MxhookError } from '../domain/errors.ts';
+import type { AcceptMessage } from '../domain/message.ts';
+import { redeliver } from '../queue/redeliver.ts';
+import type { KeySpace } from '../store/keys.ts';
+import { getLoggedMessage, logDeliveryState } from '../store/message-log.ts';
+
+export interface Redelivered {
+  readonly delivery_id: string;
+  readonly new_delivery_id: string;
+}
+
+const messageOf = (deliveryId: string) => deliveryId.replace(/\.\d+$/, '');
+
+/**
+ * Records that `deliveryId` was delivered again as `replayedAs`. A message the log no longer holds
+ * (or a log that is off) has nothing to mark; the write is otherwise the log's guarded one.
+ */
+export async function markReplayed(redis: Redis, keys: KeySpace, deliveryId: string, replayedAs: string): Promise<void> {
+  const message = await getLoggedMessage(redis, keys, messageOf(deliveryId));
+  const delivery = message?.deliveries.find((d) => d.id === deliveryId);
+  if (!message || !delivery) return;
+  const multi = redis.multi();
+  logDeliveryState(multi, keys, delivery.id, delivery.hostname, message.record.receivedAt, { kind: 'replayed', replayedAs });
+  await multi.exec();
+}
+
+/** NOT_FOUND (field `id`) when the message is not logged or its raw bytes are no longer kept. */
+export async function redeliverLogged(redis: Redis, keys: KeySpace, accept: AcceptMessage, id: string): Promise<Redelivered[]> {
+  const message = await getLoggedMessage(redis, keys, id);
+  if (!message) throw new MxhookError('NOT_FOUND', { fieldErrors: [{ field: 'id', message: `no logged message ${id}` }] });
+  const redelivered: Redelivered[] = [];
+  for (const d of message.deliveries) {
+    const next = await redeliver(redis, keys, accept, { messageId: id, deliveryId: d.id, hostname: d.hostname });
+    if (!next) throw new MxhookError('NOT_FOUND', { fieldErrors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
+    await markReplayed(redis, keys, d.id, next);
+    redelivered.push({ delivery_id: d.id, new_delivery_id: next });
+  }
+  return redelivered;
+}
