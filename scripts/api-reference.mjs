@@ -21,6 +21,7 @@ export async function openApiDocument() {
   const unused = new Proxy({}, { get: () => { throw new Error('not used to build the document'); } });
   const app = await buildApiApp({
     redis, keys, secrets: createSigningSecrets(redis, keys), routes: createRouteAdmin(redis, keys), deadLetters: unused, messages: { accept: async () => { throw new Error('not used to build the document'); }, preview: async () => ({}), testMail: async () => '' },
+    extractAttachment: async () => undefined,
     ecdsaPublicKey: async () => '', apiKeyHash: Buffer.alloc(32), logger: pino({ level: 'silent' }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
   });

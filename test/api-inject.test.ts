@@ -60,6 +60,7 @@ describe('/openapi.json', () => {
       `GET ${BASE}/messages`, `GET ${BASE}/messages/{id}`, `GET ${BASE}/messages/{id}/raw`, `GET ${BASE}/messages/{id}/preview`, `POST ${BASE}/messages/{id}/redeliver`, `GET ${BASE}/events`,
       `GET ${BASE}/overview`,
       `GET ${E}`, `POST ${E}`, `GET ${E}/{id}`, `PATCH ${E}/{id}`, `DELETE ${E}/{id}`,
+      `GET ${BASE}/attachments/{token}`,
     ].sort());
     // The request schemas are the ones that validate: the create body requires hostname and url.
     expect(doc.paths[S].post.requestBody.content['application/json'].schema.required).toEqual(['hostname', 'url']);

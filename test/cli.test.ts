@@ -94,6 +94,14 @@ describe('mxhook start (all in one, managed redis-server)', () => {
     expect((await run(['routes', 'add', 'cli.example.com', receiver.url], env)).code).toBe(1);
     expect((await run(['routes', 'add', 'bad.example.com', 'ftp://x'], env)).stderr).toContain('url must use http or https');
     expect((await run(['routes', 'list'], env)).stdout).toContain(`cli.example.com\t${receiver.url}\tparsed`);
+    // Address rules: appended in order, shown, refused precisely, removed.
+    expect((await run(['routes', 'rule', 'add', 'cli.example.com', 'reply+*', receiver.url], env)).stdout).toContain('added rule 1 of cli.example.com: reply+* -> ');
+    expect((await run(['routes', 'rule', 'add', 'cli.example.com', 'noreply', '--drop'], env)).code).toBe(0);
+    const badRule = await run(['routes', 'rule', 'add', 'cli.example.com', 'no*reply', receiver.url], env);
+    expect([badRule.code, badRule.stderr]).toEqual([2, expect.stringContaining('address_rules[2].match: invalid match pattern')]);
+    expect((await run(['routes', 'rules', 'cli.example.com'], env)).stdout).toBe(`1\treply+*\tdeliver\t${receiver.url}\n2\tnoreply\tdrop\n`);
+    expect((await run(['routes', 'list'], env)).stdout).toContain('\t2 address rules');
+    expect((await run(['routes', 'rule', 'rm', 'cli.example.com', 'noreply'], env)).stdout).toContain('removed rule noreply');
 
     // The generated key works against the API.
     const res = await fetch(`http://127.0.0.1:${first.apiPort}/v3/user/webhooks/parse/settings/cli.example.com`, { headers: { authorization: `Bearer ${key}` } });

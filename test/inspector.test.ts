@@ -50,6 +50,17 @@ describe('inspector', () => {
     expect(result[0].fields.find((f: { name: string }) => f.name === 'subject').value).toBe('Look');
   });
 
+  it('keeps a JSON POST too (routes add --inspect --json): fields as text, attachments as files', async () => {
+    await cli('routes', 'add', 'json.try.test', '--inspect', '--json');
+    const pdf = Buffer.from('%PDF-1.4 json');
+    await sendMail(mx.smtpPort!, { from: 'ann@sender.test', to: 'hello@json.try.test', subject: 'As JSON', text: 'json body', attachments: [{ filename: 'b.pdf', content: pdf, contentType: 'application/pdf' }] });
+    const { stdout } = await cli('inspect', 'json.try.test', '--wait');
+    expect(stdout).toMatch(/signature valid\)$/m);
+    expect(stdout).toMatch(/^ {2}subject +As JSON$/m);
+    expect(stdout).toMatch(/^ {2}envelope +\{"to":\["hello@json\.try\.test"\]/m);
+    expect(stdout).toMatch(new RegExp(`^ {2}attachment1 +file b\\.pdf \\(application/pdf, ${pdf.length} bytes, sha256 `, 'm'));
+  });
+
   it('says when a route does not go to the inspector, or has no POST yet', async () => {
     await mx.addRoute('app.test', 'http://127.0.0.1:9/inbound');
     await expect(cli('inspect', 'app.test')).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('not to the inspector') });

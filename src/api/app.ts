@@ -21,6 +21,7 @@ import { checkConsoleSession, registerConsoleRoutes } from './console.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
 import { registerEventSettingsRoutes } from './event-settings.ts';
 import type { EventDestinationAdmin } from '../services/event-destination-admin.ts';
+import { registerAttachmentRoutes, type ExtractAttachment } from './attachments.ts';
 import { messagesApi, type MessagesApiOptions } from './messages.ts';
 import { registerOverviewRoute } from './overview.ts';
 import type { QueueCounts } from '../services/overview.ts';
@@ -64,6 +65,8 @@ export interface ApiDependencies {
   };
   /** Event-webhook destinations (services/event-destination-admin.ts); absent: not served. */
   readonly eventDestinations?: EventDestinationAdmin;
+  /** Attachment download links of JSON POSTs (api/attachments.ts); absent: not served. */
+  readonly extractAttachment?: ExtractAttachment;
   /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
   readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
 }
@@ -154,6 +157,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
   if (deps.eventDestinations) registerEventSettingsRoutes(app, deps.eventDestinations);
   registerStatsRoutes(app, deps);
   await registerInspectRoutes(app, deps);
+  if (deps.extractAttachment) registerAttachmentRoutes(app, { redis: deps.redis, keys: deps.keys, extract: deps.extractAttachment });
   if (deps.messages?.testMail) {
     const testMail = deps.messages.testMail;
     app.post<{ Params: { hostname: string } }>(`${API_BASE}/settings/:hostname/test`, {

@@ -85,6 +85,8 @@ function view(message: LoggedMessage) {
     deliveries: message.deliveries.map((d) => ({
       id: d.id, hostname: d.hostname, state: d.state, updated_at: new Date(d.updatedAt).toISOString(),
       next_attempt_at: d.nextAttemptAt ? new Date(d.nextAttemptAt).toISOString() : null, replayed_as: d.replayedAs ?? null,
+      // Set when an address rule made the delivery: its own destination and recipients.
+      ...(d.rule !== undefined ? { rule: d.rule, url: d.url ?? null, recipients: d.recipients ?? [], mailbox_hash: d.mailboxHash ?? null } : {}),
       attempts: d.attempts.map((a) => ({
         at: new Date(a.at).toISOString(), duration_ms: a.durationMs, outcome: a.outcome, status: a.status ?? null,
         error: a.error ?? null, response: a.response ?? null, bytes_sent: a.bytesSent,

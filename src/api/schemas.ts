@@ -22,6 +22,21 @@ const customArgs = {
   description: 'mxhook extension: a flat map of strings echoed on every event-webhook event of this route (never in the parsed POST); null removes it.',
 } as const;
 
+const addressRule = {
+  type: 'object',
+  properties: {
+    match: { type: 'string', description: 'A local part: exact ("support"), prefix ("support-*") or plus tag ("reply+*", posted as mailbox_hash).' },
+    url: { type: 'string', description: 'Where this rule\'s deliveries POST (deliver rules only); checked like the route\'s url.' },
+    action: { type: 'string', description: '"deliver" (the default) or "drop" (refused at RCPT with 550 5.1.1).' },
+  },
+} as const;
+
+/** Checked by domain/address-rules.ts, which names the rule and field at fault. */
+const addressRules = {
+  type: ['array', 'null'], items: addressRule,
+  description: 'mxhook extension: ordered rules by recipient local part, first match wins; the url is the fallback (null or [] removes them).',
+} as const;
+
 const settingFields = {
   hostname: {
     type: 'string', minLength: 1, maxLength: 253, pattern: '^[^\\s/:@?#\\\\]+$',
@@ -36,6 +51,12 @@ const settingFields = {
   sendgrid_signature: { type: 'boolean', description: 'mxhook extension: also sign with SendGrid\'s ECDSA scheme.' },
   retry_policy: retryPolicy,
   custom_args: customArgs,
+  address_rules: addressRules,
+  payload_format: { type: 'string', description: 'mxhook extension: "multipart" (the default, SendGrid\'s) or "json" (application/json, docs/payload.schema.json).' },
+  json_attachment_max: {
+    type: ['integer', 'string', 'null'],
+    description: 'mxhook extension: attachments of JSON POSTs over this size (bytes, or e.g. "10MB"; default 10MB) are left out and listed with a download link.',
+  },
 } as const;
 
 export const createSettingBody = {
@@ -54,6 +75,8 @@ export const parseSetting = {
     sendgrid_signature: { type: 'boolean' },
     retry_policy: { type: 'object', additionalProperties: false, properties: retryPolicy.properties },
     custom_args: { type: 'object', additionalProperties: { type: 'string' } },
+    address_rules: { type: 'array', items: addressRule },
+    payload_format: { type: 'string', enum: ['json'] }, json_attachment_max: { type: 'integer' },
   },
 } as const;
 
@@ -147,7 +170,8 @@ export const deadLetter = {
     deliveryId: { type: 'string' }, messageId: { type: 'string' }, hostname: { type: 'string' },
     reason: { type: 'string', description: 'The HTTP status or error, and at most a short labelled excerpt of the app\'s answer.' },
     diedAt: { type: 'string' }, receivedAt: { type: 'string' }, mailFrom: { type: 'string' },
-    recipients: { type: 'array', items: { type: 'string' } }, attempts: { type: 'array', items: attempt },
+    recipients: { type: 'array', items: { type: 'string' }, description: 'This delivery\'s recipients.' },
+    rule: { type: 'string', description: 'The address rule (its match pattern) that made this delivery, when one did.' }, attempts: { type: 'array', items: attempt },
   },
 } as const;
 

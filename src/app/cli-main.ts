@@ -16,10 +16,13 @@ const USAGE = `mxhook: a self-hosted, SendGrid-compatible Inbound Parse receiver
 Usage:
   mxhook start                 SMTP listener, HTTP API and delivery workers in one process
   mxhook smtp | worker | api   one role only, against a shared REDIS_URL (scale-out)
-  mxhook routes add HOSTNAME URL [--raw] [--spam-check]
+  mxhook routes add HOSTNAME URL [--raw] [--spam-check] [--json]   --json: POST application/json (docs/payload.md)
   mxhook routes add HOSTNAME --inspect   POST to the built-in inspector, to try mxhook without an app
   mxhook routes list
   mxhook routes rm HOSTNAME
+  mxhook routes rules HOSTNAME           a route's address rules, in the order they are tried
+  mxhook routes rule add HOSTNAME MATCH URL | --drop   e.g. support, support-*, reply+* (see docs/payload.md)
+  mxhook routes rule rm HOSTNAME MATCH
   mxhook inspect HOSTNAME [--wait] [--full]   the last POSTs the inspector kept, field by field
   mxhook dead list [HOSTNAME]            dead letters, newest first
   mxhook dead show ID                    why it failed, every attempt
@@ -40,7 +43,7 @@ ${describeSettings()}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: { config: Config; rest: string[] };
-  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--limit', '--cursor']);
+  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--limit', '--cursor', '--drop', '--json']);
   try {
     parsed = loadConfig(argv, process.env, commandFlags);
   } catch (err) {

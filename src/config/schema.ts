@@ -161,6 +161,12 @@ export const settingsSchema = {
     description: 'Longest wait between two tries of an event-webhook batch (the waits double from 1 s up to it).' }),
   eventWebhookBacklog: setting({ env: 'MXHOOK_EVENT_WEBHOOK_BACKLOG', flag: '--event-webhook-backlog', default: '100000', parse: parsePositiveInt,
     description: 'Most events waiting to be sent per event destination; past it the oldest batches are dropped first (counted in /metrics, logged).' }),
+  publicUrl: setting({ env: 'MXHOOK_PUBLIC_URL', flag: '--public-url', default: undefined, parse: (v: string) => {
+    if (!/^https?:\/\/[^/?#]+/i.test(v)) throw new Error(`expected an http(s) URL such as https://mx.example.com, got "${v}"`);
+    return v.replace(/\/+$/, '');
+  }, description: 'Base URL at which apps reach this server\'s API, for the attachment download links of JSON POSTs (e.g. https://mx.example.com); unset: the API address this data directory\'s api role listens on.' }),
+  attachmentUrlTtl: setting({ env: 'MXHOOK_ATTACHMENT_URL_TTL', flag: '--attachment-url-ttl', default: '24h', parse: parseDuration,
+    description: 'How long an attachment download link in a JSON POST works. The raw message is kept in Redis that long (it counts against maxmemory).' }),
   logLevel: setting({ env: 'MXHOOK_LOG_LEVEL', flag: '--log-level', default: 'info', parse: (v: string) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new Error(`expected trace, debug, info, warn, error, fatal or silent, got "${v}"`);
     return v;

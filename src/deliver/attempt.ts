@@ -4,6 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Agent } from 'undici';
 import { classifyAttempt, type DeliveryOutcome } from '../domain/outcome.ts';
 import type { ParseSetting } from '../domain/route.ts';
+import { deliveryOf } from '../domain/message.ts';
 import { buildParsedPayload } from '../parse/parsed-payload.ts';
 import type { PayloadPart } from '../parse/payload.ts';
 import type { ParsedFacts } from '../domain/message-log.ts';
@@ -11,7 +12,10 @@ import { buildRawPayload } from '../parse/raw-payload.ts';
 import { removeSpoolDir } from '../parse/spool.ts';
 import type { StoredMessage } from '../store/messages.ts';
 import { postForm, type PostOptions, type PostTarget } from './post.ts';
-import { encodeSigned } from './signing.ts';
+import { encodeSigned, encodeSignedJson } from './signing.ts';
+import { prepareJson, type AttachmentLink } from './encode-json.ts';
+import { DEFAULT_JSON_ATTACHMENT_MAX } from '../domain/route.ts';
+import { messageIdOf } from '../domain/message-log.ts';
 
 export interface AttemptInput {
   readonly route: ParseSetting;
@@ -30,6 +34,8 @@ export interface AttemptContext {
   readonly spoolDir: string;
   /** spam_score/spam_report for routes with spam_check (spam-check.ts); never throws. */
   readonly spamCheck?: (raw: Buffer) => Promise<readonly PayloadPart[]>;
+  /** The download link of an attachment of a JSON POST (keeps the raw message while it works); absent: none can be made. */
+  readonly attachmentLink?: (messageId: string, part: number) => Promise<AttachmentLink>;
 }
 
 const DEFAULT_EXCERPT_CHARS = 100;
@@ -49,12 +55,16 @@ export function withResponseExcerpt(reason: string, body: string | undefined, ch
 /** `bytesSent`: the request body's size (for /metrics), 0 when nothing was sent. */
 export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput): Promise<{ outcome: DeliveryOutcome; status?: number; response?: string; bytesSent: number; parsed?: ParsedFacts }> {
   const { route, message } = input;
+  const delivery = deliveryOf(message.meta, input.deliveryId, route.hostname);
   const context = {
     senderIp: message.meta.clientIp,
     mailFrom: message.meta.mailFrom,
-    recipients: message.meta.recipients[route.hostname] ?? [],
+    // This delivery's recipients: an address rule's delivery carries only the ones it matched.
+    recipients: delivery.recipients,
     auth: message.meta.auth,
   };
+  // Postmark's MailboxHash: the plus tag of a `reply+*` rule (an mxhook extension field).
+  const mailboxHash: PayloadPart[] = delivery.mailboxHash !== undefined ? [{ name: 'mailbox_hash', value: delivery.mailboxHash }] : [];
   const spoolDir = path.join(ctx.spoolDir, `${input.deliveryId}-${input.attempt}-${process.pid}`);
   let spilled = false;
   // spamd (network) runs while the payload is built (CPU); spamCheck never rejects.
@@ -67,9 +77,16 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
       payload = await buildParsedPayload(message.raw, context, { dir: spoolDir, onSpill: () => { spilled = true; } });
     }
     if (spam) payload = { ...payload, parts: [...payload.parts, ...(await spam)] };
-    const { form, headers } = await encodeSigned(payload, { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey }, {
-      webhookId: input.deliveryId, timestampSeconds: Math.floor(Date.now() / 1000),
-    });
+    if (mailboxHash.length) payload = { ...payload, parts: [...payload.parts, ...mailboxHash] };
+    const material = { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey };
+    const ids = { webhookId: input.deliveryId, timestampSeconds: Math.floor(Date.now() / 1000) };
+    const link = ctx.attachmentLink;
+    const { form, headers } = route.payload_format === 'json'
+      ? await encodeSignedJson(await prepareJson(payload, {
+        attachmentMax: route.json_attachment_max ?? DEFAULT_JSON_ATTACHMENT_MAX,
+        link: (part) => (link ? link(messageIdOf(input.deliveryId), part) : Promise.reject(new Error('attachment download links are not available in this process'))),
+      }), material, ids)
+      : await encodeSigned(payload, material, ids);
     const result = await postForm(ctx.agent, input.target, form, {
       ...headers,
       'x-mxhook-delivery-id': input.deliveryId,

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { KeyObject } from 'node:crypto';
 import { afterFailure, afterSuccess, type BreakerState } from '../domain/circuit-breaker.ts';
 import { decideDelivery, fallbackRetryDelay, type DeliveryDecision, type DeliveryFacts, type UnexpectedError } from '../domain/delivery-decision.ts';
-import type { DeliveryJobData } from '../domain/message.ts';
+import { deliveryOf, type DeliveryJobData } from '../domain/message.ts';
+import { ruleUrl } from '../domain/address-rules.ts';
 import type { DeliveryOutcome } from '../domain/outcome.ts';
 import { effectiveRetryPolicy, type ParseSetting } from '../domain/route.ts';
 import { attemptsKey, recordAttempt } from '../store/attempts.ts';
@@ -19,7 +20,7 @@ import { countEnded, markRetrying } from '../store/route-stats.ts';
 import { logDeliveryState, logParsed } from '../store/message-log.ts';
 import { logBreakerChange, logRun, sendToLog } from './run-log.ts';
 import type { AttemptLog, ParsedFacts } from '../domain/message-log.ts';
-import { attemptDelivery } from './attempt.ts';
+import { attemptDelivery, type AttemptContext } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
 import { postTarget, type PostTarget } from './post.ts';
 import { spamCheckFields } from './spam-check.ts';
@@ -66,6 +67,8 @@ export interface DeliveryWorkerOptions {
   readonly metrics?: DeliveryMetrics | undefined;
   /** Record states and attempts in the message log (store/message-log.ts). */
   readonly messageLog?: boolean;
+  /** Download links of large attachments in JSON POSTs (encode-json.ts); absent: JSON POSTs with one fail. */
+  readonly attachmentLink?: AttemptContext['attachmentLink'];
   /** Whether (and how long) a delivered message's raw bytes are kept for the log; asked at each finish. */
   readonly keepRaw?: () => KeepRaw | undefined;
 }
@@ -152,7 +155,8 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   if (route && !error && pending && message) {
     try {
       policy = effectiveRetryPolicy(options.retryPolicy, route.retry_policy);
-      target = postTarget(route.url);
+      // An address rule's delivery goes to the rule's URL (a read of a moved origin costs one more breaker read).
+      target = postTarget(ruleUrl(route.address_rules, deliveryOf(message.meta, deliveryId, hostname).rule, route.url));
       ctx.origins.set(hostname, target.origin);
       breaker = lastOrigin === target.origin && lastBreaker?.ok ? lastBreaker.value : await readBreaker(redis, keys, target.origin);
     } catch (err) {
@@ -179,6 +183,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   try {
     const done = await attemptDelivery({
       agent: options.agent, post: options.post, spoolDir: options.spoolDir, spamCheck: (raw) => spamCheckFields(raw, options.spamd, log()),
+      ...(options.attachmentLink ? { attachmentLink: options.attachmentLink } : {}),
     }, {
       route: route!, target: target!, message: message!, deliveryId, attempt,
       hmacKeys: hmacRead.ok ? hmacRead.value : [],

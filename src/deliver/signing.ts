@@ -3,7 +3,8 @@
  * v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one signature per active secret) and, per
  * route, SendGrid's ECDSA P-256 scheme (signature over timestamp + body).
  */
-import { createHmac, createSign, type KeyObject } from 'node:crypto';
+import { createHmac, createSign, type Hmac, type KeyObject, type Sign } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Payload } from '../parse/payload.ts';
 import { encodeFormBuffer, type BufferedForm } from './encode-buffer.ts';
 import { encodeForm, newBoundary, type EncodedForm } from './encode-form.ts';
@@ -50,9 +51,41 @@ export async function encodeSigned(
     }
     form = encodeForm(payload, boundary);
   }
+  return { form, headers: signatureHeaders(material, ids.webhookId, ts, hmacs, signer) };
+}
+
+/**
+ * A JSON body (encode-json.ts) signed the same way: its pieces are read once to learn its length
+ * and sign it (kept when small), and once more to send it when it is large.
+ */
+export async function encodeSignedJson(
+  pieces: () => AsyncGenerator<Buffer>,
+  material: SigningMaterial,
+  ids: { webhookId: string; timestampSeconds: number },
+): Promise<{ form: EncodedForm | BufferedForm; headers: Record<string, string> }> {
+  const ts = String(ids.timestampSeconds);
+  const hmacs = material.hmacKeys.map((key) => createHmac('sha256', key).update(`${ids.webhookId}.${ts}.`));
+  const signer = material.ecdsaKey ? createSign('sha256').update(ts) : undefined;
+  let kept: Buffer[] | undefined = [];
+  let length = 0;
+  for await (const piece of pieces()) {
+    for (const h of hmacs) h.update(piece);
+    signer?.update(piece);
+    length += piece.length;
+    if (kept && length > BUFFER_LIMIT) kept = undefined;
+    kept?.push(piece);
+  }
+  const contentType = 'application/json';
+  const form: EncodedForm | BufferedForm = kept
+    ? { body: Buffer.concat(kept, length), contentType, contentLength: length }
+    : { body: Readable.from(pieces()), contentType, contentLength: length };
+  return { form, headers: signatureHeaders(material, ids.webhookId, ts, hmacs, signer) };
+}
+
+function signatureHeaders(material: SigningMaterial, webhookId: string, ts: string, hmacs: readonly Hmac[], signer: Sign | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
   if (hmacs.length) {
-    headers['webhook-id'] = ids.webhookId;
+    headers['webhook-id'] = webhookId;
     headers['webhook-timestamp'] = ts;
     headers['webhook-signature'] = hmacs.map((h) => `v1,${h.digest('base64')}`).join(' ');
   }
@@ -60,7 +93,7 @@ export async function encodeSigned(
     headers['x-twilio-email-event-webhook-signature'] = signer.sign({ key: material.ecdsaKey, dsaEncoding: 'der' }).toString('base64');
     headers['x-twilio-email-event-webhook-timestamp'] = ts;
   }
-  return { form, headers };
+  return headers;
 }
 
 /**

@@ -15,6 +15,7 @@ export interface CatalogueEntry {
 export const errorCatalogue = {
   RELAY_DENIED: { smtp: { code: 550, enhanced: '5.7.1' }, message: 'Relay access denied: no parse route for this domain' },
   RESERVED_RECIPIENT: { smtp: { code: 550, enhanced: '5.7.1' }, message: 'This mailbox is reserved and does not accept mail' },
+  RECIPIENT_DROPPED: { smtp: { code: 550, enhanced: '5.1.1' }, message: 'Mailbox unavailable: this address does not accept mail' },
   BAD_RECIPIENT: { smtp: { code: 553, enhanced: '5.1.3' }, message: 'Recipient address is not valid' },
   TOO_MANY_RECIPIENTS: { smtp: { code: 452, enhanced: '4.5.3' }, message: 'Too many recipients for one message' },
   MESSAGE_TOO_BIG: { smtp: { code: 552, enhanced: '5.3.4' }, message: 'Message size exceeds the fixed maximum message size' },
@@ -41,6 +42,9 @@ export const errorCatalogue = {
   CONSOLE_NOT_BUILT: { http: 503, message: 'the console is not built: run npm run build' },
   BAD_FORM: { http: 400, message: 'request body is not multipart/form-data' },
   BODY_TOO_LARGE: { http: 413, message: 'request body is too large' },
+  ATTACHMENT_LINK_INVALID: { http: 403, message: 'not a valid attachment link (altered, or not made by this server)' },
+  ATTACHMENT_LINK_EXPIRED: { http: 410, message: 'this attachment link has expired' },
+  ATTACHMENT_GONE: { http: 404, message: 'the message of this attachment link is no longer kept' },
   VALIDATION_FAILED: { http: 400, message: 'invalid parse setting' },
   DUPLICATE_HOSTNAME: { http: 409, message: 'a parse setting for this hostname already exists' },
   INVALID_EVENT_DESTINATION: { http: 400, message: 'invalid event destination' },

@@ -70,7 +70,7 @@ export interface MessageRecord {
   readonly helo: string;
   /** MAIL FROM; '' for the null sender. */
   readonly mailFrom: string;
-  /** Recipients per parse hostname (one delivery per hostname). */
+  /** Recipients per parse hostname (one delivery per hostname, or per address rule under it: DeliveryLog.rule). */
   readonly recipients: Readonly<Record<string, readonly string[]>>;
   /** Header values as written (encoded-words left encoded; decoded when read). */
   readonly from?: string | undefined;
@@ -107,6 +107,12 @@ export interface AttemptLog {
 export interface DeliveryLog {
   readonly id: string;
   readonly hostname: string;
+  /** Set for a delivery an address rule made: its match pattern, URL (password masked) and recipients. */
+  readonly rule?: string | undefined;
+  readonly url?: string | undefined;
+  readonly recipients?: readonly string[] | undefined;
+  /** The plus tag posted as mailbox_hash. */
+  readonly mailboxHash?: string | undefined;
   readonly state: DeliveryState;
   readonly updatedAt: number;
   /** For `retrying`: when the next attempt is due, ms since the epoch. */

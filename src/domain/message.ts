@@ -31,8 +31,11 @@ export interface IncomingMessage {
   readonly clientIp: string;
   readonly helo: string;
   readonly receivedAt: number;
-  /** One entry per hostname route the message goes to, with that route's recipients. */
-  readonly deliveries: readonly { readonly hostname: string; readonly recipients: readonly string[] }[];
+  /**
+   * One entry per destination: per hostname route, and under it per address rule (and plus tag)
+   * that matched, each with its own recipients. Delivery n is entry n - 1.
+   */
+  readonly deliveries: readonly DeliveryTarget[];
   /** Set when this is a replay of a dead letter: its delivery id (not counted as received again). */
   readonly replayOf?: string;
   /** SPF/DKIM/DMARC/ARC verdicts from SMTP time; absent when the checks are off. */
@@ -65,6 +68,41 @@ export type AcceptMessage = (message: IncomingMessage) => Promise<void>;
 /** Finds the route for a hostname (already normalised); `undefined` when none is registered. */
 export type LookupRoute = (hostname: string) => Promise<ParseSetting | undefined>;
 
+/** One delivery of a message: the route, the recipients it carries and the address rule that made it. */
+export interface DeliveryTarget {
+  readonly hostname: string;
+  readonly recipients: readonly string[];
+  /** The address rule's match pattern (address-rules.ts); absent: the hostname's url. */
+  readonly rule?: string | undefined;
+  /** The plus tag of a `reply+*` rule, posted as `mailbox_hash`. */
+  readonly mailboxHash?: string | undefined;
+  /** The rule's URL at accept time (password masked), for the message log. */
+  readonly url?: string | undefined;
+}
+
+/**
+ * The delivery `deliveryId` of a stored message: its own entry when the message has rule
+ * deliveries, else the hostname's recipients (one delivery per hostname, as before rules).
+ */
+export function deliveryOf(meta: StoredMessageMeta, deliveryId: string, hostname: string): DeliveryTarget {
+  const n = Number(deliveryId.slice(deliveryId.lastIndexOf('.') + 1));
+  const own = meta.deliveries?.[n - 1];
+  if (own && own.hostname === hostname) return own;
+  return { hostname, recipients: meta.recipients[hostname] ?? [] };
+}
+
+/** Recipients per hostname of a message's deliveries (several deliveries may share a hostname). */
+export function recipientsByHostname(deliveries: readonly DeliveryTarget[]): Record<string, string[]> {
+  const all: Record<string, string[]> = {};
+  for (const d of deliveries) (all[d.hostname] ??= []).push(...d.recipients);
+  return all;
+}
+
+/** The deliveries as kept in the message's meta: only when a rule made one (else the per-hostname shape says it all). */
+export function ruleDeliveries(deliveries: readonly DeliveryTarget[]): { deliveries?: readonly DeliveryTarget[] } {
+  return deliveries.some((d) => d.rule !== undefined) ? { deliveries } : {};
+}
+
 /** A BullMQ delivery job's data: ids only, never the message. */
 export interface DeliveryJobData {
   readonly messageId: string;
@@ -80,6 +118,8 @@ export interface StoredMessageMeta {
   readonly size: number;
   /** Recipients per hostname. */
   readonly recipients: Readonly<Record<string, readonly string[]>>;
+  /** Each delivery's own target, when address rules split the message (see deliveryOf). */
+  readonly deliveries?: readonly DeliveryTarget[];
   /** Delivery id of the dead letter this message replays. */
   readonly replayOf?: string;
   /** SPF/DKIM/DMARC/ARC verdicts from SMTP time; absent when the checks are off. */

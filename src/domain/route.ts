@@ -1,10 +1,11 @@
 /** A parse route (SendGrid's ParseSetting) and the rules for creating and changing one. Pure. */
 import { normalizeHostname } from './address.ts';
+import { checkAddressRules, type AddressRule } from './address-rules.ts';
 import { refusedLiteralHost } from './destination-policy.ts';
 import { checkCustomArgs } from './event-webhook.ts';
 import type { FieldError } from './errors.ts';
 import type { RetryPolicy } from './retry-policy.ts';
-import { parseDuration, parseDurationRange } from '../config/units.ts';
+import { parseDuration, parseDurationRange, parseSize } from '../config/units.ts';
 
 /** Per-route override of the retry schedule (mxhook extension), written like the settings. */
 export interface RetryPolicySetting {
@@ -29,9 +30,18 @@ export interface ParseSetting {
   readonly retry_policy?: RetryPolicySetting;
   /** mxhook extension: echoed on every event webhook event of this route, never in the parsed POST. */
   readonly custom_args?: Readonly<Record<string, string>>;
+  /** mxhook extension: recipients by local part to their own URL, or refused (address-rules.ts). */
+  readonly address_rules?: readonly AddressRule[];
+  /** mxhook extension: `json` posts application/json (encode-json.ts); absent: multipart. */
+  readonly payload_format?: 'json';
+  /** mxhook extension: attachments over this many bytes are links in JSON POSTs, not content. Default 10 MB. */
+  readonly json_attachment_max?: number;
 }
 
-const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy', 'custom_args']);
+/** Attachments of JSON POSTs up to this size are sent inline, by default. */
+export const DEFAULT_JSON_ATTACHMENT_MAX = 10 * 1024 * 1024;
+
+const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy', 'custom_args', 'address_rules', 'payload_format', 'json_attachment_max']);
 
 /**
  * Validates a create (`existing` undefined) or a patch (`existing` set) of a parse setting.
@@ -87,6 +97,23 @@ export function validateParseSetting(
     if (typeof checked === 'string') errors.push({ field: 'custom_args', message: checked });
     else customArgs = checked;
   }
+  let addressRules = existing?.address_rules;
+  if (body.address_rules !== undefined) {
+    const checked = checkAddressRules(body.address_rules, checkUrl);
+    if ('errors' in checked) errors.push(...checked.errors);
+    else addressRules = checked.rules;
+  }
+  let payloadFormat = existing?.payload_format;
+  if (body.payload_format !== undefined) {
+    if (body.payload_format !== 'json' && body.payload_format !== 'multipart') errors.push({ field: 'payload_format', message: 'payload_format must be "multipart" or "json"' });
+    else payloadFormat = body.payload_format === 'json' ? 'json' : undefined;
+  }
+  let jsonAttachmentMax = existing?.json_attachment_max;
+  if (body.json_attachment_max !== undefined) {
+    const checked = checkSize(body.json_attachment_max);
+    if (typeof checked === 'string') errors.push({ field: 'json_attachment_max', message: checked });
+    else jsonAttachmentMax = checked;
+  }
   if (errors.length) return { errors };
   const { sendgrid_signature, ...sendgridFlags } = flags;
   return {
@@ -96,6 +123,9 @@ export function validateParseSetting(
       ...(sendgrid_signature ? { sendgrid_signature } : {}),
       ...(retryPolicy && Object.keys(retryPolicy).length ? { retry_policy: retryPolicy } : {}),
       ...(customArgs && Object.keys(customArgs).length ? { custom_args: customArgs } : {}),
+      ...(addressRules?.length ? { address_rules: addressRules } : {}),
+      ...(payloadFormat ? { payload_format: payloadFormat } : {}),
+      ...(jsonAttachmentMax !== undefined ? { json_attachment_max: jsonAttachmentMax } : {}),
     },
   };
 }
@@ -112,6 +142,22 @@ function checkUrl(value: unknown): string | undefined {
   const refused = refusedLiteralHost(parsed.hostname);
   if (refused) return `url points at a ${refused} address, which is never allowed`;
   return undefined;
+}
+
+/** Bytes, as a number or a size such as "10MB"; null removes the override. */
+function checkSize(value: unknown): number | undefined | string {
+  if (value === null) return undefined;
+  const problem = 'json_attachment_max must be a number of bytes or a size such as "10MB", at most 1GB';
+  let bytes: number;
+  if (typeof value === 'number') bytes = value;
+  else if (typeof value === 'string') {
+    try {
+      bytes = parseSize(value);
+    } catch {
+      return problem;
+    }
+  } else return problem;
+  return Number.isInteger(bytes) && bytes >= 0 && bytes <= 1024 ** 3 ? bytes : problem;
 }
 
 /** A zero interval would hammer the app with no wait for the whole fast phase. */

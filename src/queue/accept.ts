@@ -9,7 +9,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MxhookError } from '../domain/errors.ts';
-import type { AcceptMessage, DeliveryJobData, IncomingMessage } from '../domain/message.ts';
+import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type IncomingMessage } from '../domain/message.ts';
 import { forgetIncoming, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { forgetLogged, logAccepted, type MessageLogOptions } from '../store/message-log.ts';
@@ -94,10 +94,10 @@ async function logAcceptedMessage(redis: Redis, keys: KeySpace, log: MessageLogO
   const pipe = redis.pipeline();
   logAccepted(pipe, keys, log, {
     id: message.id, receivedAt: message.receivedAt, clientIp: message.clientIp, helo: message.helo, mailFrom: message.mailFrom,
-    recipients: Object.fromEntries(message.deliveries.map((d) => [d.hostname, d.recipients])),
+    recipients: recipientsByHostname(message.deliveries),
     size: (message.staged ?? 0) + message.raw.length, ...headerSummary(head), auth: authSummary(message.auth),
     ...(message.replayOf ? { replayOf: message.replayOf } : {}),
-  });
+  }, message.deliveries);
   pipe.exec().catch(() => {});
 }
 

@@ -5,7 +5,7 @@
  * message whose raw bytes are still kept, not only dead letters.
  */
 import type { Redis } from 'ioredis';
-import { newMessageId, type AcceptMessage, type StoredMessageMeta } from '../domain/message.ts';
+import { deliveryOf, newMessageId, type AcceptMessage, type StoredMessageMeta } from '../domain/message.ts';
 import { loadDeadLetterMessage } from '../store/dead-letters.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { loadMessage } from '../store/messages.ts';
@@ -32,7 +32,8 @@ export async function redeliver(
   await accept({
     id, raw: kept.raw, mailFrom: kept.meta.mailFrom, clientIp: kept.meta.clientIp, helo: kept.meta.helo,
     receivedAt: Date.now(),
-    deliveries: [{ hostname: old.hostname, recipients: kept.meta.recipients[old.hostname] ?? [] }],
+    // The same delivery again: an address rule's keeps its rule and recipients.
+    deliveries: [deliveryOf(kept.meta, old.deliveryId, old.hostname)],
     replayOf: old.deliveryId,
     ...(kept.meta.auth ? { auth: kept.meta.auth } : {}),
   });

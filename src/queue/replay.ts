@@ -17,7 +17,8 @@ export async function replayDeadLetter(redis: Redis, keys: KeySpace, accept: Acc
     id, raw: dead.raw, mailFrom: dead.meta.mailFrom, clientIp: dead.meta.clientIp, helo: dead.meta.helo,
     // A fresh retry window: the replay gets the whole schedule again.
     receivedAt: Date.now(),
-    deliveries: [{ hostname: dead.hostname, recipients: dead.meta.recipients[dead.hostname] ?? [] }],
+    // The same delivery again: an address rule's keeps its rule and recipients.
+    deliveries: [dead.delivery],
     replayOf: deadId,
     // The verdicts of the original SMTP session (DNS today may say otherwise).
     ...(dead.meta.auth ? { auth: dead.meta.auth } : {}),

@@ -74,8 +74,9 @@ export function createInspector(redis: Redis, keys: KeySpace, secrets: SigningSe
   };
 }
 
-/** multipart/form-data read with the platform's own parser (fetch's Response.formData). */
+/** multipart/form-data read with the platform's own parser (fetch's Response.formData); a JSON POST (payload_format json) with JSON.parse. */
 async function parseForm(contentType: string, body: Buffer): Promise<{ fields: InspectedField[]; files: InspectedFile[] }> {
+  if (/^application\/json\b/i.test(contentType)) return parseJsonPost(body);
   const form = await new Response(new Uint8Array(body), { headers: { 'content-type': contentType } }).formData();
   const fields: InspectedField[] = [];
   const files: InspectedFile[] = [];
@@ -86,6 +87,30 @@ async function parseForm(contentType: string, body: Buffer): Promise<{ fields: I
       const bytes = Buffer.from(await value.arrayBuffer());
       files.push({ field: name, filename: value.name, type: value.type, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
     }
+  }
+  return { fields, files };
+}
+
+/** A JSON POST's fields as text (objects as JSON), its `attachmentN` objects as files (a linked one as a field with its link). */
+function parseJsonPost(body: Buffer): { fields: InspectedField[]; files: InspectedFile[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new TypeError(`not JSON either: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError('a JSON POST is an object');
+  const fields: InspectedField[] = [];
+  const files: InspectedFile[] = [];
+  for (const [name, value] of Object.entries(parsed)) {
+    const file = /^attachment\d+$/.test(name) && typeof value === 'object' && value !== null ? value as Record<string, unknown> : undefined;
+    if (file && typeof file.content === 'string') {
+      const bytes = Buffer.from(file.content, 'base64');
+      files.push({ field: name, filename: String(file.filename ?? ''), type: String(file.type ?? ''), size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      continue;
+    }
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    fields.push(text.length > INSPECT_VALUE_LIMIT ? { name, value: text.slice(0, INSPECT_VALUE_LIMIT), truncated: true } : { name, value: text });
   }
   return { fields, files };
 }

@@ -36,7 +36,20 @@ export interface RouteAdmin {
 /** The answer's view of a route: never a password (an API key reads it, not the app's owner). */
 export function maskedSetting(setting: ParseSetting): ParseSetting {
   const url = maskUrlPassword(setting.url);
-  return url === setting.url ? setting : { ...setting, url };
+  const rules = setting.address_rules?.map((r) => (r.url && maskUrlPassword(r.url) !== r.url ? { ...r, url: maskUrlPassword(r.url) } : r));
+  return url === setting.url && !rules?.some((r, i) => r !== setting.address_rules![i]) ? setting : { ...setting, url, ...(rules ? { address_rules: rules } : {}) };
+}
+
+/** A rule sent back with its masked URL (a GET, edited, PATCHed) keeps the stored URL's password. */
+function unmaskRuleUrls(body: Record<string, unknown>, existing: ParseSetting): void {
+  if (!Array.isArray(body.address_rules) || !existing.address_rules) return;
+  const stored = new Map(existing.address_rules.filter((r) => r.url).map((r) => [maskUrlPassword(r.url!), r.url!]));
+  body.address_rules = body.address_rules.map((rule: unknown) => {
+    if (typeof rule !== 'object' || rule === null) return rule;
+    const url = (rule as Record<string, unknown>).url;
+    const original = typeof url === 'string' ? stored.get(url) : undefined;
+    return original && original !== url ? { ...rule, url: original } : rule;
+  });
 }
 
 export function createRouteAdmin(
@@ -78,6 +91,7 @@ export function createRouteAdmin(
       if (body && typeof body === 'object' && 'url' in body && body.url !== existing.url && body.url === maskUrlPassword(existing.url)) {
         (body as Record<string, unknown>).url = existing.url;
       }
+      if (body && typeof body === 'object') unmaskRuleUrls(body as Record<string, unknown>, existing);
       const setting = validated(body, existing);
       if (!(await registry.replace(setting))) throw new MxhookError('NOT_FOUND', { message: `no parse setting for ${hostname}` });
       return maskedSetting(setting);

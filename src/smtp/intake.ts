@@ -5,9 +5,11 @@
 import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import { isReservedLocalPart, splitAddress } from '../domain/address.ts';
+import { routeRecipient, ruleUrl } from '../domain/address-rules.ts';
+import { maskUrlPassword } from '../config/redact.ts';
 import { MxhookError, smtpReplyFor, type ErrorCode } from '../domain/errors.ts';
 import { Readable } from 'node:stream';
-import { newMessageId, type AcceptMessage, type LookupRoute, type StageMessage } from '../domain/message.ts';
+import { newMessageId, type AcceptMessage, type DeliveryTarget, type LookupRoute, type StageMessage } from '../domain/message.ts';
 import type { SmtpMetrics } from '../domain/metrics.ts';
 import { buildReceivedHeader } from '../domain/received.ts';
 import { allowExplicitEnhancedCodes } from './enhanced-codes.ts';
@@ -78,8 +80,11 @@ const APPEND_EVERY = 256 * 1024;
 
 /** Per-session state smtp-server lets us hang on the session object. */
 interface SessionState {
-  /** Normalised hostname -> recipients accepted for it, in RCPT order. */
-  byHostname: Map<string, string[]>;
+  /**
+   * One delivery per hostname, and per address rule (and plus tag) under it, keyed by those
+   * three; each with the recipients accepted for it, in RCPT order.
+   */
+  byHostname: Map<string, DeliveryTarget & { recipients: string[] }>;
 }
 
 export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
@@ -148,7 +153,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
       const s = stateOf(session);
-      const accepted = [...s.byHostname.values()].reduce((n, list) => n + list.length, 0);
+      const accepted = [...s.byHostname.values()].reduce((n, d) => n + d.recipients.length, 0);
       if (accepted >= options.maxRecipients) return callback(reject('TOO_MANY_RECIPIENTS'));
       if (options.isStoreFull?.()) return callback(reject('STORE_FULL'));
       const parts = splitAddress(address.address);
@@ -163,9 +168,21 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
             logger.info({ event: 'smtp_rcpt_rejected', session: session.id, ip: session.remoteAddress, rcpt: address.address, code: 'RELAY_DENIED' });
             return callback(reject('RELAY_DENIED', undefined, parts.hostname));
           }
-          const list = s.byHostname.get(route.hostname) ?? [];
-          list.push(address.address);
-          s.byHostname.set(route.hostname, list);
+          const routing = routeRecipient(route.address_rules, parts.local);
+          if (routing.kind === 'drop') {
+            logger.info({ event: 'smtp_rcpt_rejected', session: session.id, ip: session.remoteAddress, rcpt: address.address, code: 'RECIPIENT_DROPPED', rule: routing.rule });
+            return callback(reject('RECIPIENT_DROPPED'));
+          }
+          const key = `${route.hostname}\n${routing.rule ?? ''}\n${routing.mailboxHash ?? ''}`;
+          let delivery = s.byHostname.get(key);
+          if (!delivery) {
+            delivery = routing.rule === undefined ? { hostname: route.hostname, recipients: [] } : {
+              hostname: route.hostname, recipients: [], rule: routing.rule, url: maskUrlPassword(ruleUrl(route.address_rules, routing.rule, route.url)),
+              ...(routing.mailboxHash !== undefined ? { mailboxHash: routing.mailboxHash } : {}),
+            };
+            s.byHostname.set(key, delivery);
+          }
+          delivery.recipients.push(address.address);
           callback();
         },
         (err: unknown) => {
@@ -225,7 +242,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
           .then(() => (options.auth ? checkAuthentication({ message: body, ...envelope }, options.auth) : undefined))
           .then((auth) => options.acceptMessage({
             id, raw, ...envelope, receivedAt: started, ...(stage ? { staged: data.staged } : {}),
-            deliveries: [...s.byHostname].map(([hostname, rcpts]) => ({ hostname, recipients: rcpts })),
+            deliveries: [...s.byHostname.values()],
             ...(auth ? { auth } : {}),
           }).then(() => auth))
           .then(

@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { MxhookError } from '../domain/errors.ts';
-import { isDeliveryId, type StoredMessageMeta } from '../domain/message.ts';
+import { deliveryOf, isDeliveryId, type DeliveryTarget, type StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { attemptsKey, readAttempts, type AttemptRecord } from './attempts.ts';
 import { execOrThrow } from './messages.ts';
@@ -19,6 +19,8 @@ export interface DeadLetter {
   readonly receivedAt: string;
   readonly mailFrom: string;
   readonly recipients: readonly string[];
+  /** The address rule that made the delivery (its match pattern), when one did. */
+  readonly rule?: string;
   readonly attempts: readonly AttemptRecord[];
 }
 
@@ -76,12 +78,14 @@ export async function deadLetterDelivery(
 ): Promise<'dead-lettered' | 'already-finished'> {
   const { deliveryId, messageId, meta, hostname } = input;
   const ttl = Math.ceil(input.retentionMs / 1000);
+  const delivery = deliveryOf(meta, deliveryId, hostname);
   const record = {
     deliveryId, messageId, hostname, reason: input.reason,
     diedAt: new Date(input.now).toISOString(),
     receivedAt: new Date(meta.receivedAt).toISOString(),
     mailFrom: meta.mailFrom,
-    recipients: JSON.stringify(meta.recipients[hostname] ?? []),
+    recipients: JSON.stringify(delivery.recipients),
+    ...(delivery.rule !== undefined ? { rule: delivery.rule } : {}),
     [metaField]: JSON.stringify(meta),
   };
   const done = await redis.eval(DEAD_LETTER_SCRIPT, 10,
@@ -108,12 +112,13 @@ export async function getDeadLetter(redis: Redis, keys: KeySpace, deliveryId: st
     receivedAt: record.receivedAt,
     mailFrom: record.mailFrom,
     recipients: JSON.parse(record.recipients) as string[],
+    ...(record.rule !== undefined ? { rule: record.rule } : {}),
     attempts: await readAttempts(redis, `${keys.deadLetter(deliveryId)}:attempts`),
   };
 }
 
 /** What a replay needs: the kept raw message and its original envelope. */
-export async function loadDeadLetterMessage(redis: Redis, keys: KeySpace, deliveryId: string): Promise<{ raw: Buffer; meta: StoredMessageMeta; hostname: string } | undefined> {
+export async function loadDeadLetterMessage(redis: Redis, keys: KeySpace, deliveryId: string): Promise<{ raw: Buffer; meta: StoredMessageMeta; hostname: string; delivery: DeliveryTarget } | undefined> {
   checkedId(deliveryId);
   const [raw, meta, hostname] = await Promise.all([
     redis.getBuffer(keys.deadLetterRaw(deliveryId)),
@@ -121,7 +126,8 @@ export async function loadDeadLetterMessage(redis: Redis, keys: KeySpace, delive
     redis.hget(keys.deadLetter(deliveryId), 'hostname'),
   ]);
   if (!raw || !meta || !hostname) return undefined;
-  return { raw, meta: JSON.parse(meta) as StoredMessageMeta, hostname };
+  const parsed = JSON.parse(meta) as StoredMessageMeta;
+  return { raw, meta: parsed, hostname, delivery: deliveryOf(parsed, deliveryId, hostname) };
 }
 
 /** Newest first, optionally for one hostname. Index entries whose record expired are pruned. */

@@ -6,7 +6,7 @@
  * in (queue/accept.ts), and a sweep removes what an accept left half done (queue/accept-sweep.ts).
  */
 import type { Redis } from 'ioredis';
-import type { IncomingMessage, StoredMessageMeta } from '../domain/message.ts';
+import { recipientsByHostname, ruleDeliveries, type IncomingMessage, type StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { routeStatsKey } from './route-stats.ts';
 
@@ -41,8 +41,12 @@ for i = 1, n do redis.call('SADD', KEYS[3], ARGV[8 + i]) end
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6] .. ':' .. n)
 if ARGV[7] == '1' then
+  local counted = {}
   for i = 1, n do
-    redis.call('HINCRBY', KEYS[6], ARGV[8 + n + i], 1)
+    -- SendGrid's daily stats count messages per hostname (address rules may make several deliveries there);
+    -- a route's own counters count deliveries, as its delivered and dead counters do.
+    if not counted[ARGV[8 + n + i]] then redis.call('HINCRBY', KEYS[6], ARGV[8 + n + i], 1) end
+    counted[ARGV[8 + n + i]] = true
     redis.call('HINCRBY', KEYS[6 + i], 'received', 1)
   end
   redis.call('EXPIRE', KEYS[6], tonumber(ARGV[8]))
@@ -63,7 +67,8 @@ export function metaOf(message: IncomingMessage): StoredMessageMeta {
     helo: message.helo,
     receivedAt: message.receivedAt,
     size: (message.staged ?? 0) + message.raw.length,
-    recipients: Object.fromEntries(message.deliveries.map((d) => [d.hostname, d.recipients])),
+    recipients: recipientsByHostname(message.deliveries),
+    ...ruleDeliveries(message.deliveries),
     ...(message.replayOf ? { replayOf: message.replayOf } : {}),
     ...(message.auth ? { auth: message.auth } : {}),
   };

@@ -16,6 +16,7 @@ import {
   type AttemptLog, type DeliveryEvent, type DeliveryLog, type LoggedMessage, type MessageRecord, type ParsedFacts,
 } from '../domain/message-log.ts';
 import { latencyBucket, MINUTE_HOSTNAMES_MAX } from '../domain/overview.ts';
+import type { DeliveryTarget } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 
 export interface MessageLogOptions {
@@ -122,10 +123,18 @@ for h in string.gmatch(hostnames, '[^,]+') do redis.call('ZREM', p .. ':log:idx:
 return 1`, 0, keys.prefix, messageId);
 }
 
-/** Appends the record of an accepted message (all its deliveries `queued`) to `pipe`. */
-export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord): void {
+/**
+ * Appends the record of an accepted message (all its deliveries `queued`) to `pipe`. `targets`:
+ * one per delivery when address rules split the message (each keeps its rule, url and
+ * recipients); absent, one delivery per hostname.
+ */
+export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[]): void {
   const hostnames = Object.keys(record.recipients);
-  const deliveries = hostnames.map((hostname, i) => JSON.stringify({ id: `${record.id}.${i + 1}`, hostname, state: 'queued', updatedAt: record.receivedAt }));
+  const perDelivery = targets && targets.some((t) => t.rule !== undefined) ? targets : hostnames.map((hostname) => ({ hostname }) as DeliveryTarget);
+  const deliveries = perDelivery.map((t, i) => JSON.stringify({
+    id: `${record.id}.${i + 1}`, hostname: t.hostname, state: 'queued', updatedAt: record.receivedAt,
+    ...(t.rule !== undefined ? { rule: t.rule, recipients: t.recipients, ...(t.url ? { url: t.url } : {}), ...(t.mailboxHash !== undefined ? { mailboxHash: t.mailboxHash } : {}) } : {}),
+  }));
   const event = logEvent('message.accepted', record.receivedAt, record.id, {
     hostnames, size: record.size, from: record.from ?? null, subject: record.subject ?? null,
     // The envelope, for the event webhook's `received` (the SSE stream carries it too).

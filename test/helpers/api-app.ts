@@ -34,6 +34,7 @@ export async function buildTestApiApp(redisUrl: string, apiKey: string, prefix =
     deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
     eventDestinations: createEventDestinationAdmin(redis, keys, { messageLog: true }),
     messages: { accept, preview: async () => ({ fields: {}, attachments: [], truncated: [] }), testMail: async () => 'unused', queueCounts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed') },
+    extractAttachment: async () => undefined,
     ecdsaPublicKey: async () => 'test-public-key', apiKeyHash: (await resolveApiKey(redis, keys, apiKey)).hash, logger: pino({ level: 'silent' }),
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
   });

@@ -1,6 +1,6 @@
 /**
  * A real webhook receiver: an HTTP server on port 0 that parses multipart/form-data with busboy,
- * the way Express/multer apps do (a JSON body is kept as is), and answers as each test scripts it.
+ * the way Express/multer apps do (and application/json with JSON.parse), and answers as each test scripts it.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +21,8 @@ export interface ReceivedPost {
   readonly rawBody: Buffer;
   readonly fields: Record<string, string>;
   readonly files: Record<string, ReceivedFile>;
+  /** An application/json POST (payload_format "json"), read with JSON.parse as Node apps do; fields and files are then empty. */
+  readonly json?: Record<string, unknown>;
 }
 
 export type Responder = (post: ReceivedPost, index: number) => { status: number; headers?: Record<string, string>; body?: string } | Promise<{ status: number; headers?: Record<string, string>; body?: string }>;
@@ -86,10 +88,12 @@ async function parseMultipart(req: IncomingMessage): Promise<ReceivedPost> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const rawBody = Buffer.concat(chunks);
+  // JSON bodies (payload_format "json", event-webhook batches): parsed, and kept as they came in rawBody.
+  if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+    return { receivedAt, path: req.url ?? '', headers: req.headers, rawBody, fields: {}, files: {}, json: JSON.parse(rawBody.toString('utf8')) as Record<string, unknown> };
+  }
   const fields: Record<string, string> = {};
   const files: Record<string, ReceivedFile> = {};
-  // JSON bodies (event-webhook batches) are kept as they came: rawBody.
-  if (String(req.headers['content-type'] ?? '').startsWith('application/json')) return { receivedAt, path: req.url ?? '', headers: req.headers, rawBody, fields, files };
   await new Promise<void>((resolve, reject) => {
     // defParamCharset utf8: filenames are UTF-8, as browsers and mxhook send them.
     const parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { fieldSize: 64 * 1024 * 1024 } });

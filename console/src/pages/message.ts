@@ -18,6 +18,10 @@ export interface DeliveryRecord {
   readonly state: string;
   readonly next_attempt_at?: string | null;
   readonly replayed_as?: string | null;
+  /** Set when an address rule made the delivery. */
+  readonly rule?: string;
+  readonly url?: string | null;
+  readonly recipients?: readonly string[];
   readonly attempts: readonly AttemptRecord[];
 }
 
@@ -67,6 +71,7 @@ export async function renderMessage(main: HTMLElement, [id]: string[]): Promise<
         h('h2', {}, `Delivery ${d.id} to ${d.hostname}: ${d.state}`),
         d.next_attempt_at ? h('p', {}, `Next attempt ${formatTime(d.next_attempt_at)}`) : null,
         d.replayed_as ? h('p', {}, `Redelivered as ${d.replayed_as}`) : null,
+        d.rule !== undefined ? h('p', {}, `Address rule ${d.rule} to ${d.url ?? ''}, for ${(d.recipients ?? []).join(', ')}`) : null,
         d.attempts.length
           ? table(`Attempts of ${d.id}`, ['#', 'Time', 'Duration', 'Answer', 'Bytes sent', 'Response'], d.attempts.map((a, i) => [
             i + 1, formatTime(a.at), `${a.duration_ms} ms`, a.status ? `HTTP ${a.status}` : a.error ?? '', formatBytes(a.bytes_sent),

@@ -1,7 +1,8 @@
-/** Routes: list, create, edit, delete, signing secrets (a new one shown once), and a test mail. */
+/** Routes: list, create, edit, address rules, delete, signing secrets (a new one shown once), and a test mail. */
 import { BASE, api, enc } from '../api.ts';
 import { clear, field, formatTime, h, say, table } from '../dom.ts';
 import type { MessageRecord } from './message.ts';
+import { addressRulesEditor, type AddressRule } from './address-rules.ts';
 
 interface Route {
   readonly hostname: string;
@@ -9,6 +10,8 @@ interface Route {
   readonly spam_check: boolean;
   readonly send_raw: boolean;
   readonly sendgrid_signature?: boolean;
+  readonly address_rules?: readonly AddressRule[];
+  readonly payload_format?: 'json';
 }
 
 interface Secret { readonly id: string; readonly created_at?: string; readonly createdAt?: string }
@@ -26,7 +29,8 @@ export async function renderRoutes(main: HTMLElement): Promise<void> {
     list.append(table('Routes', ['Hostname', 'URL', 'Options', 'Actions'], result.map((route) => [
       route.hostname,
       h('code', {}, route.url),
-      [route.send_raw ? 'raw' : 'parsed', route.spam_check ? 'spam check' : '', route.sendgrid_signature ? 'SendGrid signature' : ''].filter(Boolean).join(', '),
+      [route.send_raw ? 'raw' : 'parsed', route.spam_check ? 'spam check' : '', route.sendgrid_signature ? 'SendGrid signature' : '', route.payload_format === 'json' ? 'JSON' : '',
+        route.address_rules?.length ? `${route.address_rules.length} address rule${route.address_rules.length === 1 ? '' : 's'}` : ''].filter(Boolean).join(', '),
       h('div', { class: 'actions' },
         h('button', { type: 'button', onclick: () => void openDetail(route, detail, () => void draw()) }, `Manage ${route.hostname}`)),
     ])));
@@ -77,13 +81,15 @@ async function openDetail(route: Route, detail: HTMLElement, changed: () => void
   const url = h('input', { name: 'url', type: 'url', required: true, value: route.url });
   const sendRaw = h('input', { type: 'checkbox', name: 'send_raw', checked: route.send_raw });
   const spam = h('input', { type: 'checkbox', name: 'spam_check', checked: route.spam_check });
+  const format = h('select', { name: 'payload_format' }, h('option', { value: 'multipart' }, 'multipart/form-data (SendGrid\'s)'), h('option', { value: 'json' }, 'JSON'));
+  format.value = route.payload_format ?? 'multipart';
   const edit = h('form', { 'aria-labelledby': 'edit-route' },
     h('h3', { id: 'edit-route' }, 'Edit'),
-    field('URL', url), field('POST the raw message', sendRaw), field('Spam check', spam),
+    field('URL', url), field('POST the raw message', sendRaw), field('Spam check', spam), field('Payload format', format),
     h('button', { type: 'submit' }, 'Save changes'));
   edit.addEventListener('submit', (event) => {
     event.preventDefault();
-    api.patch(`${BASE}/settings/${enc(route.hostname)}`, { url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked })
+    api.patch(`${BASE}/settings/${enc(route.hostname)}`, { url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked, payload_format: format.value })
       .then(() => { say('Saved.'); changed(); }, (err: Error) => say(`Could not save: ${err.message}`, 'error'));
   });
   const secrets = h('div');
@@ -115,6 +121,7 @@ async function openDetail(route: Route, detail: HTMLElement, changed: () => void
   detail.append(
     h('h2', { id: 'route-detail', tabindex: '-1' }, route.hostname),
     edit,
+    addressRulesEditor(route.hostname, route.address_rules ?? [], changed),
     h('section', { 'aria-labelledby': 'secrets-h' }, h('h3', { id: 'secrets-h' }, 'Signing secrets'), secrets, rotate, newSecret),
     h('section', { 'aria-labelledby': 'test-h' }, h('h3', { id: 'test-h' }, 'Test mail'),
       h('p', {}, 'Sends a sample message through mxhook\'s own SMTP listener to this route and shows what your app answered.'),

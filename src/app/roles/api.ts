@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { resolveApiKey } from '../../api/api-key.ts';
 import type { StoredMessageMeta } from '../../domain/message.ts';
 import { buildMessagePreview } from '../../parse/preview.ts';
+import { extractAttachment } from '../../parse/attachment-extract.ts';
 import { reachableHost, sendTestMail } from '../test-mail.ts';
 import { buildApiApp } from '../../api/app.ts';
 import { createAcceptMessage } from '../../queue/accept.ts';
@@ -42,6 +43,7 @@ export async function startApiRole(ctx: RoleContext, smtpPort?: number): Promise
         }, path.join(config.dataDir, 'spool')),
       },
     } : {}),
+    extractAttachment: (raw: Buffer, part: number) => extractAttachment(raw, part, path.join(config.dataDir, 'spool')),
     ecdsaPublicKey: () => loadEcdsaKey(redis, keys).then((k) => k.publicKeyBase64), apiKeyHash: apiKey.hash, logger,
     metrics: () => ctx.metrics.scrape(), redisMemory: () => ctx.redisMemory.state(),
     ...(config.console ? {
