@@ -3,28 +3,9 @@
 // the share of replies whose stripped text (and signature) or stripped HTML's visible text is
 // exactly what a reader expects. `node scripts/reply-accuracy.mjs [--verbose]` (node >= 22.18 / 24).
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'htmlparser2';
+import { visibleText } from '../test/helpers/html-text.ts';
 import { stripReplyText } from '../src/parse/reply-text.ts';
 import { stripReplyHtml } from '../src/parse/reply-html.ts';
-
-const BLOCKS = new Set(['br', 'div', 'p', 'blockquote', 'hr', 'li', 'tr', 'table', 'body', 'html']);
-
-/** What a reader sees of some HTML, whitespace collapsed: blocks and line breaks become spaces. */
-export function visibleText(html) {
-  let out = '';
-  const walk = (nodes) => {
-    for (const node of nodes) {
-      if (node.type === 'text') out += node.data;
-      else if (node.type === 'tag') {
-        if (BLOCKS.has(node.name)) out += ' ';
-        if (node.name !== 'head' && node.name !== 'style') walk(node.children);
-        if (BLOCKS.has(node.name)) out += ' ';
-      }
-    }
-  };
-  walk(parseDocument(html).children);
-  return out.replace(/[\s\u00a0\u202f]+/g, ' ').trim();
-}
 
 /** One result per corpus reply: ok, and what came out when not. */
 export function measure(corpus) {

@@ -28,6 +28,11 @@ const settingFields = {
   send_raw: { type: 'boolean', description: 'POST the whole message as `email` instead of parsed fields.' },
   sendgrid_signature: { type: 'boolean', description: 'mxhook extension: also sign with SendGrid\'s ECDSA scheme.' },
   retry_policy: retryPolicy,
+  strip_replies: { type: 'boolean', description: 'mxhook extension: parsed POSTs also carry stripped_text, stripped_signature and stripped_html (the reply without the quoted message).' },
+  raw_8bit: {
+    type: 'string', enum: ['keep', 'encode'], 'x-error': 'raw_8bit must be "keep" or "encode"',
+    description: 'mxhook extension, raw mode: "encode" re-encodes 8-bit MIME parts of `email` as quoted-printable or base64; "keep" (default) posts the bytes as received.',
+  },
 } as const;
 
 export const createSettingBody = {
@@ -45,6 +50,8 @@ export const parseSetting = {
     hostname: { type: 'string' }, url: { type: 'string' }, spam_check: { type: 'boolean' }, send_raw: { type: 'boolean' },
     sendgrid_signature: { type: 'boolean' },
     retry_policy: { type: 'object', additionalProperties: false, properties: retryPolicy.properties },
+    strip_replies: { type: 'boolean' },
+    raw_8bit: { type: 'string', enum: ['keep', 'encode'] },
   },
 } as const;
 

@@ -64,7 +64,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
     if (route.send_raw) payload = buildRawPayload(message.raw, context);
     else {
       // The spool directory is made only when an attachment spills to disk (spool.ts).
-      payload = await buildParsedPayload(message.raw, context, { dir: spoolDir, onSpill: () => { spilled = true; } });
+      payload = await buildParsedPayload(message.raw, context, { dir: spoolDir, onSpill: () => { spilled = true; } }, { stripReplies: route.strip_replies === true });
     }
     if (spam) payload = { ...payload, parts: [...payload.parts, ...(await spam)] };
     const { form, headers } = await encodeSigned(payload, { hmacKeys: input.hmacKeys, ecdsaKey: input.ecdsaKey }, {

@@ -12,6 +12,8 @@ export interface StrippedText {
   readonly text: string;
   /** The trailing signature (with its delimiter line), or '' when none was found. */
   readonly signature: string;
+  /** True when a quoted message was found (and left out). */
+  readonly quoted: boolean;
 }
 
 /**
@@ -49,9 +51,8 @@ export function stripReplyText(body: string): StrippedText {
   const head = cut === undefined ? scanned : scanned.slice(0, cut);
   const email = new EmailReplyParser().read(head);
   // A long text with no quote near its top is no reply: kept whole rather than cut at the scan's end.
-  if (cut === undefined && scanned.length < text.length && !email.getFragments().some((f) => f.isQuoted())) {
-    return { text: text.trim(), signature: '' };
-  }
+  const quoted = cut !== undefined || email.getFragments().some((f) => f.isQuoted());
+  if (!quoted && scanned.length < text.length) return { text: text.trim(), signature: '', quoted };
   const kept: string[] = [];
   const signature: string[] = [];
   for (const fragment of email.getFragments()) {
@@ -65,7 +66,7 @@ export function stripReplyText(body: string): StrippedText {
     signature.unshift(last);
     newText = newText.slice(0, lastBreak).trim();
   }
-  return { text: newText, signature: signature.join('\n').trim() };
+  return { text: newText, signature: signature.join('\n').trim(), quoted };
 }
 
 /** Where the quoted message starts by the rules the library lacks (undefined if none does). */
