@@ -108,6 +108,26 @@ describe('raw_8bit: "encode", read by Django and werkzeug', () => {
     }
   });
 
+  it('streams a message too big to hold in memory (spooled) with the same result', async () => {
+    const big = Buffer.from(Array.from({ length: 1024 * 1024 }, (_, i) => 0x80 | ((i * 37) & 0x7f)));
+    const raw = Buffer.concat([
+      Buffer.from('From: x@sender.test\r\nTo: in@raw.example\r\nSubject: big encoded\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n' +
+        '--b\r\nContent-Type: text/plain; charset=Shift_JIS\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+      iconv.encode(SJIS_TEXT, 'Shift_JIS'),
+      Buffer.from('\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'),
+      big,
+      Buffer.from('\r\n--b--\r\n'),
+    ]);
+    const post = await deliver('in@raw.example', 'big encoded', raw);
+    expect(post.fields.email!.length).toBeGreaterThan(big.length * 4 / 3);
+    const readings = await readWithFrameworks(post);
+    for (const reading of [readings.django, readings.werkzeug]) {
+      expect(reading.replacement_chars).toBe(0);
+      expect(same(reading.parts[0]!.text)).toBe(same(SJIS_TEXT));
+      expect(reading.parts[1]!.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+    }
+  });
+
   it('leaves the envelope fields as raw mode posts them', async () => {
     const post = await deliver('in@raw.example', 'fields kept', sjisMessage('fields kept'));
     expect(JSON.parse(post.fields.envelope!)).toEqual({ to: ['in@raw.example'], from: 'x@sender.test' });
