@@ -21,6 +21,23 @@ describe('stripReplyText', () => {
     expect(got).toEqual({ text: 'Yes.', signature: '', quoted: true });
   });
 
+  it.each([
+    ['Dutch openings and closings (cubic in the library)', 'Op schreef\n'.repeat(12_000)],
+    ['Chinese openings', '在 写道\n'.repeat(25_000)],
+    ['one long line (quadratic in the library)', `On ${'a '.repeat(60_000)}`],
+    ['long From: lines', `From: ${'<a '.repeat(330)}\n`.repeat(128)],
+    ['openings just under the bound', `${'Op a\n'.repeat(49)}${'schreef\n'.repeat(8)}${'y\n'.repeat(60_000)}`],
+  ])('stays fast on hostile text: %s', (_name, body) => {
+    const started = performance.now();
+    stripReplyText(body);
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
+  it('gives a long line back whole although the library sees a stand-in for it', () => {
+    const line = 'word '.repeat(400).trim();
+    expect(stripReplyText(`${line}\n\nOn Tue, Mar 3, 2026 at 10:00 AM J <j@example.com> wrote:\n\n> q\n`).text).toBe(line);
+  });
+
   it('keeps a long text with no quote near its top whole, and bounds the work', () => {
     const body = `${'word '.repeat(REPLY_SCAN_CHARS / 2)}\n\nOn Tue, Mar 3, 2026 at 10:00 AM John <j@example.com> wrote:\n> q\n`;
     const started = performance.now();

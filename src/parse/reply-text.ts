@@ -49,15 +49,15 @@ export function stripReplyText(body: string): StrippedText {
   const scanned = text.length > REPLY_SCAN_CHARS ? text.slice(0, REPLY_SCAN_CHARS) : text;
   const cut = quoteStart(scanned);
   const head = cut === undefined ? scanned : scanned.slice(0, cut);
-  const email = new EmailReplyParser().read(head);
+  const fragments = libraryFragments(head);
   // A long text with no quote near its top is no reply: kept whole rather than cut at the scan's end.
-  const quoted = cut !== undefined || email.getFragments().some((f) => f.isQuoted());
+  const quoted = cut !== undefined || fragments.some((f) => f.quoted);
   if (!quoted && scanned.length < text.length) return { text: text.trim(), signature: '', quoted };
   const kept: string[] = [];
   const signature: string[] = [];
-  for (const fragment of email.getFragments()) {
-    if (!fragment.isHidden()) kept.push(fragment.getContent());
-    else if (fragment.isSignature() && !fragment.isQuoted()) signature.push(fragment.getContent());
+  for (const fragment of fragments) {
+    if (!fragment.hidden) kept.push(fragment.content);
+    else if (fragment.signature && !fragment.quoted) signature.push(fragment.content);
   }
   let newText = kept.join('\n').trim();
   const lastBreak = newText.lastIndexOf('\n');
@@ -67,6 +67,39 @@ export function stripReplyText(body: string): StrippedText {
     newText = newText.slice(0, lastBreak).trim();
   }
   return { text: newText, signature: signature.join('\n').trim(), quoted };
+}
+
+interface Fragment { readonly content: string; readonly hidden: boolean; readonly signature: boolean; readonly quoted: boolean }
+
+/**
+ * The library's regular expressions backtrack without bound on some input (run by the library
+ * over the whole text, or a whole line): a long line costs the square of its length, and many
+ * lines opening a Dutch, Polish, Danish or Chinese attribution ("Op ...", "W dniu ...", "在...")
+ * with many of its closing words ("schreef", "pisze", "写道", ...) cost the cube. A hostile
+ * sender could stall a worker for minutes with 40 KB, so long lines reach the library as short
+ * stand-ins (put back after), and a text with more such openings than mail ever has is left to
+ * mxhook's own rules.
+ */
+const LIBRARY_LINE_CHARS = 1000;
+const RISKY_OPENINGS = /^\s*(Op\s|W\sdniu|Dnia\s|在|[a-z]{3,4}\.\s)/gm;
+const RISKY_CLOSINGS = /schreef|skrev|pisze|napisał|写道/g;
+const MAX_RISKY_OPENINGS = 50;
+const MAX_RISKY_PAIRS = 400;
+
+function libraryFragments(head: string): Fragment[] {
+  const openings = head.match(RISKY_OPENINGS)?.length ?? 0;
+  const closings = head.match(RISKY_CLOSINGS)?.length ?? 0;
+  if (openings > MAX_RISKY_OPENINGS || openings * closings > MAX_RISKY_PAIRS) return [{ content: head, hidden: false, signature: false, quoted: false }];
+  const long: string[] = [];
+  const shortened = head.split('\n').map((line) => {
+    if (line.length <= LIBRARY_LINE_CHARS) return line;
+    long.push(line);
+    return `\uE000${long.length - 1}\uE001`;
+  }).join('\n');
+  const restore = (content: string) => (long.length ? content.replace(/\uE000(\d+)\uE001/g, (stand, i: string) => long[Number(i)] ?? stand) : content);
+  return new EmailReplyParser().read(shortened).getFragments().map((f) => ({
+    content: restore(f.getContent()), hidden: f.isHidden(), signature: f.isSignature(), quoted: f.isQuoted(),
+  }));
 }
 
 /** Where the quoted message starts by the rules the library lacks (undefined if none does). */
