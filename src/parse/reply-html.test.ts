@@ -22,6 +22,17 @@ describe('stripReplyHtml', () => {
     expect(stripReplyHtml(html)).toBe('<body><div class="a"><p>new</p></div></body>');
   });
 
+  it.each([
+    ['20,000 nested frames', `${'<div style="border-top:solid 1px">'.repeat(20_000)}x${'</div>'.repeat(20_000)}`],
+    ['20,000 nested quotes', `${'<blockquote type="cite">'.repeat(20_000)}x${'</blockquote>'.repeat(20_000)}`],
+    ['30,000 quote containers side by side', '<div class="gmail_quote">x</div>'.repeat(30_000)],
+    ['25,000 Outlook header paragraphs', '<p class=MsoNormal>From: a Sent: b</p>'.repeat(25_000)],
+  ])('stays fast and answers on hostile HTML: %s', (_name, html) => {
+    const started = performance.now();
+    expect(typeof stripReplyHtml(html)).toBe('string');
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
   it('passes HTML over its size bound through unparsed', () => {
     const html = `<div class="gmail_quote">${'x'.repeat(REPLY_HTML_MAX_CHARS)}</div>`;
     expect(stripReplyHtml(html)).toBe(html);
