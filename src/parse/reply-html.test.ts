@@ -27,10 +27,10 @@ describe('stripReplyHtml', () => {
     ['20,000 nested quotes', `${'<blockquote type="cite">'.repeat(20_000)}x${'</blockquote>'.repeat(20_000)}`],
     ['30,000 quote containers side by side', '<div class="gmail_quote">x</div>'.repeat(30_000)],
     ['25,000 Outlook header paragraphs', '<p class=MsoNormal>From: a Sent: b</p>'.repeat(25_000)],
-  ])('stays fast and answers on hostile HTML: %s', (_name, html) => {
+  ])('stays fast (seconds at worst on a loaded machine, not minutes) and answers on hostile HTML: %s', (_name, html) => {
     const started = performance.now();
     expect(typeof stripReplyHtml(html)).toBe('string');
-    expect(performance.now() - started).toBeLessThan(1500);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('passes HTML over its size bound through unparsed', () => {
