@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildParsedPayload } from './parsed-payload.ts';
+import { buildEncodedRawPayload } from './raw-payload.ts';
 import mailsplit, { type MimeNode } from '@zone-eu/mailsplit';
-import { encode8bitParts, LOOKAHEAD_BYTES } from './raw-8bit.ts';
+import { encode8bitParts, has8bit, LOOKAHEAD_BYTES } from './raw-8bit.ts';
 
 async function encoded(raw: Buffer): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -82,5 +87,46 @@ describe('encode8bitParts', () => {
     }
     expect(size).toBeGreaterThan(big.length * 4 / 3);
     expect(peak).toBeLessThan(20 * 1024 * 1024);
+  });
+});
+
+describe('raw_8bit encode over the fidelity corpus', () => {
+  const dir = new URL('../../fixtures/corpus/', import.meta.url);
+  const files = [
+    ...readdirSync(dir).filter((f) => f.endsWith('.eml')),
+    ...readdirSync(new URL('real/', dir)).filter((f) => f.endsWith('.eml')).map((f) => `real/${f}`),
+    ...readdirSync(new URL('../sendgrid/', dir)).filter((f) => f.endsWith('.eml')).map((f) => `../sendgrid/${f}`),
+  ];
+  const context = { senderIp: '192.0.2.1', mailFrom: 'a@b.example', recipients: ['in@c.example'] };
+  const withSpool = async <T>(run: (dir: string) => Promise<T>): Promise<T> => {
+    const spoolDir = mkdtempSync(path.join(os.tmpdir(), 'raw8-'));
+    try {
+      return await run(spoolDir);
+    } finally {
+      rmSync(spoolDir, { recursive: true, force: true });
+    }
+  };
+  /** What the parsed payload says of the content: every field but `headers` (a Content-Transfer-Encoding changed), files by digest. */
+  const content = (raw: Buffer) => withSpool(async (spoolDir) => (await buildParsedPayload(raw, context, { dir: spoolDir })).parts
+    .filter((p) => p.name !== 'headers')
+    .map((p) => [p.name, 'value' in p ? p.value : 'file' in p ? createHash('sha256').update(p.file.kind === 'memory' ? p.file.data : readFileSync(p.file.path)).digest('hex') : 'pieces']));
+  /** raw mode's `email` with raw_8bit "encode". */
+  const email = (raw: Buffer) => withSpool(async (spoolDir) => {
+    const part = (await buildEncodedRawPayload(raw, context, { dir: spoolDir, memoryLimit: 64 * 1024 * 1024 })).parts.find((p) => p.name === 'email')!;
+    return 'bytes' in part ? part.bytes : Buffer.alloc(0);
+  });
+
+  it.each(files)('%s: parsed, the same content as the original (a 7-bit message: the same bytes)', async (file) => {
+    const raw = readFileSync(new URL(file, dir));
+    const out = await email(raw);
+    if (!has8bit(raw)) expect(out.equals(raw)).toBe(true);
+    expect(await content(out)).toEqual(await content(raw));
+  });
+
+  it.each(['76-no-blank-line-after-headers.eml', '77-html-with-boundary.eml'])('%s with 8-bit text: read as parsed mode reads it', async (file) => {
+    const raw = Buffer.from(readFileSync(new URL(file, dir)).toString('latin1').replace(/(body|HTML) /g, '$1 \xe9t\xe9 '), 'latin1');
+    const out = await email(raw);
+    expect(has8bit(out.subarray(out.indexOf('\r\n\r\n')))).toBe(false);
+    expect(await content(out)).toEqual(await content(raw));
   });
 });

@@ -8,6 +8,7 @@
  */
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import mailsplit, { type MimeNode } from '@zone-eu/mailsplit';
+import { splicedPieces, splitterSplices } from './splitter-input.ts';
 import { Base64Lines, QuotedPrintableLines, type LineEncoder } from './transfer-encoders.ts';
 
 type Chunk = MimeNode | { type: 'body' | 'data'; value: Buffer; node?: MimeNode };
@@ -25,10 +26,17 @@ export function has8bit(raw: Buffer): boolean {
   return false;
 }
 
-/** The message as a stream with its 8-bit parts re-encoded. */
+/**
+ * The message as a stream with its 8-bit parts re-encoded. The splitter reads it with the mends
+ * parsed mode makes (splitter-input.ts: a blank line after a header block that lacks one,
+ * `boundary=` on a type that is not multipart renamed `x-boundary=`), so the parts re-encoded are
+ * the parts parsed mode finds, and an HTML body with `--boundary` lines in it stays one part; the
+ * mends are in the output, where they mean what the original meant to a MIME reader.
+ */
 export function encode8bitParts(raw: Buffer): Readable {
+  const pieces = splicedPieces(raw, splitterSplices(raw));
   const slices = (function* () {
-    for (let at = 0; at < raw.length; at += SLICE_BYTES) yield raw.subarray(at, at + SLICE_BYTES);
+    for (const piece of pieces) for (let at = 0; at < piece.length; at += SLICE_BYTES) yield piece.subarray(at, at + SLICE_BYTES);
   })();
   // The last stream is returned and read by the caller; an error in any stage destroys it.
   return pipeline(Readable.from(slices), new mailsplit.Splitter(), new EightBitRewriter(), new mailsplit.Joiner(), () => {});
@@ -91,8 +99,7 @@ class EightBitRewriter extends Transform {
 
   private startEncoding(open: Open): void {
     const text = (open.node.contentType || 'text/plain').startsWith('text/');
-    // isCandidate parsed the headers.
-    if (open.node.headers) open.node.headers.update('Content-Transfer-Encoding', text ? 'quoted-printable' : 'base64');
+    setTransferEncoding(open.node, text ? 'quoted-printable' : 'base64');
     open.encoder = text ? new QuotedPrintableLines() : new Base64Lines();
     this.push(open.node);
     const held = open.held;
@@ -103,6 +110,14 @@ class EightBitRewriter extends Transform {
   private pushBody(node: MimeNode, value: Buffer): void {
     if (value.length) this.push({ type: 'body', node, value });
   }
+}
+
+/** Replaces the part's Content-Transfer-Encoding, or adds one after its last header (not above a message's trace headers). */
+function setTransferEncoding(node: MimeNode, encoding: string): void {
+  const headers = node.headers;
+  if (!headers) return; // isCandidate parsed them
+  if (headers.hasHeader('Content-Transfer-Encoding')) headers.update('Content-Transfer-Encoding', encoding);
+  else headers.add('Content-Transfer-Encoding', encoding, headers.getList().length);
 }
 
 function isCandidate(node: MimeNode): boolean {
