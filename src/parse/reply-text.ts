@@ -18,7 +18,7 @@ export interface StrippedText {
 
 /**
  * Only this much of the text is looked at: the new text of a reply is at the top, and the
- * library's regular expressions are run line by line over what it is given, so a huge body
+ * library's regular expressions cost more than linear time (see libraryFragments), so a huge body
  * (a forwarded log) must not make a delivery slow. Past it the text is kept as it is.
  */
 export const REPLY_SCAN_CHARS = 128 * 1024;
