@@ -57,6 +57,11 @@ const settingFields = {
     type: ['integer', 'string', 'null'],
     description: 'mxhook extension: attachments of JSON POSTs over this size (bytes, or e.g. "10MB"; default 10MB) are left out and listed with a download link.',
   },
+  strip_replies: { type: 'boolean', description: 'mxhook extension: parsed POSTs also carry stripped_text, stripped_signature and stripped_html (the reply without the quoted message).' },
+  raw_8bit: {
+    type: 'string', enum: ['keep', 'encode'], 'x-error': 'raw_8bit must be "keep" or "encode"',
+    description: 'mxhook extension, raw mode: "encode" re-encodes 8-bit MIME parts of `email` as quoted-printable or base64; "keep" (default) posts the bytes as received.',
+  },
 } as const;
 
 export const createSettingBody = {
@@ -77,6 +82,8 @@ export const parseSetting = {
     custom_args: { type: 'object', additionalProperties: { type: 'string' } },
     address_rules: { type: 'array', items: addressRule },
     payload_format: { type: 'string', enum: ['json'] }, json_attachment_max: { type: 'integer' },
+    strip_replies: { type: 'boolean' },
+    raw_8bit: { type: 'string', enum: ['keep', 'encode'] },
   },
 } as const;
 

@@ -8,7 +8,7 @@ import { deliveryOf } from '../domain/message.ts';
 import { buildParsedPayload } from '../parse/parsed-payload.ts';
 import type { PayloadPart } from '../parse/payload.ts';
 import type { ParsedFacts } from '../domain/message-log.ts';
-import { buildRawPayload } from '../parse/raw-payload.ts';
+import { buildEncodedRawPayload, buildRawPayload } from '../parse/raw-payload.ts';
 import { removeSpoolDir } from '../parse/spool.ts';
 import type { StoredMessage } from '../store/messages.ts';
 import { postForm, type PostOptions, type PostTarget } from './post.ts';
@@ -71,10 +71,11 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
   const spam = route.spam_check && ctx.spamCheck ? ctx.spamCheck(message.raw) : undefined;
   try {
     let payload;
-    if (route.send_raw) payload = buildRawPayload(message.raw, context);
+    const spool = { dir: spoolDir, onSpill: () => { spilled = true; } };
+    if (route.send_raw) payload = route.raw_8bit === 'encode' ? await buildEncodedRawPayload(message.raw, context, spool) : buildRawPayload(message.raw, context);
     else {
       // The spool directory is made only when an attachment spills to disk (spool.ts).
-      payload = await buildParsedPayload(message.raw, context, { dir: spoolDir, onSpill: () => { spilled = true; } });
+      payload = await buildParsedPayload(message.raw, context, spool, { stripReplies: route.strip_replies === true });
     }
     if (spam) payload = { ...payload, parts: [...payload.parts, ...(await spam)] };
     if (mailboxHash.length) payload = { ...payload, parts: [...payload.parts, ...mailboxHash] };

@@ -36,12 +36,19 @@ export interface ParseSetting {
   readonly payload_format?: 'json';
   /** mxhook extension: attachments over this many bytes are links in JSON POSTs, not content. Default 10 MB. */
   readonly json_attachment_max?: number;
+  /** mxhook extension: parsed POSTs also carry stripped_text, stripped_signature, stripped_html. */
+  readonly strip_replies?: boolean;
+  /** mxhook extension, raw mode: "encode" re-encodes 8-bit MIME parts as quoted-printable/base64 (default "keep": byte-exact). */
+  readonly raw_8bit?: Raw8bitMode;
 }
 
 /** Attachments of JSON POSTs up to this size are sent inline, by default. */
 export const DEFAULT_JSON_ATTACHMENT_MAX = 10 * 1024 * 1024;
 
-const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy', 'custom_args', 'address_rules', 'payload_format', 'json_attachment_max']);
+const KNOWN_FIELDS = new Set(['hostname', 'url', 'spam_check', 'send_raw', 'sendgrid_signature', 'retry_policy', 'custom_args', 'address_rules', 'payload_format', 'json_attachment_max', 'strip_replies', 'raw_8bit']);
+
+export const RAW_8BIT_MODES = ['keep', 'encode'] as const;
+export type Raw8bitMode = (typeof RAW_8BIT_MODES)[number];
 
 /**
  * Validates a create (`existing` undefined) or a patch (`existing` set) of a parse setting.
@@ -114,6 +121,7 @@ export function validateParseSetting(
     if (typeof checked === 'string') errors.push({ field: 'json_attachment_max', message: checked });
     else jsonAttachmentMax = checked;
   }
+  const replies = checkRepliesAndRaw(body, existing, errors);
   if (errors.length) return { errors };
   const { sendgrid_signature, ...sendgridFlags } = flags;
   return {
@@ -126,8 +134,24 @@ export function validateParseSetting(
       ...(addressRules?.length ? { address_rules: addressRules } : {}),
       ...(payloadFormat ? { payload_format: payloadFormat } : {}),
       ...(jsonAttachmentMax !== undefined ? { json_attachment_max: jsonAttachmentMax } : {}),
+      ...replies,
     },
   };
+}
+
+/** strip_replies and raw_8bit: present in the setting only when not their default. */
+function checkRepliesAndRaw(body: Record<string, unknown>, existing: ParseSetting | undefined, errors: FieldError[]): Pick<ParseSetting, 'strip_replies' | 'raw_8bit'> {
+  let strip = existing?.strip_replies ?? false;
+  if (body.strip_replies !== undefined) {
+    if (typeof body.strip_replies !== 'boolean') errors.push({ field: 'strip_replies', message: 'strip_replies must be true or false' });
+    else strip = body.strip_replies;
+  }
+  let raw8bit: Raw8bitMode = existing?.raw_8bit ?? 'keep';
+  if (body.raw_8bit !== undefined) {
+    if (!(RAW_8BIT_MODES as readonly unknown[]).includes(body.raw_8bit)) errors.push({ field: 'raw_8bit', message: 'raw_8bit must be "keep" or "encode"' });
+    else raw8bit = body.raw_8bit as Raw8bitMode;
+  }
+  return { ...(strip ? { strip_replies: true } : {}), ...(raw8bit !== 'keep' ? { raw_8bit: raw8bit } : {}) };
 }
 
 function checkUrl(value: unknown): string | undefined {

@@ -10,6 +10,7 @@ import { decodeText, withoutNul } from './charset.ts';
 import { declaredCharset, readEnvelopeHeaders, splitHeaderBlock, unfoldHeaderLines } from './header-block.ts';
 import { withAuthFields } from './auth-fields.ts';
 import { walkMime } from './mime-walk.ts';
+import { replyFields } from './reply-fields.ts';
 import { envelopeJson, type Payload, type PayloadContext, type PayloadPart } from './payload.ts';
 import type { Spooled, SpoolOptions } from './spool.ts';
 
@@ -21,7 +22,13 @@ interface AttachmentEntry {
   readonly file: Spooled;
 }
 
-export async function buildParsedPayload(raw: Buffer, context: PayloadContext, spool: SpoolOptions): Promise<Payload> {
+/** mxhook extensions a route turns on; without them the payload is exactly SendGrid's. */
+export interface ParsedOptions {
+  /** Add stripped_text, stripped_signature and stripped_html (reply-fields.ts). */
+  readonly stripReplies?: boolean;
+}
+
+export async function buildParsedPayload(raw: Buffer, context: PayloadContext, spool: SpoolOptions, options: ParsedOptions = {}): Promise<Payload> {
   const { header, bodyStart } = splitHeaderBlock(raw);
   // The declared charset matters only for raw 8-bit bytes (a file name, the fallback body; the
   // header reader finds its own): worked out once, and only if asked (it may read 256 KiB of body).
@@ -44,6 +51,7 @@ export async function buildParsedPayload(raw: Buffer, context: PayloadContext, s
     parts.push(field('html', html));
     charsets.html = 'UTF-8';
   }
+  if (options.stripReplies) parts.push(...(await replyFields(text, html)));
   if (attachments.length) charsets.filename = 'UTF-8';
   parts.push(
     { name: 'sender_ip', value: context.senderIp },
