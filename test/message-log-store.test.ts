@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../src/domain/message-log.ts';
 import { createKeySpace, type KeySpace } from '../src/store/keys.ts';
 import { execOrThrow } from '../src/store/messages.ts';
-import { getLoggedMessage, logAccepted, logAttempt, logDeliveryState, logKeys } from '../src/store/message-log.ts';
+import { getLoggedMessage, logAccepted, logAttempt, logAttemptEnded, logDeliveryState, logKeys } from '../src/store/message-log.ts';
 import { listLoggedMessages } from '../src/store/message-log-query.ts';
 import { createRedis } from '../src/store/redis.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
@@ -68,6 +68,49 @@ describe('message log records', () => {
     expect(events.map(([, f]) => JSON.parse(f[1]).event)).toEqual([
       'message.accepted', 'delivery.delivering', 'delivery.attempt', 'delivery.retrying', 'delivery.attempt', 'delivery.delivered',
     ]);
+  });
+
+  it('an attempt and its move in one script: the attempt, the parsed facts, the state, its index and one event', async () => {
+    const keys = freshKeys();
+    await accept(keys, record('e1', 1000, { recipients: { 'in.example': ['x@in.example'], 'two.example': ['y@two.example'] } }));
+    await step((m) => logAttemptEnded(m, keys, {
+      deliveryId: 'e1.1', hostname: 'in.example', receivedAt: 1000, now: 2012,
+      attempt: { at: 2000, durationMs: 12, outcome: 'retry', status: 503, bytesSent: 900 },
+      event: { kind: 'retry-scheduled', nextAttemptAt: 9000 }, details: { attempt: 1, status: 503 }, parsed: { attachments: 2 },
+    }));
+    let got = (await getLoggedMessage(redis, keys, 'e1'))!;
+    expect(got.deliveries[0]).toMatchObject({ state: 'retrying', nextAttemptAt: 9000, attempts: [{ status: 503, bytesSent: 900 }] });
+    expect(got.deliveries[1].state).toBe('queued');
+    expect(got.parsed).toEqual({ attachments: 2 });
+    // The other delivery is still queued: the message stays in the queued index too.
+    expect(await redis.zrange(logKeys(keys).stateIndex('queued'), 0, -1)).toEqual(['e1']);
+    expect(await redis.zrange(logKeys(keys).stateIndex('retrying'), 0, -1)).toEqual(['e1']);
+    await step((m) => logAttemptEnded(m, keys, {
+      deliveryId: 'e1.1', hostname: 'in.example', receivedAt: 1000, now: 9005,
+      attempt: { at: 9000, durationMs: 5, outcome: 'delivered', status: 200, bytesSent: 900 }, event: { kind: 'delivered' },
+    }));
+    // Not a valid move any more (delivered stays delivered): the attempt is kept, its event published alone.
+    await step((m) => logAttemptEnded(m, keys, {
+      deliveryId: 'e1.1', hostname: 'in.example', receivedAt: 1000, now: 9100,
+      attempt: { at: 9090, durationMs: 10, outcome: 'retry', status: 500, bytesSent: 900 }, event: { kind: 'retry-scheduled', nextAttemptAt: 20_000 },
+    }));
+    got = (await getLoggedMessage(redis, keys, 'e1'))!;
+    expect(got.deliveries[0].state).toBe('delivered');
+    expect(got.deliveries[0].attempts.map((a) => a.status)).toEqual([503, 200, 500]);
+    expect(await redis.zcard(logKeys(keys).stateIndex('retrying'))).toBe(0);
+    const events = (await redis.xrange(logKeys(keys).events, '-', '+')).map(([, f]) => JSON.parse(f[1]));
+    expect(events.map((e) => e.event)).toEqual(['message.accepted', 'delivery.retrying', 'delivery.delivered', 'delivery.attempt']);
+    expect(events[1]).toMatchObject({ delivery_id: 'e1.1', attempt: 1, status: 503, next_attempt_at: new Date(9000).toISOString() });
+  });
+
+  it('log writes go out by SHA on a connection of ours, not as the script text each time', async () => {
+    const keys = freshKeys();
+    const calls = async (name: string) => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(await redis.info('commandstats'))?.[1] ?? 0);
+    await accept(keys, record('s0', 1000));
+    const [evalBefore, shaBefore] = [await calls('eval'), await calls('evalsha')];
+    for (let i = 1; i <= 5; i++) await accept(keys, record(`s${i}`, 1000 + i));
+    expect(await calls('eval')).toBe(evalBefore);
+    expect(await calls('evalsha')).toBe(shaBefore + 5);
   });
 
   it('a log write on a missing record never fails the transaction it rides in', async () => {

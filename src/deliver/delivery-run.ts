@@ -17,7 +17,7 @@ import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
 import { countEnded, markRetrying } from '../store/route-stats.ts';
-import { logDeliveryState, logParsed } from '../store/message-log.ts';
+import { logDeliveryState } from '../store/message-log.ts';
 import { logBreakerChange, logRun, sendToLog } from './run-log.ts';
 import type { AttemptLog, ParsedFacts } from '../domain/message-log.ts';
 import { attemptDelivery, type AttemptContext } from './attempt.ts';
@@ -103,6 +103,8 @@ export interface Held {
  * Kept small: every job that starts holds this much at once (twenty large ones arriving together).
  */
 const INLINE_BYTES = 256 * 1024;
+/** An attempt running this long is logged as `delivering` (the live views show it). */
+const DELIVERING_NOTICE_MS = 1_000;
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: UnexpectedError };
 const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
@@ -173,7 +175,9 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   if (before.kind !== 'attempt') return carryOut(before, job, token, ctx, message, log);
 
   // decideDelivery answers `attempt` only with the route, its target, breaker and message present.
-  sendToLog(ctx, log, (pipe) => logDeliveryState(pipe, keys, deliveryId, hostname, message!.meta.receivedAt, { kind: 'attempt-started' }));
+  // `delivering` is logged only for an attempt still running after a moment: a quick one (most)
+  // goes from queued or retrying to its outcome in the one write after it.
+  const startedNotice = setTimeout(() => sendToLog(ctx, log, (pipe) => logDeliveryState(pipe, keys, deliveryId, hostname, message!.meta.receivedAt, { kind: 'attempt-started' })), DELIVERING_NOTICE_MS);
   const started = Date.now();
   let response: string | undefined;
   let bytesSent = 0;
@@ -198,6 +202,8 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   } catch (err) {
     // Something that is neither the app's answer nor a network error (the disk, a bug, the key).
     result = unexpected(err);
+  } finally {
+    clearTimeout(startedNotice);
   }
   const durationMs = Date.now() - started;
   options.logger.info({ ...where, event: 'delivery_attempt', target: target!.url, outcome: result.kind, status, ms: durationMs, ...(result.kind !== 'delivered' ? { reason: result.reason } : {}) });
@@ -216,18 +222,17 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
     }
   }
   const after = decideDelivery({ ...facts, now: Date.now(), result });
-  // What parsing found is the same at every attempt: recorded once, at the first.
-  if (parsed && attempt === 1) sendToLog(ctx, log, (pipe) => logParsed(pipe, keys, messageId, parsed));
   const attemptLog: AttemptLog = {
     at: started, durationMs, outcome: result.kind === 'error' ? 'retry' : result.kind, status, bytesSent,
     ...(result.kind !== 'delivered' && status === undefined ? { error: result.reason } : {}), ...(response ? { response } : {}),
   };
-  return carryOut(after, job, token, ctx, message, log, attemptLog);
+  // What parsing found is the same at every attempt: recorded once, with the first.
+  return carryOut(after, job, token, ctx, message, log, attemptLog, attempt === 1 ? parsed : undefined);
 }
 
 async function carryOut(
   decision: DeliveryDecision, job: Job<DeliveryJobData>, token: string | undefined, ctx: RunContext, message: StoredMessage | undefined, log: () => Logger,
-  attempt?: AttemptLog,
+  attempt?: AttemptLog, parsed?: ParsedFacts,
 ): Promise<void> {
   const { options } = ctx;
   const { redis, keys } = options;
@@ -240,7 +245,7 @@ async function carryOut(
     case 'attempt':
       throw new Error('decideDelivery answered attempt after the attempt');
     case 'finish': {
-      logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job));
+      logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job), undefined, parsed);
       // The attempt history goes with the delivery (dead letters take theirs along).
       const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.());
       if (released === 'already-finished') {
@@ -252,7 +257,7 @@ async function carryOut(
       return;
     }
     case 'retry': {
-      logRun(ctx, log, job, message, attempt, { kind: 'retry-scheduled', nextAttemptAt: Date.now() + decision.delayMs }, attemptNumber(job));
+      logRun(ctx, log, job, message, attempt, { kind: 'retry-scheduled', nextAttemptAt: Date.now() + decision.delayMs }, attemptNumber(job), undefined, parsed);
       const multi = redis.pipeline();
       markRetrying(multi as unknown as Parameters<typeof markRetrying>[0], keys, hostname, deliveryId);
       await multi.exec().catch(() => {});
@@ -274,7 +279,7 @@ async function carryOut(
         log().error({ event: 'dead_letter_failed', reason: decision.reason, err: String(err) });
         throw new RetryLater(`could not dead-letter (${String(err)}): ${decision.reason}`, fallbackRetryDelay(options.retryPolicy, meta.receivedAt, Date.now()));
       }
-      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' }, attemptNumber(job), decision.reason);
+      logRun(ctx, log, job, message, attempt, { kind: 'dead-lettered' }, attemptNumber(job), decision.reason, parsed);
       log().warn({ event: 'delivery_dead', reason: decision.reason });
       return;
     }

@@ -1,14 +1,15 @@
 /**
  * What a delivery run writes to the message log (and so to the event webhook): its attempt, the
- * state it leads to with the attempt's facts, and its route's circuit opening or closing.
+ * state it leads to with the attempt's facts (one script, one event), and its route's circuit
+ * opening or closing.
  */
 import type { Job } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BreakerState } from '../domain/circuit-breaker.ts';
 import type { DeliveryJobData } from '../domain/message.ts';
-import { logEvent, type AttemptLog, type DeliveryEvent } from '../domain/message-log.ts';
-import { logAttempt, logDeliveryState, logStreamEvent } from '../store/message-log.ts';
+import { logEvent, messageIdOf, type AttemptLog, type DeliveryEvent, type ParsedFacts } from '../domain/message-log.ts';
+import { logAttempt, logAttemptEnded, logDeliveryState, logParsed, logStreamEvent } from '../store/message-log.ts';
 import type { StoredMessage } from '../store/messages.ts';
 import type { KeySpace } from '../store/keys.ts';
 
@@ -43,6 +44,8 @@ export function logBreakerChange(ctx: LogContext, log: () => Logger, before: Bre
 export function logRun(
   ctx: LogContext, log: () => Logger, job: Job<DeliveryJobData>, message: StoredMessage | undefined, attempt: AttemptLog | undefined, event: DeliveryEvent | undefined,
   number: number, reason?: string,
+  /** What parsing found, at a delivery's first attempt (written with it). */
+  parsed?: ParsedFacts,
 ): void {
   if (!message || (!attempt && !event)) return;
   const { keys } = ctx.options;
@@ -53,8 +56,13 @@ export function logRun(
     : {};
   if (event?.kind === 'dead-lettered') Object.assign(details, { reason: reason ?? null, attempts: attempt ? number : number - 1 });
   sendToLog(ctx, log, (pipe) => {
-    if (attempt) logAttempt(pipe, keys, deliveryId, job.data.hostname, attempt);
-    if (event) logDeliveryState(pipe, keys, deliveryId, job.data.hostname, message.meta.receivedAt, event, Date.now(), undefined, details);
+    const { hostname } = job.data;
+    if (attempt && event) logAttemptEnded(pipe, keys, { deliveryId, hostname, receivedAt: message.meta.receivedAt, attempt, event, details, parsed });
+    else if (attempt) {
+      logAttempt(pipe, keys, deliveryId, hostname, attempt);
+      if (parsed) logParsed(pipe, keys, messageIdOf(deliveryId), parsed);
+    }
+    else if (event) logDeliveryState(pipe, keys, deliveryId, hostname, message.meta.receivedAt, event, Date.now(), undefined, details);
   });
 }
 

@@ -140,49 +140,170 @@ export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: M
     // The envelope, for the event webhook's `received` (the SSE stream carries it too).
     mail_from: record.mailFrom, recipients: record.recipients, ...(record.replayOf ? { replay_of: record.replayOf } : {}),
   });
-  pipe.eval(ACCEPT_SCRIPT, 0, keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
+  runLogScript(pipe, 'mxhookLogAccept', [keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
     Math.ceil(options.retentionMs / 1000), options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event), options.maxEvents ?? 100_000,
     // A replay or redeliver is not mail in: the overview counts only what arrived.
-    record.replayOf ? '0' : '1', ...deliveries);
+    record.replayOf ? '0' : '1', ...deliveries]);
 }
 
-// ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'' , replayedAs|'', receivedAt, event JSON, maxEvents, latency bucket
-const STATE_SCRIPT = `${FIGURES}
-local ok, res = pcall(function()
-  local prefix, id, n, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+// Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state. False when
+// the record or delivery is gone or the move is not valid (nothing written).
+const MOVE_STATE = `
+local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, replayedAs, receivedAt, bucket)
   local rec = prefix .. ':log:m:' .. id
   local raw = redis.call('HGET', rec, 'd.' .. n)
-  if not raw then return 0 end
+  if not raw then return false end
   local d = cjson.decode(raw)
-  if not string.find(',' .. ARGV[5] .. ',', ',' .. d.state .. ',', 1, true) then return 0 end
+  if not string.find(',' .. allowed .. ',', ',' .. d.state .. ',', 1, true) then return false end
   local old = d.state
   d.state = state
-  d.updatedAt = tonumber(ARGV[6])
+  d.updatedAt = tonumber(updatedAt)
   d.nextAttemptAt = nil
-  if ARGV[7] ~= '' then d.nextAttemptAt = tonumber(ARGV[7]) end
-  if ARGV[8] ~= '' then d.replayedAs = ARGV[8] end
+  if nextAt ~= '' then d.nextAttemptAt = tonumber(nextAt) end
+  if replayedAs ~= '' then d.replayedAs = replayedAs end
   redis.call('HSET', rec, 'd.' .. n, cjson.encode(d))
   if old ~= state then
-    -- the old state's index keeps the message while another delivery is still in it
-    local still = false
-    local all = redis.call('HGETALL', rec)
-    for i = 1, #all, 2 do
-      if string.sub(all[i], 1, 2) == 'd.' and cjson.decode(all[i + 1]).state == old then still = true end
+    -- the old state's index keeps the message while another delivery is still in it; deliveries
+    -- are numbered from 1 (one, the common case, costs a single HGET here)
+    local still, i = false, 1
+    while true do
+      if tostring(i) ~= n then
+        local other = redis.call('HGET', rec, 'd.' .. i)
+        if not other then break end
+        if cjson.decode(other).state == old then still = true break end
+      end
+      i = i + 1
     end
     if not still then redis.call('ZREM', prefix .. ':log:idx:state:' .. old, id) end
-    if state ~= 'delivered' then redis.call('ZADD', prefix .. ':log:idx:state:' .. state, ARGV[9], id) end
+    if state ~= 'delivered' then redis.call('ZADD', prefix .. ':log:idx:state:' .. state, receivedAt, id) end
     if state == 'delivered' then
       -- counted once: no move leads from delivered to delivered
-      local key = minuteKey(prefix, ARGV[6])
+      local key = minuteKey(prefix, updatedAt)
       count(key, 'd')
-      count(key, 'l.' .. ARGV[12])
+      count(key, 'l.' .. bucket)
       countRoute(key, 'hd.', d.hostname)
     end
   end
-  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[11], '*', 'e', ARGV[10])
+  return true
+end`;
+
+// Shared Lua: appends an attempt (JSON) to a delivery's timeline, the newest `kept`; a failed one
+// (failed '1') is counted in the minute it ended (a delivered one by its move to delivered).
+const APPEND_ATTEMPT = `
+local function appendAttempt(prefix, id, n, attempt, kept, hostname, failed, endAt)
+  local rec = prefix .. ':log:m:' .. id
+  if redis.call('EXISTS', rec) == 0 then return false end
+  if failed == '1' then
+    local key = minuteKey(prefix, endAt)
+    count(key, 'f')
+    countRoute(key, 'hf.', hostname)
+  end
+  local field = 'a.' .. n
+  local raw = redis.call('HGET', rec, field)
+  if not raw then
+    redis.call('HSET', rec, field, '[' .. attempt .. ']')
+    return true
+  end
+  local list = cjson.decode(raw)
+  table.insert(list, cjson.decode(attempt))
+  while #list > tonumber(kept) do table.remove(list, 1) end
+  redis.call('HSET', rec, field, cjson.encode(list))
+  return true
+end`;
+
+// ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'', replayedAs|'', receivedAt, latency bucket, event JSON, maxEvents
+const STATE_SCRIPT = `${FIGURES}${MOVE_STATE}
+local ok, res = pcall(function()
+  if not moveState(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]) then return 0 end
+  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[12], '*', 'e', ARGV[11])
   return 1
 end)
 return ok and res or 0`;
+
+// ARGV: prefix, id, n, attempt JSON, kept, hostname, failed ('1'), attempt end ms, event JSON, maxEvents
+const ATTEMPT_SCRIPT = `${FIGURES}${APPEND_ATTEMPT}
+local ok = pcall(function()
+  if not appendAttempt(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return end
+  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
+end)
+return ok and 1 or 0`;
+
+// An attempt and the move it led to in one script (the worker's one log write per attempt): the
+// attempt, what parsing found (first attempt), the move, and one event: the move's, carrying the
+// attempt's facts, or the attempt's alone when the move was not valid.
+// ARGV: the 8 of ATTEMPT_SCRIPT's appendAttempt, the 7 of moveState after prefix/id/n (state,
+// allowed, updatedAt, nextAt, replayedAs, receivedAt, bucket), parsed JSON|'', state event JSON,
+// attempt event JSON, maxEvents
+const ATTEMPT_ENDED_SCRIPT = `${FIGURES}${MOVE_STATE}${APPEND_ATTEMPT}
+local ok = pcall(function()
+  local prefix, id, n = ARGV[1], ARGV[2], ARGV[3]
+  if not appendAttempt(prefix, id, n, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return end
+  if ARGV[16] ~= '' then redis.call('HSET', prefix .. ':log:m:' .. id, 'p', ARGV[16]) end
+  local moved = moveState(prefix, id, n, ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])
+  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[19], '*', 'e', moved and ARGV[17] or ARGV[18])
+end)
+return ok and 1 or 0`;
+
+/** The log's scripts, each defined as an ioredis command (run by its SHA) on every connection of ours. */
+const LOG_SCRIPTS = {
+  mxhookLogAccept: ACCEPT_SCRIPT,
+  mxhookLogState: STATE_SCRIPT,
+  mxhookLogAttempt: ATTEMPT_SCRIPT,
+  mxhookLogAttemptEnded: ATTEMPT_ENDED_SCRIPT,
+} as const;
+type LogScript = keyof typeof LOG_SCRIPTS;
+
+/**
+ * Defines the log's scripts on `redis` (store/redis.ts does, for every connection it makes): they
+ * then go out as EVALSHA, not as their whole text per write. Must run before the connection's
+ * first pipeline: a pipeline takes the commands its connection has when it is made.
+ */
+export function defineMessageLogCommands(redis: Redis): void {
+  for (const [name, lua] of Object.entries(LOG_SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 0, lua });
+}
+
+/** Runs a log script on `pipe`: by SHA when its connection has the command, else as EVAL (a connection made elsewhere). */
+function runLogScript(pipe: ChainableCommander, name: LogScript, args: readonly (string | number)[]): void {
+  const command = (pipe as unknown as Record<string, ((...a: (string | number)[]) => unknown) | undefined>)[name];
+  if (typeof command === 'function') command.apply(pipe, [...args]);
+  else pipe.eval(LOG_SCRIPTS[name], 0, ...args);
+}
+
+/** The arguments of moveState after prefix, id, n, and the move's event. */
+function stateMove(deliveryId: string, hostname: string, receivedAt: number, event: DeliveryEvent, now: number, details: Record<string, unknown>) {
+  const state = stateAfter(event);
+  const messageId = messageIdOf(deliveryId);
+  const next = event.kind === 'retry-scheduled' ? event.nextAttemptAt : undefined;
+  const replayedAs = event.kind === 'replayed' ? event.replayedAs : undefined;
+  const payload = logEvent(`delivery.${state}`, now, messageId, {
+    delivery_id: deliveryId, hostname,
+    ...(next !== undefined ? { next_attempt_at: new Date(next).toISOString() } : {}),
+    ...(replayedAs ? { replayed_as: replayedAs } : {}),
+    ...details,
+  });
+  return {
+    args: [state, statesLeadingTo(state).join(','), now, next ?? '', replayedAs ?? '', receivedAt, latencyBucket(now - receivedAt)] as const,
+    event: JSON.stringify(payload),
+  };
+}
+
+/** The arguments of appendAttempt after prefix, id, n (the answer cut to 1 KiB), and the attempt's event. */
+function attemptEntry(deliveryId: string, hostname: string, attempt: AttemptLog) {
+  const kept: AttemptLog = attempt.response === undefined ? attempt : { ...attempt, response: truncateUtf8(attempt.response, RESPONSE_SNIPPET_BYTES) };
+  const payload = logEvent('delivery.attempt', attempt.at, messageIdOf(deliveryId), {
+    delivery_id: deliveryId, hostname, outcome: attempt.outcome, duration_ms: attempt.durationMs,
+    ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}),
+  });
+  return {
+    args: [JSON.stringify(kept), ATTEMPTS_KEPT, hostname, attempt.outcome === 'delivered' ? '0' : '1', attempt.at + attempt.durationMs] as const,
+    event: JSON.stringify(payload),
+  };
+}
+
+const where = (keys: KeySpace, deliveryId: string) => {
+  const messageId = messageIdOf(deliveryId);
+  return [keys.prefix, messageId, deliveryId.slice(messageId.length + 1)] as const;
+};
 
 /**
  * Appends a delivery's move to the state `event` leads to. Ignored (atomically) when the move
@@ -193,53 +314,32 @@ export function logDeliveryState(
   /** More fields of the published event (attempt, status, reason...), for the event webhook. */
   details: Record<string, unknown> = {},
 ): void {
-  const state = stateAfter(event);
-  const messageId = messageIdOf(deliveryId);
-  const n = deliveryId.slice(messageId.length + 1);
-  const next = event.kind === 'retry-scheduled' ? event.nextAttemptAt : undefined;
-  const replayedAs = event.kind === 'replayed' ? event.replayedAs : undefined;
-  const payload = logEvent(`delivery.${state}`, now, messageId, {
-    delivery_id: deliveryId, hostname,
-    ...(next !== undefined ? { next_attempt_at: new Date(next).toISOString() } : {}),
-    ...(replayedAs ? { replayed_as: replayedAs } : {}),
-    ...details,
-  });
-  pipe.eval(STATE_SCRIPT, 0, keys.prefix, messageId, n, state, statesLeadingTo(state).join(','), now, next ?? '', replayedAs ?? '', receivedAt, JSON.stringify(payload), maxEvents,
-    latencyBucket(now - receivedAt));
+  const move = stateMove(deliveryId, hostname, receivedAt, event, now, details);
+  runLogScript(pipe, 'mxhookLogState', [...where(keys, deliveryId), ...move.args, move.event, maxEvents]);
 }
-
-// ARGV: prefix, id, n, attempt JSON, kept, event JSON, maxEvents, hostname, failed ('1'), attempt end ms
-const ATTEMPT_SCRIPT = `${FIGURES}
-local ok = pcall(function()
-  local rec = ARGV[1] .. ':log:m:' .. ARGV[2]
-  if redis.call('EXISTS', rec) == 0 then return end
-  -- a delivered attempt is counted by its delivery's move to delivered (STATE_SCRIPT)
-  if ARGV[9] == '1' then
-    local key = minuteKey(ARGV[1], ARGV[10])
-    count(key, 'f')
-    countRoute(key, 'hf.', ARGV[8])
-  end
-  local field = 'a.' .. ARGV[3]
-  local list = {}
-  local raw = redis.call('HGET', rec, field)
-  if raw then list = cjson.decode(raw) end
-  table.insert(list, cjson.decode(ARGV[4]))
-  while #list > tonumber(ARGV[5]) do table.remove(list, 1) end
-  redis.call('HSET', rec, field, cjson.encode(list))
-  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[6])
-end)
-return ok and 1 or 0`;
 
 /** Appends one attempt to a delivery's timeline (the response cut to 1 KiB). */
 export function logAttempt(pipe: ChainableCommander, keys: KeySpace, deliveryId: string, hostname: string, attempt: AttemptLog, maxEvents = 100_000): void {
-  const messageId = messageIdOf(deliveryId);
-  const kept: AttemptLog = attempt.response === undefined ? attempt : { ...attempt, response: truncateUtf8(attempt.response, RESPONSE_SNIPPET_BYTES) };
-  const payload = logEvent('delivery.attempt', attempt.at, messageId, {
-    delivery_id: deliveryId, hostname, outcome: attempt.outcome, duration_ms: attempt.durationMs,
-    ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}),
-  });
-  pipe.eval(ATTEMPT_SCRIPT, 0, keys.prefix, messageId, deliveryId.slice(messageId.length + 1), JSON.stringify(kept), ATTEMPTS_KEPT, JSON.stringify(payload), maxEvents,
-    hostname, attempt.outcome === 'delivered' ? '0' : '1', attempt.at + attempt.durationMs);
+  const entry = attemptEntry(deliveryId, hostname, attempt);
+  runLogScript(pipe, 'mxhookLogAttempt', [...where(keys, deliveryId), ...entry.args, entry.event, maxEvents]);
+}
+
+/**
+ * An attempt and the move it led to (and, at the first, what parsing found), as one script: what
+ * logAttempt, logParsed and logDeliveryState write, in one command and with one event.
+ */
+export function logAttemptEnded(
+  pipe: ChainableCommander, keys: KeySpace,
+  ended: {
+    readonly deliveryId: string; readonly hostname: string; readonly receivedAt: number; readonly attempt: AttemptLog; readonly event: DeliveryEvent;
+    readonly details?: Record<string, unknown>; readonly parsed?: ParsedFacts | undefined; readonly now?: number; readonly maxEvents?: number;
+  },
+): void {
+  const entry = attemptEntry(ended.deliveryId, ended.hostname, ended.attempt);
+  const move = stateMove(ended.deliveryId, ended.hostname, ended.receivedAt, ended.event, ended.now ?? Date.now(), ended.details ?? {});
+  runLogScript(pipe, 'mxhookLogAttemptEnded', [
+    ...where(keys, ended.deliveryId), ...entry.args, ...move.args, ended.parsed ? JSON.stringify(ended.parsed) : '', move.event, entry.event, ended.maxEvents ?? 100_000,
+  ]);
 }
 
 /**

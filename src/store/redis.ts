@@ -1,5 +1,6 @@
 /** Creates Redis connections; nothing connects at import time. */
 import { Redis, type RedisOptions } from 'ioredis';
+import { defineMessageLogCommands } from './message-log.ts';
 
 export type RedisRole =
   /** SMTP intake and the API: fail fast when Redis is down, so SMTP can answer 451 at once. */
@@ -21,9 +22,12 @@ export function createRedis(url: string, role: RedisRole, name = 'mxhook', autoP
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 }
       : { maxRetriesPerRequest: null }),
   };
-  if (url.startsWith('/') || url.startsWith('./')) return new Redis({ ...common, path: url });
-  if (url.startsWith('unix://')) return new Redis({ ...common, path: url.slice('unix://'.length) });
-  return new Redis(url, common);
+  const redis = url.startsWith('/') || url.startsWith('./') ? new Redis({ ...common, path: url })
+    : url.startsWith('unix://') ? new Redis({ ...common, path: url.slice('unix://'.length) })
+      : new Redis(url, common);
+  // Before any pipeline is made on it (a pipeline takes the commands defined by then).
+  defineMessageLogCommands(redis);
+  return redis;
 }
 
 /** Resolves once the connection is ready (or rejects after `timeoutMs`). */
