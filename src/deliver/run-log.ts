@@ -24,9 +24,34 @@ interface LogContext {
  */
 export function sendToLog(ctx: LogContext, log: () => Logger, write: (pipe: ChainableCommander) => void): void {
   if (!ctx.options.messageLog) return;
-  const pipe = ctx.options.redis.pipeline();
+  const { redis } = ctx.options;
+  const failed = (err: unknown) => log().warn({ event: 'message_log_write_failed', err: String(err) });
+  if (redis.options.enableAutoPipelining) {
+    write(joiningAutoPipeline(redis, failed));
+    return;
+  }
+  const pipe = redis.pipeline();
   write(pipe);
-  pipe.exec().catch((err: unknown) => log().warn({ event: 'message_log_write_failed', err: String(err) }));
+  pipe.exec().catch(failed);
+}
+
+/**
+ * The connection itself, as a pipeline to write to: on an auto-pipelining connection each command
+ * joins the batch of this event-loop turn, which the run's own next write (the release, the
+ * retry's counters) also joins: one round trip and one fsync turn of Redis for both, where a
+ * pipeline of its own is a write of its own. Each command's failure is reported, never thrown.
+ */
+function joiningAutoPipeline(redis: Redis, failed: (err: unknown) => void): ChainableCommander {
+  return new Proxy(redis, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        (value.apply(target, args) as Promise<unknown>).catch(failed);
+        return undefined;
+      };
+    },
+  }) as unknown as ChainableCommander;
 }
 
 /** A circuit that opened (it was not open) or closed (it had opened before), for the event webhook. */

@@ -78,6 +78,9 @@ local function minuteKey(prefix, at)
 end
 local function count(key, field)
   redis.call('HINCRBY', key, field, 1)
+end
+-- once per script, after its counts
+local function touch(key)
   redis.call('EXPIRE', key, ${MINUTE_FIGURES_TTL_S})
 end
 local function countRoute(key, kind, hostname)
@@ -107,7 +110,11 @@ local ok, err = pcall(function()
   end
   evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8])
   redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
-  if ARGV[11] == '1' then count(minuteKey(prefix, at), 'r') end
+  if ARGV[11] == '1' then
+    local key = minuteKey(prefix, at)
+    count(key, 'r')
+    touch(key)
+  end
 end)
 return ok and 1 or 0`;
 
@@ -182,6 +189,7 @@ local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, repla
       count(key, 'd')
       count(key, 'l.' .. bucket)
       countRoute(key, 'hd.', d.hostname)
+      touch(key)
     end
   end
   return true
@@ -197,6 +205,7 @@ local function appendAttempt(prefix, id, n, attempt, kept, hostname, failed, end
     local key = minuteKey(prefix, endAt)
     count(key, 'f')
     countRoute(key, 'hf.', hostname)
+    touch(key)
   end
   local field = 'a.' .. n
   local raw = redis.call('HGET', rec, field)
