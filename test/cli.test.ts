@@ -23,7 +23,7 @@ describe('mxhook command line', () => {
   it('--help lists every setting with its env var and default', async () => {
     const { code, stdout } = await run(['--help']);
     expect(code).toBe(0);
-    for (const text of ['mxhook start', 'routes add', '--smtp-port', 'MXHOOK_SMTP_PORT', 'REDIS_URL', '(default: 30MB)']) expect(stdout).toContain(text);
+    for (const text of ['mxhook start', 'routes add', 'routes update', '--strip-replies', '--raw-8bit keep|encode', '--smtp-port', 'MXHOOK_SMTP_PORT', 'REDIS_URL', '(default: 30MB)']) expect(stdout).toContain(text);
   });
 
   it('a bad setting is refused with a message naming it', async () => {
@@ -102,6 +102,17 @@ describe('mxhook start (all in one, managed redis-server)', () => {
     expect((await run(['routes', 'rules', 'cli.example.com'], env)).stdout).toBe(`1\treply+*\tdeliver\t${receiver.url}\n2\tnoreply\tdrop\n`);
     expect((await run(['routes', 'list'], env)).stdout).toContain('\t2 address rules');
     expect((await run(['routes', 'rule', 'rm', 'cli.example.com', 'noreply'], env)).stdout).toContain('removed rule noreply');
+    // Reply text and raw 8-bit encoding: set at creation, changed one by one, shown, refused by name.
+    expect((await run(['routes', 'add', 'opts.example.com', receiver.url, '--raw', '--strip-replies', '--raw-8bit', 'encode'], env)).code).toBe(0);
+    expect((await run(['routes', 'list'], env)).stdout).toContain(`opts.example.com\t${receiver.url}\traw\tstrip_replies\traw_8bit=encode\n`);
+    expect((await run(['routes', 'update', 'opts.example.com', '--no-strip-replies', '--raw-8bit', 'keep', '--json'], env)).stdout)
+      .toBe(`updated opts.example.com\t${receiver.url}\traw\tjson\n`);
+    const bad8bit = await run(['routes', 'update', 'opts.example.com', '--raw-8bit', 'utf8'], env);
+    expect([bad8bit.code, bad8bit.stderr]).toEqual([2, 'mxhook: raw_8bit: raw_8bit must be "keep" or "encode"\n']);
+    expect((await run(['routes', 'update', 'opts.example.com'], env)).code).toBe(2);
+    expect((await run(['routes', 'update', 'opts.example.com', '--parsed', '--multipart', '--strip-replies'], env)).stdout)
+      .toBe(`updated opts.example.com\t${receiver.url}\tparsed\tstrip_replies\n`);
+    expect((await run(['routes', 'rm', 'opts.example.com'], env)).code).toBe(0);
 
     // The generated key works against the API.
     const res = await fetch(`http://127.0.0.1:${first.apiPort}/v3/user/webhooks/parse/settings/cli.example.com`, { headers: { authorization: `Bearer ${key}` } });

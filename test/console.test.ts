@@ -1,7 +1,7 @@
 /**
  * The web console in real Chromium (Debian's, driven by playwright-core) against a real mxhook:
  * log in, a wrong key refused, create a route, see a dead letter and replay it, find the message
- * in the log, see its attempts and redeliver it, the overview's charts (live), add an event destination, a change without the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
+ * in the log, see its attempts and redeliver it, a route's reply and raw 8-bit options, the overview's charts (live), add an event destination, a change without the CSRF token refused, log out; axe-core finds no serious or critical violation on any page.
  * Screenshots of each page go to docs/screenshots/ for the docs.
  */
 import { execFileSync } from 'node:child_process';
@@ -75,18 +75,41 @@ describe('web console', () => {
     await page.getByRole('heading', { name: 'Routes', level: 1 }).waitFor();
     await page.getByLabel('Hostname').fill('console.example');
     await page.getByLabel('URL', { exact: true }).fill(app.url);
+    // Raw mode's 8-bit option only applies with raw mode; reply text only without it.
+    const create = page.getByRole('form', { name: 'Create a route' });
+    expect(await create.getByLabel('Raw mode: 8-bit parts').isDisabled()).toBe(true);
+    await create.getByLabel('POST the raw message').check();
+    expect([await create.getByLabel('Raw mode: 8-bit parts').isDisabled(), await create.getByLabel('Strip replies').isDisabled()]).toEqual([false, true]);
+    await create.getByLabel('POST the raw message').uncheck();
+    await create.getByLabel('Strip replies').check();
     await page.getByRole('button', { name: 'Create route' }).click();
     await page.getByRole('cell', { name: 'console.example', exact: true }).waitFor();
     const secret = await page.locator('code.secret').textContent();
     expect(secret).toMatch(/\S{20,}/);
     const routes = await fetch(`${base}/v3/user/webhooks/parse/settings`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }).then((r) => r.json());
-    expect(routes.result.map((r: { hostname: string }) => r.hostname)).toContain('console.example');
+    expect(routes.result.find((r: { hostname: string }) => r.hostname === 'console.example')).toMatchObject({ strip_replies: true });
+    await page.getByRole('cell', { name: 'parsed, strip replies', exact: true }).waitFor();
     await expectAccessible('routes page');
     await shot('routes');
   });
 
-  it('shows and edits a route\'s address rules; a bad rule is refused naming it', async () => {
+  it('edits a route\'s raw 8-bit option; shows it in the list', async () => {
     await page.getByRole('button', { name: 'Manage console.example' }).click();
+    const edit = page.getByRole('form', { name: 'Edit' });
+    await edit.getByLabel('POST the raw message').check();
+    await edit.getByLabel('Raw mode: 8-bit parts').selectOption('encode');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('cell', { name: 'raw, 8-bit parts encoded', exact: true }).waitFor();
+    const setting = () => fetch(`${base}/v3/user/webhooks/parse/settings/console.example`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }).then((r) => r.json());
+    expect(await setting()).toMatchObject({ send_raw: true, raw_8bit: 'encode', strip_replies: true });
+    // Back to parsed mode: the tests after this one read parsed POSTs.
+    await edit.getByLabel('POST the raw message').uncheck();
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('cell', { name: 'parsed, strip replies', exact: true }).waitFor();
+    expect(await setting()).toMatchObject({ send_raw: false, raw_8bit: 'encode', strip_replies: true });
+  });
+
+  it('shows and edits a route\'s address rules; a bad rule is refused naming it', async () => {
     await page.getByRole('heading', { name: 'Address rules' }).waitFor();
     await page.getByRole('button', { name: 'Add a rule' }).click();
     await page.getByLabel('Rule 1 match').fill('support');
@@ -167,6 +190,9 @@ describe('web console', () => {
     await page.getByRole('heading', { name: /: delivered$/ }).waitFor();
     await page.getByRole('heading', { name: 'What your app receives' }).waitFor();
     expect(await page.locator('pre.body-text').first().textContent()).toContain('Hello');
+    // The route strips replies: the preview shows the field its app gets.
+    expect(await page.locator('.posted-as').textContent()).toBe('Posted as multipart/form-data, with these fields.');
+    await page.getByRole('cell', { name: 'stripped_text', exact: true }).waitFor();
     await expectAccessible('message page');
     await shot('message');
     await page.getByRole('button', { name: 'Redeliver' }).click();

@@ -142,7 +142,7 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
 
   if (opts.preview) {
     const preview = opts.preview;
-    app.get('/messages/:id/preview', { schema: { params: idParams, summary: 'What the app receives for this message: its parsed fields, attachments listed by name, type and size' } }, async (req, reply) => {
+    app.get('/messages/:id/preview', { schema: { params: idParams, summary: 'What the app receives for this message, with its route\'s settings: its parsed fields (stripped_* with strip_replies), attachments listed by name, type and size, payload_format and send_raw' } }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const message = await getLoggedMessage(redis, keys, id);
       const kept = await loadKeptRaw(redis, keys, id, message?.deliveries.map((d) => d.id) ?? []);

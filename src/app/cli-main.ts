@@ -16,8 +16,13 @@ const USAGE = `mxhook: a self-hosted, SendGrid-compatible Inbound Parse receiver
 Usage:
   mxhook start                 SMTP listener, HTTP API and delivery workers in one process
   mxhook smtp | worker | api   one role only, against a shared REDIS_URL (scale-out)
-  mxhook routes add HOSTNAME URL [--raw] [--spam-check] [--json]   --json: POST application/json (docs/payload.md)
+  mxhook routes add HOSTNAME URL [--raw] [--spam-check] [--json] [--strip-replies] [--raw-8bit keep|encode]
+                                         --json: POST application/json; --strip-replies: add stripped_text,
+                                         stripped_signature, stripped_html; --raw-8bit encode: raw mode's 8-bit
+                                         parts as quoted-printable/base64 (docs/payload.md)
   mxhook routes add HOSTNAME --inspect   POST to the built-in inspector, to try mxhook without an app
+  mxhook routes update HOSTNAME [--raw | --parsed] [--json | --multipart] [--strip-replies | --no-strip-replies]
+                      [--raw-8bit keep|encode]   change only the options given
   mxhook routes list
   mxhook routes rm HOSTNAME
   mxhook routes rules HOSTNAME           a route's address rules, in the order they are tried
@@ -43,7 +48,8 @@ ${describeSettings()}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: { config: Config; rest: string[] };
-  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--limit', '--cursor', '--drop', '--json']);
+  const commandFlags = new Set(['--raw', '--spam-check', '--route', '--inspect', '--wait', '--full', '--limit', '--cursor', '--drop', '--json',
+    '--parsed', '--multipart', '--strip-replies', '--no-strip-replies', '--raw-8bit']);
   try {
     parsed = loadConfig(argv, process.env, commandFlags);
   } catch (err) {
@@ -70,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   const output = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
   const flags = new Set(operands.filter((a) => commandFlags.has(a)));
   // Flags with a value stay in place, for the command to read with it.
-  const positional = operands.filter((a) => !commandFlags.has(a) || ['--route', '--limit', '--cursor'].includes(a));
+  const positional = operands.filter((a) => !commandFlags.has(a) || ['--route', '--limit', '--cursor', '--raw-8bit'].includes(a));
   if (command === 'routes') return runRoutesCommand(config, positional, flags, output);
   if (command === 'dead') return runDeadCommand(config, positional, output);
   if (command === 'messages') return runMessagesCommand(config, positional, output);

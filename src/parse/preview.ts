@@ -1,7 +1,8 @@
 /**
  * What an app would receive for a stored message, as plain values for the console and the API:
- * the same parsed payload the worker POSTs (buildParsedPayload), with attachments listed by name,
- * type and size instead of their bytes, and long text fields cut for display.
+ * the same parsed payload the worker POSTs (buildParsedPayload, with the route's strip_replies),
+ * with attachments listed by name, type and size instead of their bytes, long text fields cut for
+ * display, and the route's format and mode said (the fields are the same in JSON).
  */
 import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -9,9 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildParsedPayload } from './parsed-payload.ts';
 import type { PayloadContext, TextPiece } from './payload.ts';
+import type { ParseSetting } from '../domain/route.ts';
 import { removeSpoolDir } from './spool.ts';
 
 export interface MessagePreview {
+  /** How the route posts it: `multipart` (multipart/form-data, SendGrid's) or `json` (application/json). */
+  readonly payload_format: 'multipart' | 'json';
+  /** The route posts the raw message (`email`); the fields are then what parsed mode would send. */
+  readonly send_raw: boolean;
   /** Field name -> value, as posted (text fields over `maxFieldChars` are cut, `truncated` says which). */
   readonly fields: Record<string, string>;
   readonly attachments: readonly { readonly field: string; readonly filename: string; readonly type: string; readonly size: number }[];
@@ -21,10 +27,15 @@ export interface MessagePreview {
 /** Text shown per field at most: a preview, not the POST (the raw message has every byte). */
 const MAX_FIELD_CHARS = 256 * 1024;
 
-export async function buildMessagePreview(raw: Buffer, context: PayloadContext, spoolRoot = os.tmpdir()): Promise<MessagePreview> {
+/** The route settings that change what a preview shows; a route since deleted: SendGrid's defaults. */
+export type PreviewRoute = Pick<ParseSetting, 'send_raw' | 'strip_replies' | 'payload_format'>;
+
+export async function buildMessagePreview(raw: Buffer, context: PayloadContext, spoolRoot = os.tmpdir(), route?: PreviewRoute): Promise<MessagePreview> {
   const dir = path.join(spoolRoot, `mxhook-preview-${randomBytes(6).toString('hex')}`);
+  const sendRaw = route?.send_raw === true;
   try {
-    const payload = await buildParsedPayload(raw, context, { dir });
+    // As the worker builds it: reply fields only in parsed mode.
+    const payload = await buildParsedPayload(raw, context, { dir }, { stripReplies: route?.strip_replies === true && !sendRaw });
     const fields: Record<string, string> = {};
     const truncated: string[] = [];
     const attachments: MessagePreview['attachments'][number][] = [];
@@ -42,7 +53,7 @@ export async function buildMessagePreview(raw: Buffer, context: PayloadContext, 
       }
       fields[part.name] = value;
     }
-    return { fields, attachments, truncated };
+    return { payload_format: route?.payload_format ?? 'multipart', send_raw: sendRaw, fields, attachments, truncated };
   } finally {
     await removeSpoolDir(dir);
   }

@@ -46,6 +46,8 @@ export interface MessageRecord {
 export const recipientsOf = (m: MessageRecord): string[] => Object.values(m.envelope.to).flat();
 
 interface Preview {
+  readonly payload_format: 'multipart' | 'json';
+  readonly send_raw: boolean;
   readonly fields: Record<string, string>;
   readonly attachments: readonly { filename: string; type: string; size: number }[];
 }
@@ -107,7 +109,11 @@ async function preview(m: MessageRecord): Promise<HTMLElement> {
   try {
     const p = await api.get<Preview>(`${BASE}/messages/${enc(m.id)}/preview`);
     const { html, text, headers, ...rest } = p.fields;
+    const format = p.payload_format === 'json' ? 'application/json' : 'multipart/form-data';
     section.append(
+      h('p', { class: 'posted-as' }, p.send_raw
+        ? `Posted as ${format} in raw mode: the whole message in the email field. The fields below are what parsed mode would send.`
+        : `Posted as ${format}, with these fields.`),
       table('Fields', ['Field', 'Value'], Object.entries(rest).map(([k, v]) => [h('code', {}, k), v])),
       h('h3', {}, 'text'), h('pre', { class: 'body-text' }, text ?? ''),
       h('h3', {}, 'html'),

@@ -12,6 +12,8 @@ interface Route {
   readonly sendgrid_signature?: boolean;
   readonly address_rules?: readonly AddressRule[];
   readonly payload_format?: 'json';
+  readonly strip_replies?: boolean;
+  readonly raw_8bit?: 'keep' | 'encode';
 }
 
 interface Secret { readonly id: string; readonly created_at?: string; readonly createdAt?: string }
@@ -30,6 +32,8 @@ export async function renderRoutes(main: HTMLElement): Promise<void> {
       route.hostname,
       h('code', {}, route.url),
       [route.send_raw ? 'raw' : 'parsed', route.spam_check ? 'spam check' : '', route.sendgrid_signature ? 'SendGrid signature' : '', route.payload_format === 'json' ? 'JSON' : '',
+        // Each only where it applies: reply text in parsed mode, 8-bit encoding in raw mode.
+        !route.send_raw && route.strip_replies ? 'strip replies' : '', route.send_raw && route.raw_8bit === 'encode' ? '8-bit parts encoded' : '',
         route.address_rules?.length ? `${route.address_rules.length} address rule${route.address_rules.length === 1 ? '' : 's'}` : ''].filter(Boolean).join(', '),
       h('div', { class: 'actions' },
         h('button', { type: 'button', onclick: () => void openDetail(route, detail, () => void draw()) }, `Manage ${route.hostname}`)),
@@ -45,6 +49,7 @@ function createForm(done: () => void): HTMLElement {
   const url = h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://app.example.com/inbound' });
   const sendRaw = h('input', { type: 'checkbox', name: 'send_raw' });
   const spam = h('input', { type: 'checkbox', name: 'spam_check' });
+  const options = replyAndRawOptions(sendRaw);
   const shown = h('div', { class: 'secret-once' });
   const form = h('form', { class: 'inline-form', 'aria-labelledby': 'create-route' },
     h('h2', { id: 'create-route' }, 'Create a route'),
@@ -52,22 +57,49 @@ function createForm(done: () => void): HTMLElement {
     field('URL', url, 'Where parsed mail is POSTed.'),
     field('POST the raw message', sendRaw),
     field('Spam check', spam),
+    ...options.fields,
     h('button', { type: 'submit' }, 'Create route'),
     shown,
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     api.post<Route & { signing_secret: string }>(`${BASE}/settings`, {
-      hostname: hostname.value.trim(), url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked,
+      hostname: hostname.value.trim(), url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked, ...options.values(),
     }).then((created) => {
       say(`Route ${created.hostname} created.`);
       clear(shown);
       shown.append(secretOnce(created.signing_secret));
       form.reset();
+      options.sync();
       done();
     }, (err: Error) => say(`Could not create the route: ${err.message}`, 'error'));
   });
   return form;
+}
+
+/**
+ * Strip replies (parsed mode only) and raw mode's 8-bit encoding, each enabled only in the mode it
+ * applies to; both values are always sent, so a setting made through the API is never lost.
+ */
+function replyAndRawOptions(sendRaw: HTMLInputElement, route?: Route): { fields: HTMLElement[]; values: () => Record<string, unknown>; sync: () => void } {
+  const strip = h('input', { type: 'checkbox', name: 'strip_replies', checked: route?.strip_replies === true });
+  const raw8bit = h('select', { name: 'raw_8bit' },
+    h('option', { value: 'keep' }, 'keep (byte for byte)'), h('option', { value: 'encode' }, 'encode as quoted-printable or base64'));
+  raw8bit.value = route?.raw_8bit ?? 'keep';
+  const sync = () => {
+    strip.disabled = sendRaw.checked;
+    raw8bit.disabled = !sendRaw.checked;
+  };
+  sendRaw.addEventListener('change', sync);
+  sync();
+  return {
+    fields: [
+      field('Strip replies', strip, 'Parsed mode: also post stripped_text, stripped_signature and stripped_html, the reply without the quoted message.'),
+      field('Raw mode: 8-bit parts', raw8bit, 'Raw mode only: encoded, they reach Django and Flask apps ungarbled.'),
+    ],
+    values: () => ({ strip_replies: strip.checked, raw_8bit: raw8bit.value }),
+    sync,
+  };
 }
 
 function secretOnce(secret: string): HTMLElement {
@@ -83,13 +115,14 @@ async function openDetail(route: Route, detail: HTMLElement, changed: () => void
   const spam = h('input', { type: 'checkbox', name: 'spam_check', checked: route.spam_check });
   const format = h('select', { name: 'payload_format' }, h('option', { value: 'multipart' }, 'multipart/form-data (SendGrid\'s)'), h('option', { value: 'json' }, 'JSON'));
   format.value = route.payload_format ?? 'multipart';
+  const options = replyAndRawOptions(sendRaw, route);
   const edit = h('form', { 'aria-labelledby': 'edit-route' },
     h('h3', { id: 'edit-route' }, 'Edit'),
-    field('URL', url), field('POST the raw message', sendRaw), field('Spam check', spam), field('Payload format', format),
+    field('URL', url), field('POST the raw message', sendRaw), field('Spam check', spam), field('Payload format', format), ...options.fields,
     h('button', { type: 'submit' }, 'Save changes'));
   edit.addEventListener('submit', (event) => {
     event.preventDefault();
-    api.patch(`${BASE}/settings/${enc(route.hostname)}`, { url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked, payload_format: format.value })
+    api.patch(`${BASE}/settings/${enc(route.hostname)}`, { url: url.value.trim(), send_raw: sendRaw.checked, spam_check: spam.checked, payload_format: format.value, ...options.values() })
       .then(() => { say('Saved.'); changed(); }, (err: Error) => say(`Could not save: ${err.message}`, 'error'));
   });
   const secrets = h('div');

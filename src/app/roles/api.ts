@@ -38,9 +38,10 @@ export async function startApiRole(ctx: RoleContext, smtpPort?: number): Promise
         queueCounts: () => apiQueue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
         // Through the SMTP listener like any sender's mail (this process's, or the configured one).
         testMail: async (hostname: string) => (await sendTestMail({ host: reachableHost(config.smtpHost), port: smtpPort ?? config.smtpPort }, hostname)).messageId,
-        preview: (raw: Buffer, meta: StoredMessageMeta, hostname: string) => buildMessagePreview(raw, {
+        // With the route's settings as they are now, as a redelivery would be built.
+        preview: async (raw: Buffer, meta: StoredMessageMeta, hostname: string) => buildMessagePreview(raw, {
           senderIp: meta.clientIp, mailFrom: meta.mailFrom, recipients: meta.recipients[hostname] ?? [], auth: meta.auth,
-        }, path.join(config.dataDir, 'spool')),
+        }, path.join(config.dataDir, 'spool'), await ctx.routes.get(hostname)),
       },
     } : {}),
     extractAttachment: (raw: Buffer, part: number) => extractAttachment(raw, part, path.join(config.dataDir, 'spool')),
