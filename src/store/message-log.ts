@@ -1,7 +1,8 @@
 /**
  * The message log in Redis. Every write is a command appended to a pipeline or MULTI the caller
  * already sends (the accept's, the worker's), so the log adds no round trip. Each write is one
- * Lua script whose commands run under pcall: a log write can never fail the caller's transaction.
+ * Lua script (store/message-log-scripts.ts) whose commands run under pcall: a log write can never
+ * fail the caller's transaction. A worker's attempt is one write (logAttemptEnded).
  *
  * Keys (prefix P): `P:log:m:{id}` hash (`m` record JSON, `d.{n}` delivery JSON, `a.{n}` attempts
  * JSON, `p` parsed facts), expiring after the retention; `P:log:idx` sorted set of message ids by
@@ -15,9 +16,12 @@ import {
   ATTEMPTS_KEPT, logEvent, messageIdOf, RESPONSE_SNIPPET_BYTES, statesLeadingTo, stateAfter, truncateUtf8,
   type AttemptLog, type DeliveryEvent, type DeliveryLog, type LoggedMessage, type MessageRecord, type ParsedFacts,
 } from '../domain/message-log.ts';
-import { latencyBucket, MINUTE_HOSTNAMES_MAX } from '../domain/overview.ts';
+import { latencyBucket } from '../domain/overview.ts';
 import type { DeliveryTarget } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
+import { runLogScript } from './message-log-scripts.ts';
+
+export { defineMessageLogCommands, MINUTE_FIGURES_TTL_S } from './message-log-scripts.ts';
 
 export interface MessageLogOptions {
   /** Records are kept this long, ms. */
@@ -45,78 +49,8 @@ export const logKeys = (keys: KeySpace) => ({
   minute: (slot: number) => `${keys.prefix}:log:min:${slot}`,
 });
 
-/** How long a minute's figures are kept, s: the overview's longest window (2 h) and some slack. */
-export const MINUTE_FIGURES_TTL_S = 2 * 3600 + 600;
-
 /** State indexes kept (see the file comment for `delivered`). */
 export const INDEXED_STATES = ['queued', 'delivering', 'retrying', 'dead-lettered', 'replayed'] as const;
-
-// Shared Lua: drop the oldest records past the cap (a few per accept, so it converges).
-const EVICT = `
-local function evict(prefix, index, max, statesCsv)
-  local over = redis.call('ZCARD', index) - max
-  if over <= 0 then return 0 end
-  if over > 10 then over = 10 end
-  local popped = redis.call('ZPOPMIN', index, over)
-  for i = 1, #popped, 2 do
-    local id = popped[i]
-    local rec = prefix .. ':log:m:' .. id
-    local hosts = redis.call('HGET', rec, 'h')
-    if hosts then for h in string.gmatch(hosts, '[^,]+') do redis.call('ZREM', prefix .. ':log:idx:host:' .. h, id) end end
-    for s in string.gmatch(statesCsv, '[^,]+') do redis.call('ZREM', prefix .. ':log:idx:state:' .. s, id) end
-    redis.call('DEL', rec)
-  end
-  redis.call('HINCRBY', prefix .. ':log:cuts', 'cap', #popped / 2)
-  return #popped / 2
-end`;
-
-// Shared Lua: count in the overview's hash of the minute of `at` (ms); past MINUTE_HOSTNAMES_MAX
-// hostnames of a kind, a new one counts as `*`, so a minute's memory is bounded.
-const FIGURES = `
-local function minuteKey(prefix, at)
-  return prefix .. ':log:min:' .. string.format('%d', math.floor(tonumber(at) / 60000))
-end
-local function count(key, field)
-  redis.call('HINCRBY', key, field, 1)
-end
--- once per script, after its counts
-local function touch(key)
-  redis.call('EXPIRE', key, ${MINUTE_FIGURES_TTL_S})
-end
-local function countRoute(key, kind, hostname)
-  local field = kind .. hostname
-  if redis.call('HEXISTS', key, field) == 0 then
-    -- n.{kind}: how many hostnames of that kind the minute holds
-    if tonumber(redis.call('HGET', key, 'n.' .. kind) or '0') >= ${MINUTE_HOSTNAMES_MAX} then field = kind .. '*'
-    else redis.call('HINCRBY', key, 'n.' .. kind, 1) end
-  end
-  count(key, field)
-end`;
-
-// KEYS: none (all keys derive from the prefix: one slot with a {hash-tag} prefix).
-// ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max, states csv, event JSON, maxEvents, counted ('1': mail in), delivery JSONs...
-const ACCEPT_SCRIPT = `${EVICT}${FIGURES}
-local ok, err = pcall(function()
-  local prefix, id, at = ARGV[1], ARGV[2], ARGV[3]
-  local rec = prefix .. ':log:m:' .. id
-  redis.call('HSET', rec, 'm', ARGV[4], 'h', ARGV[5])
-  for i = 12, #ARGV do redis.call('HSET', rec, 'd.' .. (i - 11), ARGV[i]) end
-  redis.call('EXPIRE', rec, ARGV[6])
-  redis.call('ZADD', prefix .. ':log:idx', at, id)
-  redis.call('ZADD', prefix .. ':log:idx:state:queued', at, id)
-  for h in string.gmatch(ARGV[5], '[^,]+') do
-    redis.call('ZADD', prefix .. ':log:idx:host:' .. h, at, id)
-    redis.call('SADD', prefix .. ':log:hostnames', h)
-  end
-  evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8])
-  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
-  if ARGV[11] == '1' then
-    local key = minuteKey(prefix, at)
-    count(key, 'r')
-    touch(key)
-  end
-end)
-return ok and 1 or 0`;
 
 /** Removes the record of a message whose accept failed after it was logged (its sender got 451). */
 export async function forgetLogged(redis: Redis, keys: KeySpace, messageId: string): Promise<void> {
@@ -152,132 +86,6 @@ export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: M
     // A replay or redeliver is not mail in: the overview counts only what arrived.
     record.replayOf ? '0' : '1', ...deliveries]);
 }
-
-// Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state. False when
-// the record or delivery is gone or the move is not valid (nothing written).
-const MOVE_STATE = `
-local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, replayedAs, receivedAt, bucket)
-  local rec = prefix .. ':log:m:' .. id
-  local raw = redis.call('HGET', rec, 'd.' .. n)
-  if not raw then return false end
-  local d = cjson.decode(raw)
-  if not string.find(',' .. allowed .. ',', ',' .. d.state .. ',', 1, true) then return false end
-  local old = d.state
-  d.state = state
-  d.updatedAt = tonumber(updatedAt)
-  d.nextAttemptAt = nil
-  if nextAt ~= '' then d.nextAttemptAt = tonumber(nextAt) end
-  if replayedAs ~= '' then d.replayedAs = replayedAs end
-  redis.call('HSET', rec, 'd.' .. n, cjson.encode(d))
-  if old ~= state then
-    -- the old state's index keeps the message while another delivery is still in it; deliveries
-    -- are numbered from 1 (one, the common case, costs a single HGET here)
-    local still, i = false, 1
-    while true do
-      if tostring(i) ~= n then
-        local other = redis.call('HGET', rec, 'd.' .. i)
-        if not other then break end
-        if cjson.decode(other).state == old then still = true break end
-      end
-      i = i + 1
-    end
-    if not still then redis.call('ZREM', prefix .. ':log:idx:state:' .. old, id) end
-    if state ~= 'delivered' then redis.call('ZADD', prefix .. ':log:idx:state:' .. state, receivedAt, id) end
-    if state == 'delivered' then
-      -- counted once: no move leads from delivered to delivered
-      local key = minuteKey(prefix, updatedAt)
-      count(key, 'd')
-      count(key, 'l.' .. bucket)
-      countRoute(key, 'hd.', d.hostname)
-      touch(key)
-    end
-  end
-  return true
-end`;
-
-// Shared Lua: appends an attempt (JSON) to a delivery's timeline, the newest `kept`; a failed one
-// (failed '1') is counted in the minute it ended (a delivered one by its move to delivered).
-const APPEND_ATTEMPT = `
-local function appendAttempt(prefix, id, n, attempt, kept, hostname, failed, endAt)
-  local rec = prefix .. ':log:m:' .. id
-  if redis.call('EXISTS', rec) == 0 then return false end
-  if failed == '1' then
-    local key = minuteKey(prefix, endAt)
-    count(key, 'f')
-    countRoute(key, 'hf.', hostname)
-    touch(key)
-  end
-  local field = 'a.' .. n
-  local raw = redis.call('HGET', rec, field)
-  if not raw then
-    redis.call('HSET', rec, field, '[' .. attempt .. ']')
-    return true
-  end
-  local list = cjson.decode(raw)
-  table.insert(list, cjson.decode(attempt))
-  while #list > tonumber(kept) do table.remove(list, 1) end
-  redis.call('HSET', rec, field, cjson.encode(list))
-  return true
-end`;
-
-// ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'', replayedAs|'', receivedAt, latency bucket, event JSON, maxEvents
-const STATE_SCRIPT = `${FIGURES}${MOVE_STATE}
-local ok, res = pcall(function()
-  if not moveState(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]) then return 0 end
-  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[12], '*', 'e', ARGV[11])
-  return 1
-end)
-return ok and res or 0`;
-
-// ARGV: prefix, id, n, attempt JSON, kept, hostname, failed ('1'), attempt end ms, event JSON, maxEvents
-const ATTEMPT_SCRIPT = `${FIGURES}${APPEND_ATTEMPT}
-local ok = pcall(function()
-  if not appendAttempt(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return end
-  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
-end)
-return ok and 1 or 0`;
-
-// An attempt and the move it led to in one script (the worker's one log write per attempt): the
-// attempt, what parsing found (first attempt), the move, and one event: the move's, carrying the
-// attempt's facts, or the attempt's alone when the move was not valid.
-// ARGV: the 8 of ATTEMPT_SCRIPT's appendAttempt, the 7 of moveState after prefix/id/n (state,
-// allowed, updatedAt, nextAt, replayedAs, receivedAt, bucket), parsed JSON|'', state event JSON,
-// attempt event JSON, maxEvents
-const ATTEMPT_ENDED_SCRIPT = `${FIGURES}${MOVE_STATE}${APPEND_ATTEMPT}
-local ok = pcall(function()
-  local prefix, id, n = ARGV[1], ARGV[2], ARGV[3]
-  if not appendAttempt(prefix, id, n, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return end
-  if ARGV[16] ~= '' then redis.call('HSET', prefix .. ':log:m:' .. id, 'p', ARGV[16]) end
-  local moved = moveState(prefix, id, n, ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])
-  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[19], '*', 'e', moved and ARGV[17] or ARGV[18])
-end)
-return ok and 1 or 0`;
-
-/** The log's scripts, each defined as an ioredis command (run by its SHA) on every connection of ours. */
-const LOG_SCRIPTS = {
-  mxhookLogAccept: ACCEPT_SCRIPT,
-  mxhookLogState: STATE_SCRIPT,
-  mxhookLogAttempt: ATTEMPT_SCRIPT,
-  mxhookLogAttemptEnded: ATTEMPT_ENDED_SCRIPT,
-} as const;
-type LogScript = keyof typeof LOG_SCRIPTS;
-
-/**
- * Defines the log's scripts on `redis` (store/redis.ts does, for every connection it makes): they
- * then go out as EVALSHA, not as their whole text per write. Must run before the connection's
- * first pipeline: a pipeline takes the commands its connection has when it is made.
- */
-export function defineMessageLogCommands(redis: Redis): void {
-  for (const [name, lua] of Object.entries(LOG_SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 0, lua });
-}
-
-/** Runs a log script on `pipe`: by SHA when its connection has the command, else as EVAL (a connection made elsewhere). */
-function runLogScript(pipe: ChainableCommander, name: LogScript, args: readonly (string | number)[]): void {
-  const command = (pipe as unknown as Record<string, ((...a: (string | number)[]) => unknown) | undefined>)[name];
-  if (typeof command === 'function') command.apply(pipe, [...args]);
-  else pipe.eval(LOG_SCRIPTS[name], 0, ...args);
-}
-
 /** The arguments of moveState after prefix, id, n, and the move's event. */
 function stateMove(deliveryId: string, hostname: string, receivedAt: number, event: DeliveryEvent, now: number, details: Record<string, unknown>) {
   const state = stateAfter(event);

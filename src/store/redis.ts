@@ -1,6 +1,6 @@
 /** Creates Redis connections; nothing connects at import time. */
 import { Redis, type RedisOptions } from 'ioredis';
-import { defineMessageLogCommands } from './message-log.ts';
+import { defineMessageLogCommands } from './message-log-scripts.ts';
 
 export type RedisRole =
   /** SMTP intake and the API: fail fast when Redis is down, so SMTP can answer 451 at once. */
