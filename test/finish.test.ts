@@ -3,6 +3,7 @@
  * route's delivery), done even when Redis is full, unexpected errors follow the retry window,
  * and a failed ECDSA key load is not remembered.
  */
+import { getLoggedMessage } from '../src/store/message-log.ts';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Job, Queue } from 'bullmq';
@@ -89,6 +90,8 @@ describe('the queue\'s backstop', () => {
     await expect.poll(async () => (await getDeadLetter(mx.redis, mx.keys, `${id}.1`))?.reason, { timeout: 10_000 }).toBe('the queue gave up on the job: HTTP 500');
     expect(await mx.redis.exists(...messageKeys(mx, id))).toBe(0);
     expect(app.posts).toHaveLength(1);
+    // The message log (and so the event webhook) says so too.
+    await expect.poll(async () => (await getLoggedMessage(mx.redis, mx.keys, id))?.deliveries[0]?.state, { timeout: 10_000 }).toBe('dead-lettered');
   });
 });
 

@@ -304,6 +304,10 @@ export async function endFailedJob(job: Job<DeliveryJobData>, err: Error, ctx: R
   const message = await loadMessage(redis, keys, messageId, 1);
   const reason = `the queue gave up on the job: ${err.message}`;
   if (!message) await releaseDelivery(redis, keys, messageId, deliveryId, [attemptsKey(keys, deliveryId)]);
-  else await deadLetterDelivery(redis, keys, { deliveryId, messageId, hostname, reason, meta: message.meta, retentionMs: ctx.options.deadLetterRetentionMs, now: Date.now() });
+  else {
+    await deadLetterDelivery(redis, keys, { deliveryId, messageId, hostname, reason, meta: message.meta, retentionMs: ctx.options.deadLetterRetentionMs, now: Date.now() });
+    // The log (and the event webhook's dead_lettered) tell of it as of any other dead letter.
+    logRun(ctx, () => logger, job, message, undefined, { kind: 'dead-lettered' }, attemptNumber(job), reason);
+  }
   logger.warn({ event: 'delivery_dead', delivery: deliveryId, message: messageId, hostname, reason });
 }
