@@ -16,7 +16,7 @@ import { attemptsKey, recordAttempt } from '../store/attempts.ts';
 import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
-import { countEnded, markRetrying } from '../store/route-stats.ts';
+import { endedCount, markRetrying } from '../store/route-stats.ts';
 import { logDeliveryState } from '../store/message-log.ts';
 import { logBreakerChange, logRun, sendToLog } from './run-log.ts';
 import type { AttemptLog, ParsedFacts } from '../domain/message-log.ts';
@@ -247,12 +247,13 @@ async function carryOut(
     case 'finish': {
       logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job), undefined, parsed);
       // The attempt history goes with the delivery (dead letters take theirs along).
-      const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.());
+      // The route's counters go in the same script: one write, and never counted twice.
+      const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.(),
+        endedCount(keys, hostname, deliveryId, 'delivered', ranBefore));
       if (released === 'already-finished') {
         log().warn({ event: 'delivery_finished_twice' });
         return;
       }
-      if (!(await countEnded(redis, keys, hostname, deliveryId, 'delivered', ranBefore))) log().warn({ event: 'delivery_counters_not_written' });
       if (message) options.metrics?.delivered(Date.now() - message.meta.receivedAt);
       return;
     }
