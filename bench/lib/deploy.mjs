@@ -59,6 +59,12 @@ export async function deploy({ name, layout, workers = 1, fsync = 'always', dir,
       const info = Object.fromEntries((await client.info('cpu')).split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':')));
       return { ...Object.fromEntries(procs.map((p) => [p.name, cpuMs(p.pid)])), redis: (Number(info.used_cpu_sys) + Number(info.used_cpu_user)) * 1000 };
     },
+    /** Redis commands run so far (INFO commandstats, those scripts call included), all kinds together. */
+    async commands() {
+      let calls = 0;
+      for (const [, n] of (await client.info('commandstats')).matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) calls += Number(n);
+      return calls;
+    },
     /** Peak RSS of each mxhook process, bytes, and redis-server's peak memory. */
     async memory() {
       const info = Object.fromEntries((await client.info('memory')).split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':')));

@@ -50,11 +50,12 @@ export function formatResults(results) {
   const throughput = results.scenarios.filter((s) => s.kind === 'throughput');
   if (throughput.length) {
     out.push(table([
-      ['scenario', 'layout', 'messages', 'smtp-sink/s', 'accepted/s', 'delivered/s', 'ratio', 'target', 'met', 'exactly once', 'CPU ms/msg (mxhook + redis)'],
+      ['scenario', 'layout', 'messages', 'smtp-sink/s', 'accepted/s', 'delivered/s', 'ratio', 'target', 'met', 'exactly once', 'CPU ms/msg (mxhook + redis)', 'Redis cmds/msg'],
       ...throughput.map((s) => [
         s.id, s.layout, s.accepted, s.ceilingRate.toFixed(0), s.acceptRate.toFixed(0), s.endToEndRate.toFixed(0),
         pct(s.ratio), `>= ${pct(s.target)}`, s.met ? 'yes' : 'NO', s.exactlyOnce ? 'yes' : `NO (missing ${s.missing}, dup ${s.duplicates})`,
         `${sum(s.cpuMsPerMessage, (k) => k !== 'redis').toFixed(2)} + ${s.cpuMsPerMessage.redis.toFixed(2)}`,
+        s.redisCommandsPerMessage === undefined ? '' : s.redisCommandsPerMessage.toFixed(0),
       ]),
     ]));
   }

@@ -72,6 +72,7 @@ async function checkExactlyOnce(sink, expectedIds) {
 export async function runThroughput(s, count, deployment, sink) {
   await sink.reset();
   const cpuBefore = await deployment.cpu();
+  const commandsBefore = await deployment.commands();
   const started = wallNow();
   const run = await runTimed(which('smtp-source'), smtpSourceArgs(s, count, deployment.smtpPort));
   if (run.code !== 0) throw new Error(`smtp-source failed (exit ${run.code}): ${run.output.slice(0, 500)}`);
@@ -79,12 +80,15 @@ export async function runThroughput(s, count, deployment, sink) {
   const ids = Array.from({ length: count }, (_, i) => `${i + 1}rcpt@${HOSTNAME}`);
   const check = await checkExactlyOnce(sink, ids);
   const cpuAfter = await deployment.cpu();
+  const commandsAfter = await deployment.commands();
   const elapsed = check.report.lastAt - started;
   return {
     accepted: count, acceptMs: run.ms, acceptRate: (count * 1000) / run.ms,
     endToEndMs: elapsed, endToEndRate: (count * 1000) / elapsed,
     ...pick(check, ['posts', 'duplicates', 'missing', 'unexpected', 'exactlyOnce']),
     cpuMsPerMessage: Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, (cpuAfter[k] - cpuBefore[k]) / count])),
+    // Every process's commands, accept to delivery (the bench's own few INFO calls included).
+    redisCommandsPerMessage: (commandsAfter - commandsBefore) / count,
   };
 }
 
