@@ -7,7 +7,8 @@ import type { KeyObject } from 'node:crypto';
 import { fallbackRetryDelay } from '../domain/delivery-decision.ts';
 import type { DeliveryJobData } from '../domain/message.ts';
 import { BACKOFF_TYPE, DELIVERY_QUEUE_NAME } from '../queue/delivery-queue.ts';
-import { endFailedJob, RetryLater, runDelivery, type DeliveryWorkerOptions, type Held, type RunContext } from './delivery-run.ts';
+import { RetryLater, runDelivery, type DeliveryWorkerOptions, type Held, type RunContext } from './delivery-run.ts';
+import { endFailedJob } from './failed-job.ts';
 import { createByteBudget } from './memory-budget.ts';
 
 export type { DeliveryWorkerOptions } from './delivery-run.ts';
