@@ -16,9 +16,9 @@ import { startKeptRawEviction } from '../kept-raw-eviction.ts';
 import { startMessageLogTrim } from '../message-log-trim.ts';
 import type { RoleContext } from './context.ts';
 import { startEventWebhooks } from './event-webhooks.ts';
-import { API_URL_FILE } from './api.ts';
+import { API_URL_FILE, isLoopbackUrl } from '../api-url.ts';
 import { ATTACHMENTS_PATH, attachmentToken } from '../../domain/attachment-token.ts';
-import { attachmentSecret, keepRawForLinks } from '../../store/attachment-links.ts';
+import { createAttachmentSecret, keepRawForLinks } from '../../store/attachment-links.ts';
 import type { KeySpace } from '../../store/keys.ts';
 
 function retryPolicyFrom(config: Config): RetryPolicy {
@@ -68,9 +68,11 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     const stopTrim = startMessageLogTrim(store, keys, { retentionMs: config.messageLogRetention, rawRetentionMs: config.rawRetention, logger });
     ctx.onStop(async () => stopTrim());
   }
-  if (keepsRaw) {
-    const stopEviction = startKeptRawEviction(store, keys, { memory: ctx.redisMemory, fraction: config.rawRetentionMemory, logger });
-    ctx.onStop(async () => stopEviction());
+  // Also for the raw copies kept for attachment links, which any JSON route can make.
+  const stopEviction = startKeptRawEviction(store, keys, { memory: ctx.redisMemory, fraction: config.rawRetentionMemory, keptRaw: keepsRaw, logger });
+  ctx.onStop(async () => stopEviction());
+  if (!config.publicUrl) {
+    logger.info({ event: 'attachment_links_local_only', message: 'MXHOOK_PUBLIC_URL is not set: JSON routes get attachment download links only when the app and the API are both on loopback; deliveries to other apps that need a link are retried with an error naming MXHOOK_PUBLIC_URL' });
   }
   await startEventWebhooks(ctx);
   logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
@@ -78,15 +80,23 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
 
 /**
  * Download links of large attachments in JSON POSTs: signed tokens on the API (api/attachments.ts),
- * at MXHOOK_PUBLIC_URL or else the address this data directory's api role wrote at its start.
+ * at MXHOOK_PUBLIC_URL or else the address this data directory's api role wrote at its start. That
+ * address is a loopback one when the API binds a wildcard or loopback address: it serves only apps
+ * on this machine, so a remote app gets an error (the delivery retried) instead of a dead link.
  */
-function attachmentLinks(config: Config, store: Redis, keys: KeySpace): (messageId: string, part: number) => Promise<{ url: string; expiresAt: number }> {
-  return async (messageId, part) => {
+function attachmentLinks(config: Config, store: Redis, keys: KeySpace): (messageId: string, part: number, destination: string) => Promise<{ url: string; expiresAt: number }> {
+  const secret = createAttachmentSecret(store, keys);
+  return async (messageId, part, destination) => {
     const expiresAt = Math.floor((Date.now() + config.attachmentUrlTtl) / 1000);
     const base = config.publicUrl ?? (await readFile(path.join(config.dataDir, API_URL_FILE), 'utf8').then((text) => text.trim(), () => undefined));
     if (!base) throw new Error('attachment links need the API\'s address: set MXHOOK_PUBLIC_URL (no api role runs with this data directory)');
-    const secret = await attachmentSecret(store, keys);
-    if (!(await keepRawForLinks(store, keys, messageId, expiresAt * 1000))) throw new Error('the raw message is no longer stored');
-    return { url: `${base}${ATTACHMENTS_PATH}/${attachmentToken(secret, { messageId, part, expiresAt })}`, expiresAt };
+    if (!config.publicUrl && isLoopbackUrl(base) && !isLoopbackUrl(destination)) {
+      throw new Error(`attachment links need an address the app can reach: set MXHOOK_PUBLIC_URL (the API is known only as ${base}, on loopback)`);
+    }
+    const key = await secret();
+    const kept = await keepRawForLinks(store, keys, messageId, expiresAt * 1000, config.rawRetentionMaxBytes);
+    if (kept === 'gone') throw new Error('the raw message is no longer stored');
+    if (kept === 'too-large') throw new Error('the message is larger than MXHOOK_RAW_RETENTION_MAX_BYTES, which bounds the raw copies kept for attachment links');
+    return { url: `${base}${ATTACHMENTS_PATH}/${attachmentToken(key, { messageId, part, expiresAt })}`, expiresAt };
   };
 }
