@@ -26,7 +26,7 @@ import { messagesApi, type MessagesApiOptions } from './messages.ts';
 import { registerOverviewRoute } from './overview.ts';
 import type { QueueCounts } from '../services/overview.ts';
 import { registerInspectRoutes } from './inspect.ts';
-import { createErrorHandler, sendMxhookError } from './errors.ts';
+import { createErrorHandler, loggedPath, sendMxhookError } from './errors.ts';
 import { checkHealth, type Health } from './health.ts';
 import { acceptJsonBodies } from './json-body.ts';
 import { errorBody, health } from './schemas.ts';
@@ -67,6 +67,8 @@ export interface ApiDependencies {
   readonly eventDestinations?: EventDestinationAdmin;
   /** Attachment download links of JSON POSTs (api/attachments.ts); absent: not served. */
   readonly extractAttachment?: ExtractAttachment;
+  /** Attachment downloads served at once by this process (default 4); past it 503 with Retry-After. */
+  readonly attachmentDownloads?: number;
   /** The web console at /ui (api/console.ts); absent: not served, and no session is accepted. */
   readonly console?: { readonly sessions: SessionPolicy; readonly assetsDir: string; readonly secureCookie: boolean };
 }
@@ -124,7 +126,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
     if (check.kind !== 'session') throw new MxhookError('UNAUTHORIZED');
   });
   app.addHook('onResponse', async (request, reply) => {
-    deps.logger.debug({ event: 'api_request', method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    deps.logger.debug({ event: 'api_request', method: request.method, path: loggedPath(request), status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
   });
 
   await app.register(fastifySwagger, {
@@ -157,7 +159,9 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
   if (deps.eventDestinations) registerEventSettingsRoutes(app, deps.eventDestinations);
   registerStatsRoutes(app, deps);
   await registerInspectRoutes(app, deps);
-  if (deps.extractAttachment) registerAttachmentRoutes(app, { redis: deps.redis, keys: deps.keys, extract: deps.extractAttachment });
+  if (deps.extractAttachment) registerAttachmentRoutes(app, {
+    redis: deps.redis, keys: deps.keys, extract: deps.extractAttachment, ...(deps.attachmentDownloads ? { maxConcurrent: deps.attachmentDownloads } : {}),
+  });
   if (deps.messages?.testMail) {
     const testMail = deps.messages.testMail;
     app.post<{ Params: { hostname: string } }>(`${API_BASE}/settings/:hostname/test`, {

@@ -60,6 +60,14 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_BAD_URL: 'BAD_REQUEST_PATH',
 };
 
+/**
+ * The path a log line names: the matched route's pattern (`/attachments/:token`, never the token
+ * itself, which is a credential), or the path without its query when no route matched.
+ */
+export function loggedPath(request: FastifyRequest): string {
+  return request.routeOptions.url ?? request.url.split('?')[0]!.replace(/(\/attachments\/)[^/]+/, '$1:token');
+}
+
 export function createErrorHandler(logger: Logger) {
   return (error: FastifyError | MxhookError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     if (error instanceof MxhookError) return sendMxhookError(reply, error);
@@ -74,7 +82,7 @@ export function createErrorHandler(logger: Logger) {
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ errors: [{ field: null, message: error.message }] });
     }
-    logger.error({ event: 'api_error', method: request.method, path: request.url.split('?')[0], err: String(error) });
+    logger.error({ event: 'api_error', method: request.method, path: loggedPath(request), err: String(error) });
     return reply.code(500).send({ errors: [{ field: null, message: 'internal error' }] });
   };
 }

@@ -27,7 +27,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** What the message log dropped so far, by why (store/message-log-retention.ts readLogCuts). */
-export type LogCuts = () => Promise<{ cap: number; retention: number; rawCap: number; rawMemory: number }>;
+export type LogCuts = () => Promise<{ cap: number; retention: number; rawCap: number; rawMemory: number; attachmentCap: number; attachmentMemory: number }>;
 
 /** Event-webhook totals (store/event-destinations.ts readEventCounts). */
 export type EventCounts = () => Promise<{ sent: number; failed: number; dropped: number }>;
@@ -69,7 +69,7 @@ export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?
     const logCuts = options.logCuts;
     // A gauge of Redis's running totals (the same on every process), so it never double counts.
     new Gauge({
-      name: 'mxhook_message_log_dropped', help: 'Message-log records dropped by the record cap (cap) or retention, and kept raw messages dropped by the byte cap (raw_cap) or for Redis memory (raw_memory), since the log began; read from Redis at scrape time.',
+      name: 'mxhook_message_log_dropped', help: 'Message-log records dropped by the record cap (cap) or retention, and kept raw messages dropped by the byte cap (raw_cap) or for Redis memory (raw_memory), and raw copies kept for attachment download links dropped the same two ways (attachment_cap, attachment_memory), since the log began; read from Redis at scrape time.',
       labelNames: ['reason'] as const, registers,
       async collect() {
         const cuts = await logCuts().catch(() => undefined);
@@ -78,6 +78,8 @@ export function createMetrics(options: { queueCounts?: QueueCounts; redisMemory?
         this.set({ reason: 'retention' }, cuts.retention);
         this.set({ reason: 'raw_cap' }, cuts.rawCap);
         this.set({ reason: 'raw_memory' }, cuts.rawMemory);
+        this.set({ reason: 'attachment_cap' }, cuts.attachmentCap);
+        this.set({ reason: 'attachment_memory' }, cuts.attachmentMemory);
       },
     });
   }

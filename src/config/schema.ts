@@ -152,9 +152,9 @@ export const settingsSchema = {
   rawRetention: setting({ env: 'MXHOOK_RAW_RETENTION', flag: '--raw-retention', default: '24h', parse: parseDuration,
     description: 'How long a raw message is kept after its last delivery ended, so the log can download or redeliver it (0: deleted at once). Needs the message log. Bounded by MXHOOK_RAW_RETENTION_MAX_BYTES and MXHOOK_RAW_RETENTION_MEMORY.' }),
   rawRetentionMemory: setting({ env: 'MXHOOK_RAW_RETENTION_MEMORY', flag: '--raw-retention-memory', default: '0.7', parse: parseFraction,
-    description: 'Share of Redis maxmemory above which kept raw messages give way: none is kept, and the oldest kept are deleted until usage is below it again (counted in /metrics), so they never push Redis to MXHOOK_REDIS_MEMORY_HIGH, where new mail is refused. No effect without maxmemory.' }),
+    description: 'Share of Redis maxmemory above which kept raw messages give way: none is kept, and the oldest kept are deleted until usage is below it again (the message log\'s first, then the copies kept for attachment download links; counted in /metrics), so they never push Redis to MXHOOK_REDIS_MEMORY_HIGH, where new mail is refused. No effect without maxmemory.' }),
   rawRetentionMaxBytes: setting({ env: 'MXHOOK_RAW_RETENTION_MAX_BYTES', flag: '--raw-retention-max-bytes', default: '1GB', parse: parseSize,
-    description: 'Most bytes of raw messages kept after delivery; past it the oldest kept ones are dropped first (counted in /metrics).' }),
+    description: 'Most bytes of raw messages kept after delivery; past it the oldest kept ones are dropped first (counted in /metrics). The copies kept for attachment download links have a cap of the same size of their own.' }),
   eventWebhookMaxAge: setting({ env: 'MXHOOK_EVENT_WEBHOOK_MAX_AGE', flag: '--event-webhook-max-age', default: '24h', parse: parseDuration,
     description: 'An event-webhook batch not accepted (2xx) by its destination this long after it was cut is dropped (counted in /metrics, logged).' }),
   eventWebhookRetryMaxInterval: setting({ env: 'MXHOOK_EVENT_WEBHOOK_RETRY_MAX_INTERVAL', flag: '--event-webhook-retry-max-interval', default: '10m', parse: parseDuration,
@@ -164,9 +164,9 @@ export const settingsSchema = {
   publicUrl: setting({ env: 'MXHOOK_PUBLIC_URL', flag: '--public-url', default: undefined, parse: (v: string) => {
     if (!/^https?:\/\/[^/?#]+/i.test(v)) throw new Error(`expected an http(s) URL such as https://mx.example.com, got "${v}"`);
     return v.replace(/\/+$/, '');
-  }, description: 'Base URL at which apps reach this server\'s API, for the attachment download links of JSON POSTs (e.g. https://mx.example.com); unset: the API address this data directory\'s api role listens on.' }),
+  }, description: 'Base URL at which apps reach this server\'s API, for the attachment download links of JSON POSTs (e.g. https://mx.example.com); unset: the API address this data directory\'s api role listens on, which is a loopback one when it binds 0.0.0.0, so then only apps on loopback get links (others: the delivery is retried with an error naming this setting).' }),
   attachmentUrlTtl: setting({ env: 'MXHOOK_ATTACHMENT_URL_TTL', flag: '--attachment-url-ttl', default: '24h', parse: parseDuration,
-    description: 'How long an attachment download link in a JSON POST works. The raw message is kept in Redis that long (it counts against maxmemory).' }),
+    description: 'How long an attachment download link in a JSON POST works. The raw message is kept in Redis that long, within MXHOOK_RAW_RETENTION_MAX_BYTES and MXHOOK_RAW_RETENTION_MEMORY (oldest dropped first; its links then answer 404).' }),
   logLevel: setting({ env: 'MXHOOK_LOG_LEVEL', flag: '--log-level', default: 'info', parse: (v: string) => {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(v)) throw new Error(`expected trace, debug, info, warn, error, fatal or silent, got "${v}"`);
     return v;

@@ -35,7 +35,8 @@ export interface AttemptContext {
   /** spam_score/spam_report for routes with spam_check (spam-check.ts); never throws. */
   readonly spamCheck?: (raw: Buffer) => Promise<readonly PayloadPart[]>;
   /** The download link of an attachment of a JSON POST (keeps the raw message while it works); absent: none can be made. */
-  readonly attachmentLink?: (messageId: string, part: number) => Promise<AttachmentLink>;
+  /** `destination`: the URL the POST goes to (a link must be reachable from there). */
+  readonly attachmentLink?: (messageId: string, part: number, destination: string) => Promise<AttachmentLink>;
 }
 
 const DEFAULT_EXCERPT_CHARS = 100;
@@ -85,7 +86,7 @@ export async function attemptDelivery(ctx: AttemptContext, input: AttemptInput):
     const { form, headers } = route.payload_format === 'json'
       ? await encodeSignedJson(await prepareJson(payload, {
         attachmentMax: route.json_attachment_max ?? DEFAULT_JSON_ATTACHMENT_MAX,
-        link: (part) => (link ? link(messageIdOf(input.deliveryId), part) : Promise.reject(new Error('attachment download links are not available in this process'))),
+        link: (part) => (link ? link(messageIdOf(input.deliveryId), part, input.target.url) : Promise.reject(new Error('attachment download links are not available in this process'))),
       }), material, ids)
       : await encodeSigned(payload, material, ids);
     const result = await postForm(ctx.agent, input.target, form, {

@@ -53,4 +53,24 @@ describe('JSON encoding', () => {
     });
     expect(asked).toBe(1);
   });
+
+  it('streams raw mode\'s `email` a slice at a time, exact: the message is never one piece (as a string or a Buffer)', async () => {
+    const utf8 = Buffer.from(`${'"q" \\ tab\t ctl\u0001 ü € 😀\r\n'.repeat(200_000)}end`, 'utf8');
+    const latin1 = Buffer.concat([utf8, Buffer.from([0xe9, 0xff])]);
+    for (const [bytes, field] of [[utf8, 'email'], [latin1, 'email_base64']] as const) {
+      const pieces = await prepareJson({ parts: [{ name: 'email', bytes }] }, { attachmentMax: 1, link: () => Promise.reject(new Error('not asked')) });
+      let largest = 0;
+      const chunks: Buffer[] = [];
+      for await (const piece of pieces()) {
+        largest = Math.max(largest, piece.length);
+        chunks.push(piece);
+      }
+      // A slice is 192 KiB; escaping makes it at most 6 times longer (\u0001), base64 4/3.
+      expect(largest).toBeLessThanOrEqual(6 * 3 * 64 * 1024);
+      expect(bytes.length).toBeGreaterThan(4 * largest);
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, string>;
+      expect(Object.keys(body)).toEqual([field]);
+      expect(field === 'email' ? Buffer.from(body.email!, 'utf8') : Buffer.from(body.email_base64!, 'base64')).toEqual(bytes);
+    }
+  });
 });

@@ -48,8 +48,13 @@ async function* jsonPieces(parts: readonly PayloadPart[], links: ReadonlyMap<str
     if ('bytes' in part) {
       // Raw mode's `email` need not be UTF-8: then it goes as base64, under another name, byte for byte.
       const utf8 = isUtf8(part.bytes);
-      yield text(`${separator}${JSON.stringify(utf8 ? part.name : `${part.name}_base64`)}:`);
-      yield text(JSON.stringify(part.bytes.toString(utf8 ? 'utf8' : 'base64')));
+      // A slice at a time, as files are: the message is not copied whole (as a string or a Buffer).
+      yield text(`${separator}${JSON.stringify(utf8 ? part.name : `${part.name}_base64`)}:"`);
+      for (let at = 0; at < part.bytes.length; at += SLICE) {
+        const slice = part.bytes.subarray(at, at + SLICE);
+        yield utf8 ? jsonEscapeBytes(slice) : text(slice.toString('base64'));
+      }
+      yield text('"');
     } else if ('value' in part) {
       yield text(`${separator}${JSON.stringify(part.name)}:${JSON.stringify(fieldValue(part.name, part.value))}`);
     } else if ('pieces' in part) {

@@ -45,6 +45,7 @@ export const errorCatalogue = {
   ATTACHMENT_LINK_INVALID: { http: 403, message: 'not a valid attachment link (altered, or not made by this server)' },
   ATTACHMENT_LINK_EXPIRED: { http: 410, message: 'this attachment link has expired' },
   ATTACHMENT_GONE: { http: 404, message: 'the message of this attachment link is no longer kept' },
+  ATTACHMENT_BUSY: { http: 503, message: 'too many attachment downloads at once; try again shortly' },
   VALIDATION_FAILED: { http: 400, message: 'invalid parse setting' },
   DUPLICATE_HOSTNAME: { http: 409, message: 'a parse setting for this hostname already exists' },
   INVALID_EVENT_DESTINATION: { http: 400, message: 'invalid event destination' },

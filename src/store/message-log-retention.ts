@@ -73,10 +73,14 @@ export async function evictKeptRaw(redis: Redis, keys: KeySpace, count: number):
   return { messages, bytes };
 }
 
-/** What the cap and retention have cut so far (for a /metrics counter read at scrape time). */
-export async function readLogCuts(redis: Redis, keys: KeySpace): Promise<{ cap: number; retention: number; rawCap: number; rawMemory: number }> {
+/** What the caps, retention and memory have cut so far (for a /metrics counter read at scrape time). */
+export async function readLogCuts(redis: Redis, keys: KeySpace): Promise<{ cap: number; retention: number; rawCap: number; rawMemory: number; attachmentCap: number; attachmentMemory: number }> {
   const cuts = await redis.hgetall(logKeys(keys).cuts);
-  return { cap: Number(cuts.cap ?? 0), retention: Number(cuts.retention ?? 0), rawCap: Number(cuts.raw_cap ?? 0), rawMemory: Number(cuts.raw_memory ?? 0) };
+  return {
+    cap: Number(cuts.cap ?? 0), retention: Number(cuts.retention ?? 0), rawCap: Number(cuts.raw_cap ?? 0), rawMemory: Number(cuts.raw_memory ?? 0),
+    // Copies kept for attachment download links (store/attachment-links.ts), cut the same two ways.
+    attachmentCap: Number(cuts.attachment_cap ?? 0), attachmentMemory: Number(cuts.attachment_memory ?? 0),
+  };
 }
 
 /** Distinct reason|hostname pairs counted per bucket; past it they count as `reason|*`. */

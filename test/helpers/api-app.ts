@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { resolveApiKey } from '../../src/api/api-key.ts';
-import { buildApiApp } from '../../src/api/app.ts';
+import { buildApiApp, type ApiDependencies } from '../../src/api/app.ts';
 import { createAcceptMessage } from '../../src/queue/accept.ts';
 import { createDeliveryQueue } from '../../src/queue/delivery-queue.ts';
 import { createSigningSecrets } from '../../src/routes/signing-secrets.ts';
@@ -21,8 +21,10 @@ export interface TestApiApp {
   close(): Promise<void>;
 }
 
-/** `prefix` defaults to a fresh one; pass a running mxhook's to act on its data. */
-export async function buildTestApiApp(redisUrl: string, apiKey: string, prefix = `t${randomBytes(4).toString('hex')}`): Promise<TestApiApp> {
+/** `prefix` defaults to a fresh one; pass a running mxhook's to act on its data. `extra` replaces dependencies. */
+export async function buildTestApiApp(
+  redisUrl: string, apiKey: string, prefix = `t${randomBytes(4).toString('hex')}`, extra: Partial<ApiDependencies> = {},
+): Promise<TestApiApp> {
   const redis = createRedis(redisUrl, 'patient', 'inject-test');
   const keys = createKeySpace(prefix);
   const queueRedis = createRedis(redisUrl, 'fail-fast', 'inject-test-queue');
@@ -37,6 +39,7 @@ export async function buildTestApiApp(redisUrl: string, apiKey: string, prefix =
     extractAttachment: async () => undefined,
     ecdsaPublicKey: async () => 'test-public-key', apiKeyHash: (await resolveApiKey(redis, keys, apiKey)).hash, logger: pino({ level: 'silent' }),
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
+    ...extra,
   });
   return {
     app, redis, keys,

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config/schema.ts';
-import { API_URL_FILE, localApiUrl } from '../roles/api.ts';
+import { API_URL_FILE, localApiUrl } from '../api-url.ts';
 import type { Output } from './with-redis.ts';
 
 const HEALTH_TIMEOUT_MS = 4000;

@@ -6,7 +6,7 @@ import { createInspector, inspectorUrl } from '../../routes/inspector.ts';
 import { createSigningSecrets } from '../../routes/signing-secrets.ts';
 import type { ParseSetting } from '../../domain/route.ts';
 import { createRouteAdmin, type RouteAdmin } from '../../services/route-admin.ts';
-import { localApiUrl } from '../roles/api.ts';
+import { localApiUrl } from '../api-url.ts';
 import { withRedis, type Output } from './with-redis.ts';
 
 const ROUTES_USAGE = 'usage: mxhook routes add HOSTNAME URL [--raw] [--spam-check] [--json] [--strip-replies] [--raw-8bit keep|encode] | add HOSTNAME --inspect | list | rm HOSTNAME\n'

@@ -15,6 +15,7 @@ import { createDeadLetterAdmin } from '../../services/dead-letter-admin.ts';
 import { createRouteAdmin } from '../../services/route-admin.ts';
 import { createEventDestinationAdmin } from '../../services/event-destination-admin.ts';
 import { closeHttp, listenHttp } from '../http-listener.ts';
+import { API_URL_FILE, localApiUrl } from '../api-url.ts';
 import type { RoleContext } from './context.ts';
 import { messageLogOptions } from '../message-log-options.ts';
 
@@ -67,12 +68,3 @@ export async function startApiRole(ctx: RoleContext, smtpPort?: number): Promise
 
 /** Built by `npm run build` (scripts/build-console.mjs): dist/console, from src/ (tests) as from dist/. */
 const CONSOLE_ASSETS = path.join(fileURLToPath(new URL('../../', import.meta.url)), '..', 'dist', 'console');
-
-/** In the data directory while the API listens: its URL, for `mxhook health`. */
-export const API_URL_FILE = 'api.url';
-
-/** The API as a process on this machine reaches it: a wildcard bind address means loopback. */
-export function localApiUrl(host: string, port: number): string {
-  const reach = ['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host;
-  return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
-}

@@ -1,7 +1,5 @@
 /** The worker role: BullMQ delivery workers with their keep-alive pool, and the dead-letter sweep. */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.ts';
 import type { RetryPolicy } from '../../domain/retry-policy.ts';
 import { createDeliveryAgent } from '../../deliver/post.ts';
@@ -12,14 +10,11 @@ import { sweepExpiredDeadLetters } from '../../store/dead-letters.ts';
 import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
 import { migrateLegacyPending } from '../../queue/legacy-pending.ts';
 import { usesShareOfMax } from '../../store/redis-memory.ts';
+import { createAttachmentLinks } from '../attachment-links.ts';
 import { startKeptRawEviction } from '../kept-raw-eviction.ts';
 import { startMessageLogTrim } from '../message-log-trim.ts';
 import type { RoleContext } from './context.ts';
 import { startEventWebhooks } from './event-webhooks.ts';
-import { API_URL_FILE } from './api.ts';
-import { ATTACHMENTS_PATH, attachmentToken } from '../../domain/attachment-token.ts';
-import { attachmentSecret, keepRawForLinks } from '../../store/attachment-links.ts';
-import type { KeySpace } from '../../store/keys.ts';
 
 function retryPolicyFrom(config: Config): RetryPolicy {
   return {
@@ -52,7 +47,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     concurrency: config.workerConcurrency, lockDurationMs: config.workerLockDuration, maxWorkerCrashes: config.maxWorkerCrashes,
     spamd: { host: config.spamdHost, port: config.spamdPort, timeoutMs: config.spamdTimeout },
     spoolDir: path.join(config.dataDir, 'spool'), logger, metrics: ctx.metrics.delivery, messageLog: config.messageLog,
-    attachmentLink: attachmentLinks(config, store, keys),
+    attachmentLink: createAttachmentLinks(config, store, keys),
     // Raw bytes are kept for the log's download and redeliver only while Redis has room for them.
     ...(keepsRaw ? { keepRaw: () => (usesShareOfMax(ctx.redisMemory.state(), config.rawRetentionMemory) ? undefined : { ttlMs: config.rawRetention, maxBytes: config.rawRetentionMaxBytes }) } : {}),
   });
@@ -68,25 +63,12 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     const stopTrim = startMessageLogTrim(store, keys, { retentionMs: config.messageLogRetention, rawRetentionMs: config.rawRetention, logger });
     ctx.onStop(async () => stopTrim());
   }
-  if (keepsRaw) {
-    const stopEviction = startKeptRawEviction(store, keys, { memory: ctx.redisMemory, fraction: config.rawRetentionMemory, logger });
-    ctx.onStop(async () => stopEviction());
+  // Also for the raw copies kept for attachment links, which any JSON route can make.
+  const stopEviction = startKeptRawEviction(store, keys, { memory: ctx.redisMemory, fraction: config.rawRetentionMemory, keptRaw: keepsRaw, logger });
+  ctx.onStop(async () => stopEviction());
+  if (!config.publicUrl) {
+    logger.info({ event: 'attachment_links_local_only', message: 'MXHOOK_PUBLIC_URL is not set: JSON routes get attachment download links only when the app and the API are both on loopback; deliveries to other apps that need a link are retried with an error naming MXHOOK_PUBLIC_URL' });
   }
   await startEventWebhooks(ctx);
   logger.info({ event: 'worker_started', concurrency: config.workerConcurrency });
-}
-
-/**
- * Download links of large attachments in JSON POSTs: signed tokens on the API (api/attachments.ts),
- * at MXHOOK_PUBLIC_URL or else the address this data directory's api role wrote at its start.
- */
-function attachmentLinks(config: Config, store: Redis, keys: KeySpace): (messageId: string, part: number) => Promise<{ url: string; expiresAt: number }> {
-  return async (messageId, part) => {
-    const expiresAt = Math.floor((Date.now() + config.attachmentUrlTtl) / 1000);
-    const base = config.publicUrl ?? (await readFile(path.join(config.dataDir, API_URL_FILE), 'utf8').then((text) => text.trim(), () => undefined));
-    if (!base) throw new Error('attachment links need the API\'s address: set MXHOOK_PUBLIC_URL (no api role runs with this data directory)');
-    const secret = await attachmentSecret(store, keys);
-    if (!(await keepRawForLinks(store, keys, messageId, expiresAt * 1000))) throw new Error('the raw message is no longer stored');
-    return { url: `${base}${ATTACHMENTS_PATH}/${attachmentToken(secret, { messageId, part, expiresAt })}`, expiresAt };
-  };
 }
