@@ -105,6 +105,9 @@ describe('accept', () => {
     // Logged before its jobs were added; the undo that could not finish left the record too.
     const record = `${s.keys.prefix}:log:m:${m.id}`;
     expect(await s.redis.exists(record)).toBe(1);
+    // ...but never published: no `received` for mail its sender was refused, nor counted as mail in.
+    expect(await s.redis.xlen(`${s.keys.prefix}:log:events`)).toBe(0);
+    expect(await s.redis.keys(`${s.keys.prefix}:log:min:*`)).toEqual([]);
     // The partial jobs could not be removed while the fault lasts: the journal and `refused` keep them.
     expect(refused.has(m.id)).toBe(true);
     expect(await leftovers(s, m.id)).not.toEqual([]);

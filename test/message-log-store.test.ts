@@ -103,6 +103,30 @@ describe('message log records', () => {
     expect(events[1]).toMatchObject({ delivery_id: 'e1.1', attempt: 1, status: 503, next_attempt_at: new Date(9000).toISOString() });
   });
 
+  it('the accepted event is published once: by the confirm (jobs exist) or by the first delivery write, whichever is first', async () => {
+    const { confirmLogged } = await import('../src/store/message-log.ts');
+    const keys = freshKeys();
+    const names = async () => (await redis.xrange(logKeys(keys).events, '-', '+')).map(([, f]) => JSON.parse(f[1]).event);
+    await accept(keys, record('c1', 1000));
+    await accept(keys, record('c2', 1001));
+    await accept(keys, record('c3', 1002));
+    expect(await names()).toEqual([]);
+    await confirmLogged(redis, keys, 'c1');
+    await confirmLogged(redis, keys, 'c1');
+    expect(await names()).toEqual(['message.accepted']);
+    // The worker got to c2 first: its write publishes the accepted event before its own.
+    await step((m) => logDeliveryState(m, keys, 'c2.1', 'in.example', 1001, { kind: 'attempt-started' }, 2000));
+    await confirmLogged(redis, keys, 'c2');
+    expect(await names()).toEqual(['message.accepted', 'message.accepted', 'delivery.delivering']);
+    // An undone accept (the sender got 451) never publishes.
+    const { forgetLogged } = await import('../src/store/message-log.ts');
+    await forgetLogged(redis, keys, 'c3');
+    await confirmLogged(redis, keys, 'c3');
+    expect(await names()).toHaveLength(3);
+    const minute = await redis.hget(logKeys(keys).minute(0), 'r');
+    expect(minute).toBe('2');
+  });
+
   it('log writes go out by SHA on a connection of ours, not as the script text each time', async () => {
     const keys = freshKeys();
     const calls = async (name: string) => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(await redis.info('commandstats'))?.[1] ?? 0);

@@ -16,7 +16,7 @@ import { attemptsKey, recordAttempt } from '../store/attempts.ts';
 import { readBreaker, writeBreaker } from '../store/breakers.ts';
 import { deadLetterDelivery } from '../store/dead-letters.ts';
 import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
-import { countEnded, markRetrying } from '../store/route-stats.ts';
+import { endedCount, markRetrying } from '../store/route-stats.ts';
 import { logDeliveryState } from '../store/message-log.ts';
 import { logBreakerChange, logRun, sendToLog } from './run-log.ts';
 import type { AttemptLog, ParsedFacts } from '../domain/message-log.ts';
@@ -247,12 +247,13 @@ async function carryOut(
     case 'finish': {
       logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job), undefined, parsed);
       // The attempt history goes with the delivery (dead letters take theirs along).
-      const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.());
+      // The route's counters go in the same script: one write, and never counted twice.
+      const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.(),
+        endedCount(keys, hostname, deliveryId, 'delivered', ranBefore));
       if (released === 'already-finished') {
         log().warn({ event: 'delivery_finished_twice' });
         return;
       }
-      if (!(await countEnded(redis, keys, hostname, deliveryId, 'delivered', ranBefore))) log().warn({ event: 'delivery_counters_not_written' });
       if (message) options.metrics?.delivered(Date.now() - message.meta.receivedAt);
       return;
     }
@@ -304,6 +305,10 @@ export async function endFailedJob(job: Job<DeliveryJobData>, err: Error, ctx: R
   const message = await loadMessage(redis, keys, messageId, 1);
   const reason = `the queue gave up on the job: ${err.message}`;
   if (!message) await releaseDelivery(redis, keys, messageId, deliveryId, [attemptsKey(keys, deliveryId)]);
-  else await deadLetterDelivery(redis, keys, { deliveryId, messageId, hostname, reason, meta: message.meta, retentionMs: ctx.options.deadLetterRetentionMs, now: Date.now() });
+  else {
+    await deadLetterDelivery(redis, keys, { deliveryId, messageId, hostname, reason, meta: message.meta, retentionMs: ctx.options.deadLetterRetentionMs, now: Date.now() });
+    // The log (and the event webhook's dead_lettered) tell of it as of any other dead letter.
+    logRun(ctx, () => logger, job, message, undefined, { kind: 'dead-lettered' }, attemptNumber(job), reason);
+  }
   logger.warn({ event: 'delivery_dead', delivery: deliveryId, message: messageId, hostname, reason });
 }

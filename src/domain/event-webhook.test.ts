@@ -13,6 +13,25 @@ describe('webhookEventsOf', () => {
     ]);
   });
 
+  it('with address rules, one received per listed delivery: its own id, recipients, rule and mailbox hash', () => {
+    const events = webhookEventsOf({
+      event: 'message.accepted', timestamp: '2026-12-02T00:00:01.500Z', mxhook_message_id: 'm1', hostnames: ['a.example', 'b.example'],
+      mail_from: 'a@x', recipients: { 'a.example': ['support@a.example', 'reply+t1@a.example', 'bob@a.example'], 'b.example': ['s@b.example'] },
+      deliveries: [
+        { id: 'm1.1', hostname: 'a.example', recipients: ['support@a.example'], rule: 'support' },
+        { id: 'm1.2', hostname: 'a.example', recipients: ['reply+t1@a.example'], rule: 'reply+*', mailbox_hash: 't1' },
+        { id: 'm1.3', hostname: 'a.example', recipients: ['bob@a.example'] },
+        { id: 'm1.4', hostname: 'b.example', recipients: ['s@b.example'] },
+      ],
+    }, '1764633601500-0');
+    expect(events.map((e) => [e.delivery_id, e.hostname, (e.envelope as { to: string[] }).to, e.address_rule, e.mailbox_hash])).toEqual([
+      ['m1.1', 'a.example', ['support@a.example'], 'support', undefined],
+      ['m1.2', 'a.example', ['reply+t1@a.example'], 'reply+*', 't1'],
+      ['m1.3', 'a.example', ['bob@a.example'], undefined, undefined],
+      ['m1.4', 'b.example', ['s@b.example'], undefined, undefined],
+    ]);
+  });
+
   it('maps delivery states and leaves out the ones with no webhook event', () => {
     const base = { timestamp: '2026-12-02T00:00:00.000Z', mxhook_message_id: 'm1', delivery_id: 'm1.1', hostname: 'a.example' };
     expect(webhookEventsOf({ ...base, event: 'delivery.delivered', attempt: 2, status: 204, duration_ms: 5 }, '1-0')[0]).toMatchObject({ event: 'delivered', attempt: 2, status: 204 });

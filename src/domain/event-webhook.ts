@@ -46,10 +46,17 @@ export function webhookEventsOf(log: Record<string, unknown>, streamId: string):
     case 'message.accepted': {
       const hostnames = Array.isArray(log.hostnames) ? (log.hostnames as string[]) : [];
       const recipients = (log.recipients ?? {}) as Record<string, string[]>;
-      return hostnames.map((hostname, i) => ({
-        event: 'received', ...base, mxhook_event_id: id(i + 1), delivery_id: `${base.mxhook_message_id}.${i + 1}`, hostname,
-        envelope: { from: str(log.mail_from) ?? '', to: recipients[hostname] ?? [] },
+      // One per delivery (address rules may make several of one hostname); an event written
+      // before deliveries were listed has one delivery per hostname.
+      type Listed = { id: string; hostname: string; recipients: string[]; rule?: string; mailbox_hash?: string };
+      const deliveries: Listed[] = Array.isArray(log.deliveries)
+        ? (log.deliveries as Listed[])
+        : hostnames.map((hostname, i) => ({ id: `${base.mxhook_message_id}.${i + 1}`, hostname, recipients: recipients[hostname] ?? [] }));
+      return deliveries.map((d, i) => ({
+        event: 'received', ...base, mxhook_event_id: id(i + 1), delivery_id: d.id, hostname: d.hostname,
+        envelope: { from: str(log.mail_from) ?? '', to: d.recipients ?? [] },
         size: log.size ?? null, routes: hostnames, from: log.from ?? null, subject: log.subject ?? null,
+        ...(d.rule !== undefined ? { address_rule: d.rule } : {}), ...(d.mailbox_hash !== undefined ? { mailbox_hash: d.mailbox_hash } : {}),
         ...(log.replay_of ? { replay_of: log.replay_of } : {}),
       }));
     }

@@ -12,7 +12,7 @@ import { MxhookError } from '../domain/errors.ts';
 import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type IncomingMessage } from '../domain/message.ts';
 import { forgetIncoming, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { forgetLogged, logAccepted, type MessageLogOptions } from '../store/message-log.ts';
+import { confirmLogged, forgetLogged, logAccepted, type MessageLogOptions } from '../store/message-log.ts';
 import { authSummary, headerSummary, SUMMARY_HEAD_BYTES } from '../domain/message-log.ts';
 import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
 
@@ -69,6 +69,8 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
       await undoAccept(queue, redis, keys, message.id, ids, options.refused);
       throw failure(err);
     }
+    // Its jobs exist: the log may tell of it (sent with the journal clear below, not awaited).
+    if (options.messageLog) confirmLogged(redis, keys, message.id, options.messageLog.maxEvents).catch(() => {});
     if (now() - storedAt > ACCEPT_SWEEP_GRACE_MS / 2) {
       // Slow enough that a sweep may have taken it for half done and removed it: ask.
       const stillJournalled = await forgetIncoming(redis, keys, message.id, ids.length).catch(() => -1);

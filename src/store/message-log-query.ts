@@ -34,8 +34,12 @@ export async function listLoggedMessages(
   let exhausted = false;
   let tieOffset = 0;
   let leftover = false;
+  // When the index answers the whole filter, a page reads its own length (and one more, to know
+  // whether there is a next page); otherwise candidates are read 200 at a time.
+  const covered = !filter.recipient && !filter.sender && !filter.subjectWords?.length && (index !== k.stateIndex(filter.state ?? '') || !filter.hostname)
+    && (filter.state === undefined || index !== k.index);
   while (result.length < options.limit && scanned < scanLimit) {
-    const batch = Math.min(200, scanLimit - scanned);
+    const batch = Math.min(covered ? options.limit + 1 : 200, 200, scanLimit - scanned);
     const rows = await redis.zrevrangebyscore(index, String(maxScore), String(min), 'WITHSCORES', 'LIMIT', tieOffset, batch);
     const ids: [string, number][] = [];
     for (let i = 0; i < rows.length; i += 2) {

@@ -66,14 +66,34 @@ local ok, err = pcall(function()
     redis.call('SADD', prefix .. ':log:hostnames', h)
   end
   evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8])
-  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
-  if ARGV[11] == '1' then
+  -- published (and counted as mail in) once its jobs exist: see PUBLISH_ACCEPTED
+  redis.call('HSET', rec, 'ev', ARGV[9])
+  if ARGV[11] == '1' then redis.call('HSET', rec, 'evr', at) end
+end)
+return ok and 1 or 0`;
+
+// Shared Lua: publishes a record's accepted event (and counts it as mail in) the first time it is
+// called: by the accept once the message's jobs exist, or by the first write about one of its
+// deliveries, whichever comes first, so the event is never published for mail its sender was
+// refused (an undone accept deletes the record) and always precedes its deliveries' events.
+const PUBLISH_ACCEPTED = `
+local function publishAccepted(prefix, rec, maxEvents)
+  local ev = redis.call('HGET', rec, 'ev')
+  if not ev then return end
+  local at = redis.call('HGET', rec, 'evr')
+  redis.call('HDEL', rec, 'ev', 'evr')
+  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', maxEvents, '*', 'e', ev)
+  if at then
     local key = minuteKey(prefix, at)
     count(key, 'r')
     touch(key)
   end
-end)
-return ok and 1 or 0`;
+end`;
+
+// ARGV: prefix, id, maxEvents
+const CONFIRM_SCRIPT = `${FIGURES}${PUBLISH_ACCEPTED}
+pcall(publishAccepted, ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[3])
+return 1`;
 
 // Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state. False when
 // the record or delivery is gone or the move is not valid (nothing written).
@@ -143,8 +163,9 @@ local function appendAttempt(prefix, id, n, attempt, kept, hostname, failed, end
 end`;
 
 // ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'', replayedAs|'', receivedAt, latency bucket, event JSON, maxEvents
-const STATE_SCRIPT = `${FIGURES}${MOVE_STATE}
+const STATE_SCRIPT = `${FIGURES}${PUBLISH_ACCEPTED}${MOVE_STATE}
 local ok, res = pcall(function()
+  publishAccepted(ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[12])
   if not moveState(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]) then return 0 end
   redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[12], '*', 'e', ARGV[11])
   return 1
@@ -152,8 +173,9 @@ end)
 return ok and res or 0`;
 
 // ARGV: prefix, id, n, attempt JSON, kept, hostname, failed ('1'), attempt end ms, event JSON, maxEvents
-const ATTEMPT_SCRIPT = `${FIGURES}${APPEND_ATTEMPT}
+const ATTEMPT_SCRIPT = `${FIGURES}${PUBLISH_ACCEPTED}${APPEND_ATTEMPT}
 local ok = pcall(function()
+  publishAccepted(ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[10])
   if not appendAttempt(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return end
   redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
 end)
@@ -165,9 +187,10 @@ return ok and 1 or 0`;
 // ARGV: the 8 of ATTEMPT_SCRIPT's appendAttempt, the 7 of moveState after prefix/id/n (state,
 // allowed, updatedAt, nextAt, replayedAs, receivedAt, bucket), parsed JSON|'', state event JSON,
 // attempt event JSON, maxEvents
-const ATTEMPT_ENDED_SCRIPT = `${FIGURES}${MOVE_STATE}${APPEND_ATTEMPT}
+const ATTEMPT_ENDED_SCRIPT = `${FIGURES}${PUBLISH_ACCEPTED}${MOVE_STATE}${APPEND_ATTEMPT}
 local ok = pcall(function()
   local prefix, id, n = ARGV[1], ARGV[2], ARGV[3]
+  publishAccepted(prefix, prefix .. ':log:m:' .. id, ARGV[19])
   if not appendAttempt(prefix, id, n, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return end
   if ARGV[16] ~= '' then redis.call('HSET', prefix .. ':log:m:' .. id, 'p', ARGV[16]) end
   local moved = moveState(prefix, id, n, ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])
@@ -181,6 +204,7 @@ const LOG_SCRIPTS = {
   mxhookLogState: STATE_SCRIPT,
   mxhookLogAttempt: ATTEMPT_SCRIPT,
   mxhookLogAttemptEnded: ATTEMPT_ENDED_SCRIPT,
+  mxhookLogConfirm: CONFIRM_SCRIPT,
 } as const;
 type LogScript = keyof typeof LOG_SCRIPTS;
 
@@ -194,9 +218,9 @@ export function defineMessageLogCommands(redis: Redis): void {
 }
 
 /** Runs a log script on `pipe`: by SHA when its connection has the command, else as EVAL (a connection made elsewhere). */
-export function runLogScript(pipe: ChainableCommander, name: LogScript, args: readonly (string | number)[]): void {
+export function runLogScript(pipe: ChainableCommander | Redis, name: LogScript, args: readonly (string | number)[]): unknown {
   const command = (pipe as unknown as Record<string, ((...a: (string | number)[]) => unknown) | undefined>)[name];
-  if (typeof command === 'function') command.apply(pipe, [...args]);
-  else pipe.eval(LOG_SCRIPTS[name], 0, ...args);
+  if (typeof command === 'function') return command.apply(pipe, [...args]);
+  return pipe.eval(LOG_SCRIPTS[name], 0, ...args);
 }
 

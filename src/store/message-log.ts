@@ -78,14 +78,30 @@ export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: M
   }));
   const event = logEvent('message.accepted', record.receivedAt, record.id, {
     hostnames, size: record.size, from: record.from ?? null, subject: record.subject ?? null,
-    // The envelope, for the event webhook's `received` (the SSE stream carries it too).
-    mail_from: record.mailFrom, recipients: record.recipients, ...(record.replayOf ? { replay_of: record.replayOf } : {}),
+    // The envelope, for the event webhook's `received` (the SSE stream carries it too): per
+    // delivery, as address rules may split one hostname's recipients over several.
+    mail_from: record.mailFrom, recipients: record.recipients,
+    deliveries: (targets ?? hostnames.map((hostname) => ({ hostname, recipients: record.recipients[hostname] ?? [] }) as DeliveryTarget)).map((t, i) => ({
+      id: `${record.id}.${i + 1}`, hostname: t.hostname, recipients: t.recipients,
+      ...(t.rule !== undefined ? { rule: t.rule } : {}), ...(t.mailboxHash !== undefined ? { mailbox_hash: t.mailboxHash } : {}),
+    })),
+    ...(record.replayOf ? { replay_of: record.replayOf } : {}),
   });
   runLogScript(pipe, 'mxhookLogAccept', [keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
     Math.ceil(options.retentionMs / 1000), options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event), options.maxEvents ?? 100_000,
     // A replay or redeliver is not mail in: the overview counts only what arrived.
     record.replayOf ? '0' : '1', ...deliveries]);
 }
+
+/**
+ * Publishes a logged message's accepted event (and counts it as mail in), once its jobs exist;
+ * a worker's first write about it does the same if it gets there first. Not awaited by the
+ * accept: on an auto-pipelined connection it joins the accept's next write.
+ */
+export function confirmLogged(redis: Redis, keys: KeySpace, messageId: string, maxEvents = 100_000): Promise<unknown> {
+  return Promise.resolve(runLogScript(redis, 'mxhookLogConfirm', [keys.prefix, messageId, maxEvents]));
+}
+
 /** The arguments of moveState after prefix, id, n, and the move's event. */
 function stateMove(deliveryId: string, hostname: string, receivedAt: number, event: DeliveryEvent, now: number, details: Record<string, unknown>) {
   const state = stateAfter(event);

@@ -72,6 +72,15 @@ export type ReleaseResult = 'released' | 'last' | 'already-finished';
 const RELEASE_SCRIPT = `
 if redis.call('SREM', KEYS[3], ARGV[1]) == 0 then return -1 end
 for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+-- The route's counters (ARGV[10..12]: stats key, counter, retrying marker or ''), once per
+-- delivery as the SREM above is. Redis lets a script that has written go on when full; if it ever
+-- refuses them (pcall), the release goes on.
+if ARGV[10] ~= '' then
+  pcall(function()
+    redis.call('HINCRBY', ARGV[10], ARGV[11], 1)
+    if ARGV[12] ~= '' and redis.call('DEL', ARGV[12]) == 1 then redis.call('HINCRBY', ARGV[10], 'retrying', -1) end
+  end)
+end
 if redis.call('SCARD', KEYS[3]) > 0 then return 1 end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1], KEYS[2])
@@ -100,6 +109,14 @@ pcall(function()
 end)
 return 0`;
 
+/** An ended delivery's route counters (store/route-stats.ts endedCount builds it). */
+export interface EndedCount {
+  readonly statsKey: string;
+  readonly counter: 'delivered' | 'dead';
+  /** The delivery's retrying marker, when it may be counted in `retrying`. */
+  readonly retryingMarker?: string | undefined;
+}
+
 /** The message log keeps a delivered message's raw bytes this long, within `maxBytes` in all (oldest dropped first). */
 export interface KeepRaw {
   readonly ttlMs: number;
@@ -113,11 +130,15 @@ export interface KeepRaw {
  */
 export async function releaseDelivery(
   redis: Redis, keys: KeySpace, messageId: string, deliveryId: string, alsoDelete: readonly string[] = [], keepRaw?: KeepRaw,
+  /** Counted in the route's stats with the release (the same write, once per delivery). */
+  count?: EndedCount,
 ): Promise<ReleaseResult> {
   const log = logKeys(keys);
-  const keep = keepRaw ? [Math.max(1, Math.ceil(keepRaw.ttlMs / 1000)), log.rawIndex, log.rawBytes, log.cuts, keepRaw.maxBytes, Date.now(), keys.prefix, messageId] : [''];
+  const keep = keepRaw ? [Math.max(1, Math.ceil(keepRaw.ttlMs / 1000)), log.rawIndex, log.rawBytes, log.cuts, keepRaw.maxBytes, Date.now(), keys.prefix, messageId]
+    : ['', '', '', '', '', '', '', ''];
+  const counting = count ? [count.statsKey, count.counter, count.retryingMarker ?? ''] : ['', '', ''];
   const left = await redis.eval(RELEASE_SCRIPT, 3 + alsoDelete.length,
-    keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep);
+    keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep, ...counting);
   return left === -1 ? 'already-finished' : left === 0 ? 'last' : 'released';
 }
 

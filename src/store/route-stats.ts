@@ -1,6 +1,7 @@
 /** Per-route counters: received, delivered, dead, and the deliveries currently waiting to retry. */
 import type { Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
+import type { EndedCount } from './messages.ts';
 
 /** `retrying` is not among them: it goes up and down only through markRetrying/unmarkRetrying. */
 export type RouteCounter = 'received' | 'delivered' | 'dead';
@@ -73,4 +74,9 @@ export async function countEnded(
   } catch {
     return false;
   }
+}
+
+/** The counters of an ended delivery as releaseDelivery writes them with the release. */
+export function endedCount(keys: KeySpace, hostname: string, deliveryId: string, counter: 'delivered' | 'dead', mayBeRetrying = true): EndedCount {
+  return { statsKey: routeStatsKey(keys, hostname), counter, ...(mayBeRetrying ? { retryingMarker: retryingMarker(keys, deliveryId) } : {}) };
 }
