@@ -101,9 +101,9 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
     return customArgsCache.get(hostname);
   };
 
-  // Every finished minute not yet published, as far back as counts are kept: after a restart, a
+  // Every finished minute not yet published, up to REFUSAL_LOOKBACK_MINUTES back: after a restart, a
   // lock takeover or a slow turn the minutes in between are published too (each once, by its marker).
-  // A failed minute is tried again next turn; the batches go on meanwhile.
+  // A minute that failed is tried again next turn; the batches go on meanwhile.
   let refusalFailedSlot = 0;
   const publishRefusals = async () => {
     const latest = Math.floor((Date.now() - REFUSAL_DELAY_MS) / 60_000) - 1;

@@ -132,8 +132,8 @@ return #ARGV - 2`;
 /**
  * Publishes one minute's refusal counts (`slot` = minutes since the epoch) on the log's stream as
  * `smtp.refused` events, one per reason and hostname, once however many processes ask (a marker
- * kept as long as the counts). A minute with no refusals is not marked: counts written late are
- * still published. Resolves with how many events it published; rejects when Redis refused them.
+ * kept as long as the counts; a minute with no refusals is not marked). Resolves with how many
+ * events it published; rejects when Redis refused them (the minute is then not marked either).
  */
 export async function publishRefusalMinute(redis: Redis, keys: KeySpace, slot: number): Promise<number> {
   const counts = await readRefusals(redis, keys, 'm', slot * 60_000, slot * 60_000);
