@@ -82,6 +82,11 @@ describe('address rules through the pipeline', () => {
     expect(await client.nextReply()).toMatch(/^250/);
     await client.command('QUIT');
     expect(envelopeTo(await postAt(fallback, 'after a drop'))).toEqual([`someone@${HOST}`]);
+    // Counted as refusals of the route's hostname (the overview, `refused` events).
+    await expect.poll(async () => {
+      const res = await fetch(`http://127.0.0.1:${mx.apiPort}/v3/user/webhooks/parse/overview`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+      return ((await res.json()) as { refusals: unknown[] }).refusals;
+    }, { timeout: 10_000 }).toContainEqual({ reason: 'RECIPIENT_DROPPED', hostname: HOST, count: 2 });
   });
 
   it('one message to addresses of different rules: one delivery per destination, each with its own envelope.to, all in the log', async () => {

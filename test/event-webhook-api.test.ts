@@ -1,8 +1,11 @@
 /**
  * Event-webhook destinations through the API (inject() on a real Redis): the SendGrid-shaped
- * settings endpoints, precise 400s for bad URLs, events and custom_args, masked passwords.
+ * settings endpoints, precise 400s for bad URLs, events and custom_args, masked passwords, a
+ * destination's start by Redis's clock.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { streamIdBefore } from '../src/deliver/event-dispatcher.ts';
+import { logKeys } from '../src/store/message-log.ts';
 import { buildTestApiApp, type TestApiApp } from './helpers/api-app.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 
@@ -81,6 +84,20 @@ describe('event settings API', () => {
     }
     expect((await call('PATCH', `${E}/evd_000000000000`, { enabled: true })).status).toBe(404);
     expect((await call('GET', `${E}/nonsense`)).status).toBe(404);
+  });
+
+  it('receives what is logged after it was made by Redis\'s clock, which stream ids use (the API host\'s may be ahead)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3_600_000 });
+    let made: Awaited<ReturnType<typeof call>>;
+    try {
+      made = await call('POST', E, { url: 'http://hooks.example/clock' });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(made.status).toBe(201);
+    const logged = (await api.redis.xadd(logKeys(api.keys).events, '*', 'e', '{}'))!;
+    const stored = JSON.parse((await api.redis.hget(`${api.keys.prefix}:events:dests`, made.body.id))!);
+    expect(streamIdBefore(logged, stored.since)).toBe(false);
   });
 });
 

@@ -19,7 +19,7 @@ const api = async (method: string, path: string, body?: unknown) => {
   });
   return { status: res.status, body: res.status === 204 ? undefined : await res.json() };
 };
-const eventsOf = (posts: readonly ReceivedPost[]): Event[] => posts.flatMap((p) => JSON.parse(p.rawBody.toString('utf8')) as Event[]);
+const eventsOf = (posts: readonly ReceivedPost[]): Event[] => posts.flatMap((p) => p.json as Event[]);
 
 beforeAll(async () => {
   mx = await startTestMxhook(suite.redis.socketPath);

@@ -36,7 +36,7 @@ interface Preview { payload_format: string; send_raw: boolean; fields: Record<st
 async function deliverAndPreview(hostname: string): Promise<{ post: ReceivedPost; preview: Preview }> {
   const subject = `Re: preview ${hostname}`;
   await sendMail(mx.smtpPort!, { from: 'jane@sender.test', to: `support@${hostname}`, subject, text: reply.body });
-  const sent = (p: ReceivedPost) => p.fields.subject === subject || p.json?.subject === subject || p.fields.email?.includes(subject);
+  const sent = (p: ReceivedPost) => p.fields.subject === subject || (p.json as { subject?: string } | undefined)?.subject === subject || p.fields.email?.includes(subject);
   await expect.poll(() => app.posts.some(sent), { timeout: 15_000 }).toBe(true);
   const listed = await (await api(`/messages?hostname=${hostname}`)).json() as { result: { id: string }[] };
   expect(listed.result).toHaveLength(1);
@@ -57,8 +57,9 @@ describe('message preview', () => {
   it('payload_format json: says so, with the same fields as the JSON POST', async () => {
     const { post, preview } = await deliverAndPreview('json.example');
     expect(preview.payload_format).toBe('json');
-    expect(post.json?.stripped_text).toBe(reply.expected_text);
-    expect(preview.fields.stripped_text).toBe(post.json?.stripped_text);
+    const json = post.json as { stripped_text?: string };
+    expect(json.stripped_text).toBe(reply.expected_text);
+    expect(preview.fields.stripped_text).toBe(json.stripped_text);
   });
 
   it('raw mode: says the raw message is posted; no stripped fields (the worker adds none)', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskUrlCredentials, maskUrlPassword } from './redact.ts';
+import { maskUrlCredentials, maskUrlPassword, restoreMaskedPassword } from './redact.ts';
 
 describe('maskUrlCredentials', () => {
   it.each([
@@ -22,5 +22,27 @@ describe('maskUrlPassword', () => {
     ['not a url', 'not a url'],
   ])('%s -> %s', (input, shown) => {
     expect(maskUrlPassword(input)).toBe(shown);
+  });
+});
+
+describe('restoreMaskedPassword', () => {
+  const stored = 'https://hook:s3cret@app.example/inbound';
+  it('puts the stored URL back for the masked one, in a copy', () => {
+    const body = { url: 'https://hook:***@app.example/inbound', enabled: false };
+    const restored = restoreMaskedPassword(body, stored);
+    expect(restored).toEqual({ url: stored, enabled: false });
+    expect(body.url).toBe('https://hook:***@app.example/inbound');
+  });
+
+  it.each([
+    [{ url: 'https://hook:other@app.example/inbound' }],
+    [{ url: 'https://hook:***@elsewhere.example/inbound' }],
+    [{ enabled: true }],
+  ])('keeps any other body as sent: %j', (body) => {
+    expect(restoreMaskedPassword(body, stored)).toEqual(body);
+  });
+
+  it('returns what is not an object as is', () => {
+    for (const body of [null, 'x', ['url']]) expect(restoreMaskedPassword(body, stored)).toBe(body);
   });
 });

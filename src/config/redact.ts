@@ -23,3 +23,15 @@ export function maskUrlPassword(url: string): string {
   parsed.password = '***';
   return parsed.href;
 }
+
+/**
+ * A request body's `url` as answered (the stored URL with its password masked) is put back to the
+ * stored URL: a client that GETs a setting and sends it back keeps the password. An object is
+ * always copied (callers may change the copy); anything else is returned as is.
+ */
+export function restoreMaskedPassword(body: unknown, storedUrl: string): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  if ('url' in copy && copy.url !== storedUrl && copy.url === maskUrlPassword(storedUrl)) copy.url = storedUrl;
+  return copy;
+}

@@ -48,6 +48,8 @@ export function streamIdBefore(a: string, b: string): boolean {
 
 /** Refusals of a minute are published this long after it ended (the SMTP side flushes its counts every few seconds). */
 const REFUSAL_DELAY_MS = 10_000;
+/** How far back unpublished minutes are looked for: the overview's longest window, within the counts' lifetime. */
+const REFUSAL_LOOKBACK_MINUTES = 120;
 
 export function startEventDispatcher(options: EventDispatcherOptions): { stop(): Promise<void> } {
   const { redis, stream, queue, keys, logger } = options;
@@ -99,11 +101,22 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
     return customArgsCache.get(hostname);
   };
 
+  // Every finished minute not yet published, up to REFUSAL_LOOKBACK_MINUTES back: after a restart, a
+  // lock takeover or a slow turn the minutes in between are published too (each once, by its marker).
+  // A minute that failed is tried again next turn; the batches go on meanwhile.
+  let refusalFailedSlot = 0;
   const publishRefusals = async () => {
-    const slot = Math.floor((Date.now() - REFUSAL_DELAY_MS) / 60_000) - 1;
-    if (slot <= refusalSlotDone) return;
-    refusalSlotDone = slot;
-    await publishRefusalMinute(redis, keys, slot);
+    const latest = Math.floor((Date.now() - REFUSAL_DELAY_MS) / 60_000) - 1;
+    for (let slot = Math.max(refusalSlotDone + 1, Math.floor(Date.now() / 60_000) - REFUSAL_LOOKBACK_MINUTES); slot <= latest && running; slot++) {
+      try {
+        await publishRefusalMinute(redis, keys, slot);
+      } catch (err) {
+        if (slot !== refusalFailedSlot) logger.warn({ event: 'event_refusals_publish_failed', minute: slot * 60, err: String(err) });
+        refusalFailedSlot = slot;
+        return;
+      }
+      refusalSlotDone = slot;
+    }
   };
 
   const loop = async () => {

@@ -29,7 +29,7 @@ const PATTERN = /^[a-z0-9!#$%&'+\/=?^_`{|}~.-]+\*?$|^\*$/;
 const RULE_FIELDS = new Set(['match', 'url', 'action']);
 
 /**
- * Checks an `address_rules` value. `checkUrl` is the route URL's own check (route.ts), so a rule's
+ * Checks an `address_rules` value. `checkUrl` is the route URL's own check (checkOutboundUrl), so a rule's
  * URL is held to the same policy. `null` or `[]` removes the rules.
  */
 export function checkAddressRules(value: unknown, checkUrl: (url: unknown) => string | undefined): { rules: AddressRule[] } | { errors: FieldError[] } {

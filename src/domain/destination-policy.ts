@@ -60,6 +60,30 @@ export function refusedLiteralHost(hostname: string): RefusalClass | undefined {
   return classifyDestination(ip, { allowPrivate: true });
 }
 
+/** Longest webhook URL accepted (as the API's schemas say). */
+export const OUTBOUND_URL_MAX = 4096;
+
+/**
+ * The check of a URL mxhook will POST to (a route's, an address rule's, an event destination's):
+ * absolute, http or https, not too long, no IP literal that is refused whatever the operator
+ * allows. Answers the problem, or undefined. Names resolved at send time are the guard's
+ * (deliver/destination-guard.ts).
+ */
+export function checkOutboundUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !value) return 'url is required';
+  if (value.length > OUTBOUND_URL_MAX) return `url is longer than ${OUTBOUND_URL_MAX} characters`;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return 'invalid url: not an absolute URL';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'url must use http or https';
+  const refused = refusedLiteralHost(parsed.hostname);
+  if (refused) return `url points at a ${refused} address, which is never allowed`;
+  return undefined;
+}
+
 /**
  * The IPv4 address an IPv6 one stands for, in any of the forms that reach it: IPv4-mapped
  * (::ffff:a.b.c.d, also written in hex as URLs normalise it), IPv4-compatible (::a.b.c.d; :: and

@@ -3,7 +3,7 @@
  * destination receives, the rules for an event destination and for a route's custom_args, and the
  * retry schedule of a batch. Pure.
  */
-import { refusedLiteralHost } from './destination-policy.ts';
+import { checkOutboundUrl } from './destination-policy.ts';
 import type { FieldError } from './errors.ts';
 
 export const WEBHOOK_EVENTS = [
@@ -110,7 +110,7 @@ export function validateEventDestination(
   for (const key of Object.keys(body)) if (!DESTINATION_FIELDS.has(key)) errors.push({ field: key, message: `unknown field ${key}` });
   let url = existing?.url ?? '';
   if (body.url !== undefined || !existing) {
-    const problem = checkDestinationUrl(body.url);
+    const problem = checkOutboundUrl(body.url);
     if (problem) errors.push({ field: 'url', message: problem });
     else url = String(body.url);
   }
@@ -129,21 +129,6 @@ export function validateEventDestination(
     }
   }
   return errors.length ? { errors } : { value: { url, enabled, events } };
-}
-
-function checkDestinationUrl(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !value) return 'url is required';
-  if (value.length > 4096) return 'url is longer than 4096 characters';
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    return 'invalid url: not an absolute URL';
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'url must use http or https';
-  const refused = refusedLiteralHost(parsed.hostname);
-  if (refused) return `url points at a ${refused} address, which is never allowed`;
-  return undefined;
 }
 
 /** custom_args: at most this many keys, and this many bytes as JSON (SendGrid's limit for unique args). */

@@ -118,13 +118,24 @@ export function foldOverview(input: {
   const routeRows = [...routes].map(([hostname, r]) => ({ hostname, ...r, error_rate: r.failed / Math.max(1, r.delivered + r.failed) }))
     .sort((a, b) => b.error_rate - a.error_rate || (b.delivered + b.failed) - (a.delivered + a.failed) || a.hostname.localeCompare(b.hostname))
     .slice(0, OVERVIEW_ROWS_MAX);
-  const refusals = Object.entries(input.refusals).map(([field, count]) => {
-    const bar = field.indexOf('|');
-    return { reason: bar < 0 ? field : field.slice(0, bar), hostname: bar < 0 ? '' : field.slice(bar + 1), count };
-  }).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason) || a.hostname.localeCompare(b.hostname)).slice(0, OVERVIEW_ROWS_MAX);
+  const refusals = Object.entries(input.refusals).map(([field, count]) => ({ ...parseRefusalField(field), count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason) || a.hostname.localeCompare(b.hostname)).slice(0, OVERVIEW_ROWS_MAX);
   return {
     window_minutes: input.window, minutes,
     latency_ms: { p50: percentileFromHistogram(latency, 0.5), p99: percentileFromHistogram(latency, 0.99) },
     queue: input.queue, refusals, routes: routeRows,
   };
+}
+
+/**
+ * SMTP refusals are counted per `reason|hostname` field (hostname empty when there is none, `*`
+ * for the pairs past a bucket's cap): the store writes it, the overview and `refused` events read it.
+ */
+export function refusalField(reason: string, hostname: string | undefined): string {
+  return `${reason}|${hostname ?? ''}`;
+}
+
+/** The reason and hostname ('' when none) of a refusal count's field. */
+export function parseRefusalField(field: string): { reason: string; hostname: string } {
+  const bar = field.indexOf('|');
+  return bar < 0 ? { reason: field, hostname: '' } : { reason: field.slice(0, bar), hostname: field.slice(bar + 1) };
 }

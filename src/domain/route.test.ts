@@ -58,6 +58,9 @@ describe('validateParseSetting: create', () => {
       expect(result.errors?.[0].message).toMatch(/invalid url/);
     }
     expect(validateParseSetting({ hostname: 'p.example.com', url: 42 }).errors).toEqual([{ field: 'url', message: 'url is required' }]);
+    // The API's schema and the event destinations' limit, for the CLI too.
+    const long = `https://app.example/${'x'.repeat(4096)}`;
+    expect(validateParseSetting({ hostname: 'p.example.com', url: long }).errors).toEqual([{ field: 'url', message: 'url is longer than 4096 characters' }]);
   });
 
   it.each(['true', 1, null, 'yes'])('refuses a non-boolean flag %j', (value) => {

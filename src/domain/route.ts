@@ -1,7 +1,7 @@
 /** A parse route (SendGrid's ParseSetting) and the rules for creating and changing one. Pure. */
 import { normalizeHostname } from './address.ts';
 import { checkAddressRules, type AddressRule } from './address-rules.ts';
-import { refusedLiteralHost } from './destination-policy.ts';
+import { checkOutboundUrl } from './destination-policy.ts';
 import { checkCustomArgs } from './event-webhook.ts';
 import type { FieldError } from './errors.ts';
 import type { RetryPolicy } from './retry-policy.ts';
@@ -78,7 +78,7 @@ export function validateParseSetting(
   }
   let url = existing?.url ?? '';
   if (body.url !== undefined || !existing) {
-    const problem = checkUrl(body.url);
+    const problem = checkOutboundUrl(body.url);
     if (problem) errors.push({ field: 'url', message: problem });
     else url = String(body.url);
   }
@@ -106,7 +106,7 @@ export function validateParseSetting(
   }
   let addressRules = existing?.address_rules;
   if (body.address_rules !== undefined) {
-    const checked = checkAddressRules(body.address_rules, checkUrl);
+    const checked = checkAddressRules(body.address_rules, checkOutboundUrl);
     if ('errors' in checked) errors.push(...checked.errors);
     else addressRules = checked.rules;
   }
@@ -152,20 +152,6 @@ function checkRepliesAndRaw(body: Record<string, unknown>, existing: ParseSettin
     else raw8bit = body.raw_8bit as Raw8bitMode;
   }
   return { ...(strip ? { strip_replies: true } : {}), ...(raw8bit !== 'keep' ? { raw_8bit: raw8bit } : {}) };
-}
-
-function checkUrl(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !value) return 'url is required';
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    return `invalid url: not an absolute URL`;
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'url must use http or https';
-  const refused = refusedLiteralHost(parsed.hostname);
-  if (refused) return `url points at a ${refused} address, which is never allowed`;
-  return undefined;
 }
 
 /** Bytes, as a number or a size such as "10MB"; null removes the override. */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { maskUrlPassword } from '../config/redact.ts';
+import { maskUrlPassword, restoreMaskedPassword } from '../config/redact.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { validateEventDestination, type EventDestination } from '../domain/event-webhook.ts';
 import {
@@ -57,8 +57,10 @@ export function createEventDestinationAdmin(redis: Redis, keys: KeySpace, option
     async create(input) {
       const value = validated(input);
       if (!options.messageLog) throw new MxhookError('EVENTS_NEED_MESSAGE_LOG');
-      const now = Date.now();
-      // Receives what is logged from now on (stream ids start with their time in ms).
+      // Receives what is logged from now on: stream ids start with Redis's time in ms, so Redis's clock
+      // says when now is (the API host's may differ).
+      const [seconds, micros] = await redis.time();
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
       const destination: EventDestination = { id: `evd_${randomBytes(6).toString('hex')}`, ...value, created_at: new Date(now).toISOString(), since: `${now}-0` };
       const secret = `whsec_${randomBytes(32).toString('base64')}`;
       await putEventDestination(redis, keys, destination, secret);
@@ -66,12 +68,7 @@ export function createEventDestinationAdmin(redis: Redis, keys: KeySpace, option
     },
     async update(id, input) {
       const { secret, ...existing } = await require(id);
-      // A client that GETs a destination and sends it back sends the masked URL: that keeps the password.
-      const body = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...(input as Record<string, unknown>) } : input;
-      if (body && typeof body === 'object' && 'url' in body && body.url !== existing.url && body.url === maskUrlPassword(existing.url)) {
-        (body as Record<string, unknown>).url = existing.url;
-      }
-      const next: EventDestination = { ...existing, ...validated(body, existing) };
+      const next: EventDestination = { ...existing, ...validated(restoreMaskedPassword(input, existing.url), existing) };
       await putEventDestination(redis, keys, next, secret);
       return view(next);
     },

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import { MxhookError } from '../domain/errors.ts';
 import type { AcceptMessage } from '../domain/message.ts';
+import { messageIdOf } from '../domain/message-log.ts';
 import { redeliver } from '../queue/redeliver.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { getLoggedMessage, logDeliveryState } from '../store/message-log.ts';
@@ -15,14 +16,12 @@ export interface Redelivered {
   readonly new_delivery_id: string;
 }
 
-const messageOf = (deliveryId: string) => deliveryId.replace(/\.\d+$/, '');
-
 /**
  * Records that `deliveryId` was delivered again as `replayedAs`. A message the log no longer holds
  * (or a log that is off) has nothing to mark; the write is otherwise the log's guarded one.
  */
 export async function markReplayed(redis: Redis, keys: KeySpace, deliveryId: string, replayedAs: string, via: 'replay' | 'redeliver'): Promise<void> {
-  const message = await getLoggedMessage(redis, keys, messageOf(deliveryId));
+  const message = await getLoggedMessage(redis, keys, messageIdOf(deliveryId));
   const delivery = message?.deliveries.find((d) => d.id === deliveryId);
   if (!message || !delivery) return;
   const multi = redis.multi();

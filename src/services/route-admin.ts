@@ -4,7 +4,7 @@
  * codes, thrown as MxhookError for each surface to word its own way).
  */
 import type { Redis } from 'ioredis';
-import { maskUrlPassword } from '../config/redact.ts';
+import { maskUrlPassword, restoreMaskedPassword } from '../config/redact.ts';
 import { normalizeHostname } from '../domain/address.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { validateParseSetting, type ParseSetting } from '../domain/route.ts';
@@ -86,11 +86,7 @@ export function createRouteAdmin(
     },
     async update(hostname, input) {
       const existing = await requireRoute(hostname);
-      // A client that GETs a route and sends it back sends the masked URL: that keeps the password.
-      const body = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...(input as Record<string, unknown>) } : input;
-      if (body && typeof body === 'object' && 'url' in body && body.url !== existing.url && body.url === maskUrlPassword(existing.url)) {
-        (body as Record<string, unknown>).url = existing.url;
-      }
+      const body = restoreMaskedPassword(input, existing.url);
       if (body && typeof body === 'object') unmaskRuleUrls(body as Record<string, unknown>, existing);
       const setting = validated(body, existing);
       if (!(await registry.replace(setting))) throw new MxhookError('NOT_FOUND', { message: `no parse setting for ${hostname}` });

@@ -171,7 +171,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
           const routing = routeRecipient(route.address_rules, parts.local);
           if (routing.kind === 'drop') {
             logger.info({ event: 'smtp_rcpt_rejected', session: session.id, ip: session.remoteAddress, rcpt: address.address, code: 'RECIPIENT_DROPPED', rule: routing.rule });
-            return callback(reject('RECIPIENT_DROPPED'));
+            return callback(reject('RECIPIENT_DROPPED', undefined, parts.hostname));
           }
           const key = `${route.hostname}\n${routing.rule ?? ''}\n${routing.mailboxHash ?? ''}`;
           let delivery = s.byHostname.get(key);

@@ -6,7 +6,8 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
 import { logEvent } from '../domain/message-log.ts';
-import { INDEXED_STATES, logKeys, logStreamEvent } from './message-log.ts';
+import { parseRefusalField, refusalField } from '../domain/overview.ts';
+import { INDEXED_STATES, logKeys, MINUTE_FIGURES_TTL_S } from './message-log.ts';
 
 const rawIndex = (keys: KeySpace) => logKeys(keys).rawIndex;
 const rawBytes = (keys: KeySpace) => logKeys(keys).rawBytes;
@@ -94,11 +95,14 @@ for i = 1, 2 do
 end
 return 1`;
 
-/** Counts `n` SMTP refusals by reason (error code) and hostname, per minute (kept 2 h) and hour (kept 8 d). No body is kept. */
+/**
+ * Counts `n` SMTP refusals by reason (error code) and hostname, per minute (kept as long as the
+ * overview's other minute figures, so its longest window sees them all) and hour (kept 8 d). No body is kept.
+ */
 export function logRefusal(pipe: ChainableCommander, keys: KeySpace, reason: string, hostname: string | undefined, now = Date.now(), n = 1): void {
   const k = logKeys(keys);
   pipe.eval(REFUSAL_SCRIPT, 2, k.refusals('m', Math.floor(now / 60_000)), k.refusals('h', Math.floor(now / 3_600_000)),
-    `${reason}|${hostname ?? ''}`, REFUSAL_FIELDS_MAX, `${reason}|*`, 2 * 3600, 8 * 86_400, n);
+    refusalField(reason, hostname), REFUSAL_FIELDS_MAX, refusalField(reason, '*'), MINUTE_FIGURES_TTL_S, 8 * 86_400, n);
 }
 
 /** Refusal counts per `reason|hostname` over [since, until], from minute or hour buckets. */
@@ -115,21 +119,33 @@ export async function readRefusals(redis: Redis, keys: KeySpace, bucket: 'm' | '
   return totals;
 }
 
+/** Stream length kept, as by the log's other writes (store/message-log.ts). */
+const STREAM_MAX_EVENTS = 100_000;
+
+/**
+ * KEYS: the minute's done marker, the log's stream. ARGV: marker lifetime (s), stream length kept,
+ * the events. The events and the marker in one step: a minute is published once, and a failed
+ * publish (an error, nothing written) leaves it to be published again.
+ */
+const PUBLISH_REFUSALS = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 3, #ARGV do redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[i]) end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return #ARGV - 2`;
+
 /**
  * Publishes one minute's refusal counts (`slot` = minutes since the epoch) on the log's stream as
  * `smtp.refused` events, one per reason and hostname, once however many processes ask (a marker
- * kept 2 h). Resolves with how many events it published.
+ * kept as long as the counts; a minute with no refusals is not marked). Resolves with how many
+ * events it published; rejects when Redis refused them (the minute is then not marked either).
  */
 export async function publishRefusalMinute(redis: Redis, keys: KeySpace, slot: number): Promise<number> {
-  if ((await redis.set(`${keys.prefix}:events:refusals-done:${slot}`, '1', 'EX', 7200, 'NX')) !== 'OK') return 0;
   const counts = await readRefusals(redis, keys, 'm', slot * 60_000, slot * 60_000);
-  const pipe = redis.pipeline();
-  for (const [field, count] of Object.entries(counts)) {
-    const bar = field.indexOf('|');
-    logStreamEvent(pipe, keys, logEvent('smtp.refused', (slot + 1) * 60_000, '', {
-      reason: field.slice(0, bar), hostname: field.slice(bar + 1) || null, count, minute: slot * 60,
-    }));
-  }
-  if (Object.keys(counts).length) await pipe.exec();
-  return Object.keys(counts).length;
+  const events = Object.entries(counts).map(([field, count]) => {
+    const { reason, hostname } = parseRefusalField(field);
+    return JSON.stringify(logEvent('smtp.refused', (slot + 1) * 60_000, '', { reason, hostname: hostname || null, count, minute: slot * 60 }));
+  });
+  if (!events.length) return 0;
+  return (await redis.eval(PUBLISH_REFUSALS, 2, `${keys.prefix}:events:refusals-done:${slot}`, logKeys(keys).events,
+    MINUTE_FIGURES_TTL_S, STREAM_MAX_EVENTS, ...events)) as number;
 }

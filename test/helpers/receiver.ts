@@ -21,8 +21,11 @@ export interface ReceivedPost {
   readonly rawBody: Buffer;
   readonly fields: Record<string, string>;
   readonly files: Record<string, ReceivedFile>;
-  /** An application/json POST (payload_format "json"), read with JSON.parse as Node apps do; fields and files are then empty. */
-  readonly json?: Record<string, unknown>;
+  /**
+   * An application/json POST, read with JSON.parse as Node apps do (an object for payload_format
+   * "json", an array for event-webhook batches); fields and files are then empty.
+   */
+  readonly json?: unknown;
 }
 
 export type Responder = (post: ReceivedPost, index: number) => { status: number; headers?: Record<string, string>; body?: string } | Promise<{ status: number; headers?: Record<string, string>; body?: string }>;
@@ -90,7 +93,7 @@ async function parseMultipart(req: IncomingMessage): Promise<ReceivedPost> {
   const rawBody = Buffer.concat(chunks);
   // JSON bodies (payload_format "json", event-webhook batches): parsed, and kept as they came in rawBody.
   if (/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
-    return { receivedAt, path: req.url ?? '', headers: req.headers, rawBody, fields: {}, files: {}, json: JSON.parse(rawBody.toString('utf8')) as Record<string, unknown> };
+    return { receivedAt, path: req.url ?? '', headers: req.headers, rawBody, fields: {}, files: {}, json: JSON.parse(rawBody.toString('utf8')) as unknown };
   }
   const fields: Record<string, string> = {};
   const files: Record<string, ReceivedFile> = {};
