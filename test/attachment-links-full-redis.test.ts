@@ -60,6 +60,10 @@ describe('attachment links, Redis short of memory', () => {
   });
 
   it('link copies are evicted by the worker above MXHOOK_RAW_RETENTION_MEMORY of maxmemory; the link then 404, counted as attachment_memory', async () => {
+    // The memory watch (read every second) has seen the earlier test's maxmemory go: else it may
+    // still evict the link made next.
+    const ratio = async () => Number(/^mxhook_redis_memory_used_ratio (\S+)/m.exec(await (await fetch(`http://127.0.0.1:${mx.apiPort}/metrics`)).text())?.[1]);
+    await expect.poll(ratio, { timeout: 10_000 }).toBe(0);
     const link = await linkOf('two@full.example');
     expect((await fetch(link)).status).toBe(200);
     // Used memory at 80% of maxmemory: above the raw-retention share (0.7), below the high watermark (0.9).
