@@ -33,6 +33,7 @@ import type { SpamdOptions } from '../parse/spamd.ts';
 import type { RouteRegistry } from '../routes/registry.ts';
 import type { SigningSecrets } from '../routes/signing-secrets.ts';
 import type { KeySpace } from '../store/keys.ts';
+import type { MinuteFigures } from '../store/minute-figures.ts';
 import type { PostOptions } from './post.ts';
 
 export interface DeliveryWorkerOptions {
@@ -71,6 +72,8 @@ export interface DeliveryWorkerOptions {
   readonly attachmentLink?: AttemptContext['attachmentLink'];
   /** Whether (and how long) a delivered message's raw bytes are kept for the log; asked at each finish. */
   readonly keepRaw?: () => KeepRaw | undefined;
+  /** The overview's figures (store/minute-figures.ts): deliveries, their latency, failed attempts. */
+  readonly figures?: MinuteFigures | undefined;
 }
 
 /** Thrown to have BullMQ schedule the next attempt after `delayMs`. */
@@ -254,7 +257,12 @@ async function carryOut(
         log().warn({ event: 'delivery_finished_twice' });
         return;
       }
-      if (message) options.metrics?.delivered(Date.now() - message.meta.receivedAt);
+      if (message) {
+        const now = Date.now();
+        options.metrics?.delivered(now - message.meta.receivedAt);
+        // Counted after the release said this run ended it: once per delivery.
+        options.figures?.delivered(now, hostname, now - message.meta.receivedAt);
+      }
       return;
     }
     case 'retry': {

@@ -12,10 +12,11 @@ import { logEvent, messageIdOf, type AttemptLog, type DeliveryEvent, type Parsed
 import { logAttempt, logAttemptEnded, logDeliveryState, logParsed, logStreamEvent } from '../store/message-log.ts';
 import type { StoredMessage } from '../store/messages.ts';
 import type { KeySpace } from '../store/keys.ts';
+import type { MinuteFigures } from '../store/minute-figures.ts';
 
 /** What these writes need of a run's context (delivery-run.ts RunContext). */
 interface LogContext {
-  readonly options: { readonly redis: Redis; readonly keys: KeySpace; readonly messageLog?: boolean | undefined };
+  readonly options: { readonly redis: Redis; readonly keys: KeySpace; readonly messageLog?: boolean | undefined; readonly figures?: MinuteFigures | undefined };
 }
 
 /**
@@ -74,6 +75,7 @@ export function logRun(
 ): void {
   if (!message || (!attempt && !event)) return;
   const { keys } = ctx.options;
+  if (attempt && attempt.outcome !== 'delivered') ctx.options.figures?.failed(attempt.at + attempt.durationMs, job.data.hostname);
   const deliveryId = job.id as string;
   // What the event webhook tells of the move (domain/event-webhook.ts): the attempt that led to it.
   const details: Record<string, unknown> = attempt

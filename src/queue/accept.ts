@@ -13,6 +13,7 @@ import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type In
 import { forgetIncoming, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { confirmLogged, forgetLogged, logAccepted, type MessageLogOptions } from '../store/message-log.ts';
+import type { MinuteFigures } from '../store/minute-figures.ts';
 import { authSummary, headerSummary, SUMMARY_HEAD_BYTES } from '../domain/message-log.ts';
 import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
 
@@ -38,6 +39,8 @@ export interface AcceptOptions {
   readonly now?: () => number;
   /** The message log (store/message-log.ts); absent: nothing is recorded. */
   readonly messageLog?: MessageLogOptions;
+  /** The overview's figures (store/minute-figures.ts): mail in, counted once its jobs exist. */
+  readonly figures?: MinuteFigures;
 }
 
 /** Redis's answer when it is at maxmemory with noeviction. */
@@ -71,6 +74,8 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     }
     // Its jobs exist: the log may tell of it (sent with the journal clear below, not awaited).
     if (options.messageLog) confirmLogged(redis, keys, message.id, options.messageLog.maxEvents).catch(() => {});
+    // A replay or redeliver is not mail in.
+    if (!message.replayOf) options.figures?.received(message.receivedAt);
     if (now() - storedAt > ACCEPT_SWEEP_GRACE_MS / 2) {
       // Slow enough that a sweep may have taken it for half done and removed it: ask.
       const stillJournalled = await forgetIncoming(redis, keys, message.id, ids.length).catch(() => -1);

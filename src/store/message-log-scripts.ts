@@ -4,7 +4,6 @@
  * on every connection of ours so it goes out by SHA.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
-import { MINUTE_HOSTNAMES_MAX } from '../domain/overview.ts';
 
 /** How long a minute's figures are kept, s: the overview's longest window (2 h) and some slack. */
 export const MINUTE_FIGURES_TTL_S = 2 * 3600 + 600;
@@ -27,37 +26,19 @@ local function evict(prefix, index, max, statesCsv)
   return #popped / 2
 end`;
 
-// Shared Lua: count in the overview's hash of the minute of `at` (ms); past MINUTE_HOSTNAMES_MAX
-// hostnames of a kind, a new one counts as `*`, so a minute's memory is bounded.
-const FIGURES = `
-local function minuteKey(prefix, at)
-  return prefix .. ':log:min:' .. string.format('%d', math.floor(tonumber(at) / 60000))
-end
-local function count(key, field)
-  redis.call('HINCRBY', key, field, 1)
-end
--- once per script, after its counts
-local function touch(key)
-  redis.call('EXPIRE', key, ${MINUTE_FIGURES_TTL_S})
-end
-local function countRoute(key, kind, hostname)
-  local field = kind .. hostname
-  if redis.call('HEXISTS', key, field) == 0 then
-    -- n.{kind}: how many hostnames of that kind the minute holds
-    if tonumber(redis.call('HGET', key, 'n.' .. kind) or '0') >= ${MINUTE_HOSTNAMES_MAX} then field = kind .. '*'
-    else redis.call('HINCRBY', key, 'n.' .. kind, 1) end
-  end
-  count(key, field)
-end`;
-
 // KEYS: none (all keys derive from the prefix: one slot with a {hash-tag} prefix).
-// ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max, states csv, event JSON, maxEvents, counted ('1': mail in), delivery JSONs...
-const ACCEPT_SCRIPT = `${EVICT}${FIGURES}
+// ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max, states csv, event JSON, delivery JSONs...
+const ACCEPT_SCRIPT = `${EVICT}
 local ok, err = pcall(function()
   local prefix, id, at = ARGV[1], ARGV[2], ARGV[3]
   local rec = prefix .. ':log:m:' .. id
-  redis.call('HSET', rec, 'm', ARGV[4], 'h', ARGV[5])
-  for i = 12, #ARGV do redis.call('HSET', rec, 'd.' .. (i - 11), ARGV[i]) end
+  -- the record, its deliveries, and its accepted event, published once its jobs exist (PUBLISH_ACCEPTED)
+  local fields = { 'm', ARGV[4], 'h', ARGV[5], 'ev', ARGV[9] }
+  for i = 10, #ARGV do
+    fields[#fields + 1] = 'd.' .. (i - 9)
+    fields[#fields + 1] = ARGV[i]
+  end
+  redis.call('HSET', rec, unpack(fields))
   redis.call('EXPIRE', rec, ARGV[6])
   redis.call('ZADD', prefix .. ':log:idx', at, id)
   redis.call('ZADD', prefix .. ':log:idx:state:queued', at, id)
@@ -66,39 +47,30 @@ local ok, err = pcall(function()
     redis.call('SADD', prefix .. ':log:hostnames', h)
   end
   evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8])
-  -- published (and counted as mail in) once its jobs exist: see PUBLISH_ACCEPTED
-  redis.call('HSET', rec, 'ev', ARGV[9])
-  if ARGV[11] == '1' then redis.call('HSET', rec, 'evr', at) end
 end)
 return ok and 1 or 0`;
 
-// Shared Lua: publishes a record's accepted event (and counts it as mail in) the first time it is
-// called: by the accept once the message's jobs exist, or by the first write about one of its
-// deliveries, whichever comes first, so the event is never published for mail its sender was
-// refused (an undone accept deletes the record) and always precedes its deliveries' events.
+// Shared Lua: publishes a record's accepted event the first time it is called: by the accept
+// once the message's jobs exist, or by the first write about one of its deliveries, whichever
+// comes first, so the event is never published for mail its sender was refused (an undone
+// accept deletes the record) and always precedes its deliveries' events.
 const PUBLISH_ACCEPTED = `
 local function publishAccepted(prefix, rec, maxEvents)
   local ev = redis.call('HGET', rec, 'ev')
   if not ev then return end
-  local at = redis.call('HGET', rec, 'evr')
-  redis.call('HDEL', rec, 'ev', 'evr')
+  redis.call('HDEL', rec, 'ev')
   redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', maxEvents, '*', 'e', ev)
-  if at then
-    local key = minuteKey(prefix, at)
-    count(key, 'r')
-    touch(key)
-  end
 end`;
 
 // ARGV: prefix, id, maxEvents
-const CONFIRM_SCRIPT = `${FIGURES}${PUBLISH_ACCEPTED}
+const CONFIRM_SCRIPT = `${PUBLISH_ACCEPTED}
 pcall(publishAccepted, ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[3])
 return 1`;
 
 // Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state. False when
 // the record or delivery is gone or the move is not valid (nothing written).
 const MOVE_STATE = `
-local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, replayedAs, receivedAt, bucket)
+local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, replayedAs, receivedAt)
   local rec = prefix .. ':log:m:' .. id
   local raw = redis.call('HGET', rec, 'd.' .. n)
   if not raw then return false end
@@ -125,76 +97,63 @@ local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, repla
     end
     if not still then redis.call('ZREM', prefix .. ':log:idx:state:' .. old, id) end
     if state ~= 'delivered' then redis.call('ZADD', prefix .. ':log:idx:state:' .. state, receivedAt, id) end
-    if state == 'delivered' then
-      -- counted once: no move leads from delivered to delivered
-      local key = minuteKey(prefix, updatedAt)
-      count(key, 'd')
-      count(key, 'l.' .. bucket)
-      countRoute(key, 'hd.', d.hostname)
-      touch(key)
-    end
   end
   return true
 end`;
 
-// Shared Lua: appends an attempt (JSON) to a delivery's timeline, the newest `kept`; a failed one
-// (failed '1') is counted in the minute it ended (a delivered one by its move to delivered).
+// Shared Lua: appends an attempt (JSON) to a delivery's timeline, the newest `kept`. The caller
+// has checked that the record exists.
 const APPEND_ATTEMPT = `
-local function appendAttempt(prefix, id, n, attempt, kept, hostname, failed, endAt)
-  local rec = prefix .. ':log:m:' .. id
-  if redis.call('EXISTS', rec) == 0 then return false end
-  if failed == '1' then
-    local key = minuteKey(prefix, endAt)
-    count(key, 'f')
-    countRoute(key, 'hf.', hostname)
-    touch(key)
-  end
+local function appendAttempt(rec, n, attempt, kept)
   local field = 'a.' .. n
   local raw = redis.call('HGET', rec, field)
   if not raw then
     redis.call('HSET', rec, field, '[' .. attempt .. ']')
-    return true
+    return
   end
   local list = cjson.decode(raw)
   table.insert(list, cjson.decode(attempt))
   while #list > tonumber(kept) do table.remove(list, 1) end
   redis.call('HSET', rec, field, cjson.encode(list))
-  return true
 end`;
 
-// ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'', replayedAs|'', receivedAt, latency bucket, event JSON, maxEvents
-const STATE_SCRIPT = `${FIGURES}${PUBLISH_ACCEPTED}${MOVE_STATE}
+// ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'', replayedAs|'', receivedAt, event JSON, maxEvents
+const STATE_SCRIPT = `${PUBLISH_ACCEPTED}${MOVE_STATE}
 local ok, res = pcall(function()
-  publishAccepted(ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[12])
-  if not moveState(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]) then return 0 end
-  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[12], '*', 'e', ARGV[11])
+  publishAccepted(ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[11])
+  if not moveState(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return 0 end
+  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[11], '*', 'e', ARGV[10])
   return 1
 end)
 return ok and res or 0`;
 
-// ARGV: prefix, id, n, attempt JSON, kept, hostname, failed ('1'), attempt end ms, event JSON, maxEvents
-const ATTEMPT_SCRIPT = `${FIGURES}${PUBLISH_ACCEPTED}${APPEND_ATTEMPT}
+// ARGV: prefix, id, n, attempt JSON, kept, event JSON, maxEvents
+const ATTEMPT_SCRIPT = `${PUBLISH_ACCEPTED}${APPEND_ATTEMPT}
 local ok = pcall(function()
-  publishAccepted(ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[10])
-  if not appendAttempt(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return end
-  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[10], '*', 'e', ARGV[9])
+  local rec = ARGV[1] .. ':log:m:' .. ARGV[2]
+  if redis.call('EXISTS', rec) == 0 then return end
+  publishAccepted(ARGV[1], rec, ARGV[7])
+  appendAttempt(rec, ARGV[3], ARGV[4], ARGV[5])
+  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[6])
 end)
 return ok and 1 or 0`;
 
 // An attempt and the move it led to in one script (the worker's one log write per attempt): the
-// attempt, what parsing found (first attempt), the move, and one event: the move's, carrying the
-// attempt's facts, or the attempt's alone when the move was not valid.
-// ARGV: the 8 of ATTEMPT_SCRIPT's appendAttempt, the 7 of moveState after prefix/id/n (state,
-// allowed, updatedAt, nextAt, replayedAs, receivedAt, bucket), parsed JSON|'', state event JSON,
-// attempt event JSON, maxEvents
-const ATTEMPT_ENDED_SCRIPT = `${FIGURES}${PUBLISH_ACCEPTED}${MOVE_STATE}${APPEND_ATTEMPT}
+// move, then (when the delivery is still logged) the attempt, what parsing found (first
+// attempt), and the move's event, carrying the attempt's facts (none when the move was not valid:
+// a late write about a delivery that ended; the attempt is still kept in its timeline).
+// ARGV: prefix, id, n, attempt JSON, kept, state, allowed, updatedAt, nextAt, replayedAs,
+// receivedAt, parsed JSON|'', event JSON, maxEvents
+const ATTEMPT_ENDED_SCRIPT = `${PUBLISH_ACCEPTED}${MOVE_STATE}${APPEND_ATTEMPT}
 local ok = pcall(function()
   local prefix, id, n = ARGV[1], ARGV[2], ARGV[3]
-  publishAccepted(prefix, prefix .. ':log:m:' .. id, ARGV[19])
-  if not appendAttempt(prefix, id, n, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return end
-  if ARGV[16] ~= '' then redis.call('HSET', prefix .. ':log:m:' .. id, 'p', ARGV[16]) end
-  local moved = moveState(prefix, id, n, ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])
-  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[19], '*', 'e', moved and ARGV[17] or ARGV[18])
+  local rec = prefix .. ':log:m:' .. id
+  publishAccepted(prefix, rec, ARGV[14])
+  local moved = moveState(prefix, id, n, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])
+  if not moved and redis.call('HEXISTS', rec, 'd.' .. n) == 0 then return end
+  appendAttempt(rec, n, ARGV[4], ARGV[5])
+  if ARGV[12] ~= '' then redis.call('HSET', rec, 'p', ARGV[12]) end
+  if moved then redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[14], '*', 'e', ARGV[13]) end
 end)
 return ok and 1 or 0`;
 

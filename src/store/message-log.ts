@@ -16,7 +16,6 @@ import {
   ATTEMPTS_KEPT, logEvent, messageIdOf, RESPONSE_SNIPPET_BYTES, statesLeadingTo, stateAfter, truncateUtf8,
   type AttemptLog, type DeliveryEvent, type DeliveryLog, type LoggedMessage, type MessageRecord, type ParsedFacts,
 } from '../domain/message-log.ts';
-import { latencyBucket } from '../domain/overview.ts';
 import type { DeliveryTarget } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { runLogScript } from './message-log-scripts.ts';
@@ -88,9 +87,7 @@ export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: M
     ...(record.replayOf ? { replay_of: record.replayOf } : {}),
   });
   runLogScript(pipe, 'mxhookLogAccept', [keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
-    Math.ceil(options.retentionMs / 1000), options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event), options.maxEvents ?? 100_000,
-    // A replay or redeliver is not mail in: the overview counts only what arrived.
-    record.replayOf ? '0' : '1', ...deliveries]);
+    Math.ceil(options.retentionMs / 1000), options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event), ...deliveries]);
 }
 
 /**
@@ -115,22 +112,23 @@ function stateMove(deliveryId: string, hostname: string, receivedAt: number, eve
     ...details,
   });
   return {
-    args: [state, statesLeadingTo(state).join(','), now, next ?? '', replayedAs ?? '', receivedAt, latencyBucket(now - receivedAt)] as const,
+    args: [state, statesLeadingTo(state).join(','), now, next ?? '', replayedAs ?? '', receivedAt] as const,
     event: JSON.stringify(payload),
   };
 }
 
-/** The arguments of appendAttempt after prefix, id, n (the answer cut to 1 KiB), and the attempt's event. */
-function attemptEntry(deliveryId: string, hostname: string, attempt: AttemptLog) {
+/** An attempt as appendAttempt keeps it (the answer cut to 1 KiB). */
+function attemptArgs(attempt: AttemptLog) {
   const kept: AttemptLog = attempt.response === undefined ? attempt : { ...attempt, response: truncateUtf8(attempt.response, RESPONSE_SNIPPET_BYTES) };
-  const payload = logEvent('delivery.attempt', attempt.at, messageIdOf(deliveryId), {
+  return [JSON.stringify(kept), ATTEMPTS_KEPT] as const;
+}
+
+/** The event of an attempt logged alone (logAttempt). */
+function attemptEvent(deliveryId: string, hostname: string, attempt: AttemptLog): string {
+  return JSON.stringify(logEvent('delivery.attempt', attempt.at, messageIdOf(deliveryId), {
     delivery_id: deliveryId, hostname, outcome: attempt.outcome, duration_ms: attempt.durationMs,
     ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}),
-  });
-  return {
-    args: [JSON.stringify(kept), ATTEMPTS_KEPT, hostname, attempt.outcome === 'delivered' ? '0' : '1', attempt.at + attempt.durationMs] as const,
-    event: JSON.stringify(payload),
-  };
+  }));
 }
 
 const where = (keys: KeySpace, deliveryId: string) => {
@@ -153,8 +151,7 @@ export function logDeliveryState(
 
 /** Appends one attempt to a delivery's timeline (the response cut to 1 KiB). */
 export function logAttempt(pipe: ChainableCommander, keys: KeySpace, deliveryId: string, hostname: string, attempt: AttemptLog, maxEvents = 100_000): void {
-  const entry = attemptEntry(deliveryId, hostname, attempt);
-  runLogScript(pipe, 'mxhookLogAttempt', [...where(keys, deliveryId), ...entry.args, entry.event, maxEvents]);
+  runLogScript(pipe, 'mxhookLogAttempt', [...where(keys, deliveryId), ...attemptArgs(attempt), attemptEvent(deliveryId, hostname, attempt), maxEvents]);
 }
 
 /**
@@ -168,10 +165,9 @@ export function logAttemptEnded(
     readonly details?: Record<string, unknown>; readonly parsed?: ParsedFacts | undefined; readonly now?: number; readonly maxEvents?: number;
   },
 ): void {
-  const entry = attemptEntry(ended.deliveryId, ended.hostname, ended.attempt);
   const move = stateMove(ended.deliveryId, ended.hostname, ended.receivedAt, ended.event, ended.now ?? Date.now(), ended.details ?? {});
   runLogScript(pipe, 'mxhookLogAttemptEnded', [
-    ...where(keys, ended.deliveryId), ...entry.args, ...move.args, ended.parsed ? JSON.stringify(ended.parsed) : '', move.event, entry.event, ended.maxEvents ?? 100_000,
+    ...where(keys, ended.deliveryId), ...attemptArgs(ended.attempt), ...move.args, ended.parsed ? JSON.stringify(ended.parsed) : '', move.event, ended.maxEvents ?? 100_000,
   ]);
 }
 

@@ -9,6 +9,7 @@ import { createSmtpIntake } from '../../smtp/intake.ts';
 import { assertSmtpServerInternals } from '../../smtp/smtp-server-check.ts';
 import { loadSmtpTls } from '../../smtp/tls.ts';
 import { createMessageStager } from '../../store/message-stage.ts';
+import { createMinuteFigures } from '../../store/minute-figures.ts';
 import { createRefusalCounter } from '../../store/refusal-counter.ts';
 import { waitForRedis } from '../../store/redis.ts';
 import type { RoleContext } from './context.ts';
@@ -39,6 +40,11 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
     ? createRefusalCounter(ctx.redis, keys, { onError: (err) => logger.warn({ event: 'refusal_count_failed', err: String(err) }) })
     : undefined;
   if (refusals) ctx.onStop(() => refusals.stop());
+  // ...and mail in per minute, for the same overview.
+  const figures = config.messageLog
+    ? createMinuteFigures(ctx.redis, keys, { onError: (err) => logger.warn({ event: 'minute_figures_failed', err: String(err) }) })
+    : undefined;
+  if (figures) ctx.onStop(() => figures.stop());
   const metrics = refusals ? {
     accepted: (bytes: number) => ctx.metrics.smtp.accepted(bytes),
     rejected: (reply: number, reason: string, refusedHostname?: string) => {
@@ -50,7 +56,8 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
     isDraining: () => draining, metrics, stageMessage: createMessageStager(stageConnection, keys),
     hostname, maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
     maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
-    lookupRoute: (name) => ctx.routes.get(name), acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config), refused }), logger,
+    lookupRoute: (name) => ctx.routes.get(name),
+    acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config), refused, ...(figures ? { figures } : {}) }), logger,
     isStoreFull: () => ctx.redisMemory.isHigh(),
     maxConnectionsPerIp: config.maxConnectionsPerIp, sessionDeadlineMs: config.smtpSessionDeadline, maxCommands: config.maxCommands,
     maxConnectionsPerIpv4Network: config.maxConnectionsPerIpv4Network, maxConnectionsPerIpv6Network: config.maxConnectionsPerIpv6Network,

@@ -13,6 +13,7 @@ import { usesShareOfMax } from '../../store/redis-memory.ts';
 import { createAttachmentLinks } from '../attachment-links.ts';
 import { startKeptRawEviction } from '../kept-raw-eviction.ts';
 import { startMessageLogTrim } from '../message-log-trim.ts';
+import { createMinuteFigures } from '../../store/minute-figures.ts';
 import type { RoleContext } from './context.ts';
 import { startEventWebhooks } from './event-webhooks.ts';
 
@@ -39,6 +40,10 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   const migrated = await migrateLegacyPending(store, upgradeQueue, keys, config.messageTtl).finally(() => upgradeQueue.close());
   if (migrated) logger.info({ event: 'legacy_messages_migrated', count: migrated });
   const keepsRaw = config.messageLog && config.rawRetention > 0;
+  // The overview's figures of deliveries, added to Redis once a second (store/minute-figures.ts).
+  const figures = config.messageLog
+    ? createMinuteFigures(store, keys, { onError: (err) => logger.warn({ event: 'minute_figures_failed', err: String(err) }) })
+    : undefined;
   const worker = createDeliveryWorker({
     connection: ctx.connect('patient', 'mxhook-worker'), redis: store, keys, routes: ctx.routes, agent, post,
     secrets: createSigningSecrets(store, keys), ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),
@@ -49,9 +54,13 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
     spoolDir: path.join(config.dataDir, 'spool'), logger, metrics: ctx.metrics.delivery, messageLog: config.messageLog,
     attachmentLink: createAttachmentLinks(config, store, keys),
     // Raw bytes are kept for the log's download and redeliver only while Redis has room for them.
+    ...(figures ? { figures } : {}),
     ...(keepsRaw ? { keepRaw: () => (usesShareOfMax(ctx.redisMemory.state(), config.rawRetentionMemory) ? undefined : { ttlMs: config.rawRetention, maxBytes: config.rawRetentionMaxBytes }) } : {}),
   });
   // Workers finish the POSTs in progress before closing.
+  // Stops run last registered first: the figures' last flush after the workers have closed (their
+  // last deliveries counted), before the connections close.
+  if (figures) ctx.onStop(() => figures.stop());
   ctx.onStop(() => worker.close());
   await worker.waitUntilReady();
   const sweep = setInterval(() => {
