@@ -5,6 +5,15 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 
+/**
+ * Delivery states with an index of their own (messages with a delivery in that state). Not
+ * `queued` nor `delivered`, the states nearly every message passes through: a scan of the time
+ * index, newest first, finds those densely (queued ones are the newest), and indexing them would
+ * cost every message two more writes.
+ */
+export const INDEXED_STATES = ['delivering', 'retrying', 'dead-lettered', 'replayed'] as const;
+const INDEXED_LUA = `local INDEXED = { ${INDEXED_STATES.map((st) => `['${st}'] = true`).join(', ')} }`;
+
 /** How long a minute's figures are kept, s: the overview's longest window (2 h) and some slack. */
 export const MINUTE_FIGURES_TTL_S = 2 * 3600 + 600;
 // Shared Lua: drop the oldest records past the cap (a few per accept, so it converges).
@@ -41,7 +50,6 @@ local ok, err = pcall(function()
   redis.call('HSET', rec, unpack(fields))
   redis.call('EXPIRE', rec, ARGV[6])
   redis.call('ZADD', prefix .. ':log:idx', at, id)
-  redis.call('ZADD', prefix .. ':log:idx:state:queued', at, id)
   for h in string.gmatch(ARGV[5], '[^,]+') do
     redis.call('ZADD', prefix .. ':log:idx:host:' .. h, at, id)
     redis.call('SADD', prefix .. ':log:hostnames', h)
@@ -70,6 +78,7 @@ return 1`;
 // Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state. False when
 // the record or delivery is gone or the move is not valid (nothing written).
 const MOVE_STATE = `
+${INDEXED_LUA}
 local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, replayedAs, receivedAt)
   local rec = prefix .. ':log:m:' .. id
   local raw = redis.call('HGET', rec, 'd.' .. n)
@@ -83,7 +92,7 @@ local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, repla
   if nextAt ~= '' then d.nextAttemptAt = tonumber(nextAt) end
   if replayedAs ~= '' then d.replayedAs = replayedAs end
   redis.call('HSET', rec, 'd.' .. n, cjson.encode(d))
-  if old ~= state then
+  if old ~= state and INDEXED[old] then
     -- the old state's index keeps the message while another delivery is still in it; deliveries
     -- are numbered from 1 (one, the common case, costs a single HGET here)
     local still, i = false, 1
@@ -96,8 +105,8 @@ local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, repla
       i = i + 1
     end
     if not still then redis.call('ZREM', prefix .. ':log:idx:state:' .. old, id) end
-    if state ~= 'delivered' then redis.call('ZADD', prefix .. ':log:idx:state:' .. state, receivedAt, id) end
   end
+  if old ~= state and INDEXED[state] then redis.call('ZADD', prefix .. ':log:idx:state:' .. state, receivedAt, id) end
   return true
 end`;
 

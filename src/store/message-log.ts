@@ -7,8 +7,8 @@
  * Keys (prefix P): `P:log:m:{id}` hash (`m` record JSON, `d.{n}` delivery JSON, `a.{n}` attempts
  * JSON, `p` parsed facts), expiring after the retention; `P:log:idx` sorted set of message ids by
  * received ms; `P:log:idx:host:{hostname}` the same per hostname; `P:log:idx:state:{state}`
- * messages with a delivery in that state (not kept for `delivered`, the common case: a scan of
- * the time index finds those densely); `P:log:events` the event stream; `P:log:min:{minute}` the
+ * messages with a delivery in that state (not kept for `queued` and `delivered`, which nearly
+ * every message passes through: a scan of the time index finds those densely); `P:log:events` the event stream; `P:log:min:{minute}` the
  * overview's figures of one minute (domain/overview.ts names the fields), kept 2 h 10 min.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -18,9 +18,9 @@ import {
 } from '../domain/message-log.ts';
 import type { DeliveryTarget } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
-import { runLogScript } from './message-log-scripts.ts';
+import { INDEXED_STATES, runLogScript } from './message-log-scripts.ts';
 
-export { defineMessageLogCommands, MINUTE_FIGURES_TTL_S } from './message-log-scripts.ts';
+export { defineMessageLogCommands, INDEXED_STATES, MINUTE_FIGURES_TTL_S } from './message-log-scripts.ts';
 
 export interface MessageLogOptions {
   /** Records are kept this long, ms. */
@@ -48,8 +48,6 @@ export const logKeys = (keys: KeySpace) => ({
   minute: (slot: number) => `${keys.prefix}:log:min:${slot}`,
 });
 
-/** State indexes kept (see the file comment for `delivered`). */
-export const INDEXED_STATES = ['queued', 'delivering', 'retrying', 'dead-lettered', 'replayed'] as const;
 
 /** Removes the record of a message whose accept failed after it was logged (its sender got 451). */
 export async function forgetLogged(redis: Redis, keys: KeySpace, messageId: string): Promise<void> {
@@ -58,7 +56,6 @@ local rec = p .. ':log:m:' .. id
 local hostnames = redis.call('HGET', rec, 'h') or ''
 redis.call('DEL', rec)
 redis.call('ZREM', p .. ':log:idx', id)
-redis.call('ZREM', p .. ':log:idx:state:queued', id)
 for h in string.gmatch(hostnames, '[^,]+') do redis.call('ZREM', p .. ':log:idx:host:' .. h, id) end
 return 1`, 0, keys.prefix, messageId);
 }
