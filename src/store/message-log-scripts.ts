@@ -75,15 +75,11 @@ const CONFIRM_SCRIPT = `${PUBLISH_ACCEPTED}
 pcall(publishAccepted, ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[3])
 return 1`;
 
-// Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state. False when
-// the record or delivery is gone or the move is not valid (nothing written).
-const MOVE_STATE = `
+// Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state: changes
+// `d` (the decoded delivery) and the state indexes; false (nothing changed) when not valid.
+const APPLY_MOVE = `
 ${INDEXED_LUA}
-local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, replayedAs, receivedAt)
-  local rec = prefix .. ':log:m:' .. id
-  local raw = redis.call('HGET', rec, 'd.' .. n)
-  if not raw then return false end
-  local d = cjson.decode(raw)
+local function applyMove(prefix, id, n, rec, d, state, allowed, updatedAt, nextAt, replayedAs, receivedAt)
   if not string.find(',' .. allowed .. ',', ',' .. d.state .. ',', 1, true) then return false end
   local old = d.state
   d.state = state
@@ -91,7 +87,6 @@ local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, repla
   d.nextAttemptAt = nil
   if nextAt ~= '' then d.nextAttemptAt = tonumber(nextAt) end
   if replayedAs ~= '' then d.replayedAs = replayedAs end
-  redis.call('HSET', rec, 'd.' .. n, cjson.encode(d))
   if old ~= state and INDEXED[old] then
     -- the old state's index keeps the message while another delivery is still in it; deliveries
     -- are numbered from 1 (one, the common case, costs a single HGET here)
@@ -110,20 +105,28 @@ local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, repla
   return true
 end`;
 
-// Shared Lua: appends an attempt (JSON) to a delivery's timeline, the newest `kept`. The caller
-// has checked that the record exists.
-const APPEND_ATTEMPT = `
-local function appendAttempt(rec, n, attempt, kept)
-  local field = 'a.' .. n
-  local raw = redis.call('HGET', rec, field)
-  if not raw then
-    redis.call('HSET', rec, field, '[' .. attempt .. ']')
-    return
-  end
-  local list = cjson.decode(raw)
-  table.insert(list, cjson.decode(attempt))
-  while #list > tonumber(kept) do table.remove(list, 1) end
-  redis.call('HSET', rec, field, cjson.encode(list))
+// Shared Lua: the same move read and written back (a state write of its own). False when the
+// record or delivery is gone or the move is not valid (nothing written).
+const MOVE_STATE = `${APPLY_MOVE}
+local function moveState(prefix, id, n, state, allowed, updatedAt, nextAt, replayedAs, receivedAt)
+  local rec = prefix .. ':log:m:' .. id
+  local raw = redis.call('HGET', rec, 'd.' .. n)
+  if not raw then return false end
+  local d = cjson.decode(raw)
+  if not applyMove(prefix, id, n, rec, d, state, allowed, updatedAt, nextAt, replayedAs, receivedAt) then return false end
+  redis.call('HSET', rec, 'd.' .. n, cjson.encode(d))
+  return true
+end`;
+
+// Shared Lua: a delivery's timeline (JSON, or false when it has none yet) with one attempt more,
+// the newest `kept`.
+const APPENDED = `
+local function appended(list, attempt, kept)
+  if not list then return '[' .. attempt .. ']' end
+  local all = cjson.decode(list)
+  table.insert(all, cjson.decode(attempt))
+  while #all > tonumber(kept) do table.remove(all, 1) end
+  return cjson.encode(all)
 end`;
 
 // ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'', replayedAs|'', receivedAt, event JSON, maxEvents
@@ -137,31 +140,46 @@ end)
 return ok and res or 0`;
 
 // ARGV: prefix, id, n, attempt JSON, kept, event JSON, maxEvents
-const ATTEMPT_SCRIPT = `${PUBLISH_ACCEPTED}${APPEND_ATTEMPT}
+const ATTEMPT_SCRIPT = `${PUBLISH_ACCEPTED}${APPENDED}
 local ok = pcall(function()
   local rec = ARGV[1] .. ':log:m:' .. ARGV[2]
   if redis.call('EXISTS', rec) == 0 then return end
   publishAccepted(ARGV[1], rec, ARGV[7])
-  appendAttempt(rec, ARGV[3], ARGV[4], ARGV[5])
+  local field = 'a.' .. ARGV[3]
+  redis.call('HSET', rec, field, appended(redis.call('HGET', rec, field), ARGV[4], ARGV[5]))
   redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[6])
 end)
 return ok and 1 or 0`;
 
 // An attempt and the move it led to in one script (the worker's one log write per attempt): the
-// move, then (when the delivery is still logged) the attempt, what parsing found (first
-// attempt), and the move's event, carrying the attempt's facts (none when the move was not valid:
-// a late write about a delivery that ended; the attempt is still kept in its timeline).
+// move, the attempt, what parsing found (first attempt), and the move's event, carrying the
+// attempt's facts (none when the move was not valid: a late write about a delivery that ended;
+// the attempt is still kept in its timeline). One read and one write of the record.
 // ARGV: prefix, id, n, attempt JSON, kept, state, allowed, updatedAt, nextAt, replayedAs,
 // receivedAt, parsed JSON|'', event JSON, maxEvents
-const ATTEMPT_ENDED_SCRIPT = `${PUBLISH_ACCEPTED}${MOVE_STATE}${APPEND_ATTEMPT}
+const ATTEMPT_ENDED_SCRIPT = `${APPLY_MOVE}${APPENDED}
 local ok = pcall(function()
   local prefix, id, n = ARGV[1], ARGV[2], ARGV[3]
   local rec = prefix .. ':log:m:' .. id
-  publishAccepted(prefix, rec, ARGV[14])
-  local moved = moveState(prefix, id, n, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])
-  if not moved and redis.call('HEXISTS', rec, 'd.' .. n) == 0 then return end
-  appendAttempt(rec, n, ARGV[4], ARGV[5])
-  if ARGV[12] ~= '' then redis.call('HSET', rec, 'p', ARGV[12]) end
+  local got = redis.call('HMGET', rec, 'd.' .. n, 'a.' .. n, 'ev')
+  if got[3] then
+    -- the accepted event, if the accept has not published it yet (PUBLISH_ACCEPTED)
+    redis.call('HDEL', rec, 'ev')
+    redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[14], '*', 'e', got[3])
+  end
+  if not got[1] then return end
+  local d = cjson.decode(got[1])
+  local moved = applyMove(prefix, id, n, rec, d, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])
+  local fields = { 'a.' .. n, appended(got[2], ARGV[4], ARGV[5]) }
+  if moved then
+    fields[3] = 'd.' .. n
+    fields[4] = cjson.encode(d)
+  end
+  if ARGV[12] ~= '' then
+    fields[#fields + 1] = 'p'
+    fields[#fields + 1] = ARGV[12]
+  end
+  redis.call('HSET', rec, unpack(fields))
   if moved then redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[14], '*', 'e', ARGV[13]) end
 end)
 return ok and 1 or 0`;
