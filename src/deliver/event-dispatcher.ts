@@ -139,6 +139,18 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
           readFrom = saved ?? newest?.[0]?.[0] ?? '0-0';
         }
         await publishRefusals();
+        // The stream's end, read before the destinations: one made after this reading gets
+        // everything logged after it (its `since`) from here.
+        const newest = pending.size ? undefined : (await redis.xrevrange(logKeys(keys).events, '+', '-', 'COUNT', 1))[0]?.[0];
+        if (!pending.size && !(await listWithSecrets(redis, keys)).some((d) => d.enabled)) {
+          // Nobody to tell: follow the stream's end instead of reading (and parsing) every event.
+          if (newest && newest !== readFrom) {
+            readFrom = newest;
+            await redis.set(k.cursor, newest);
+          }
+          await pause(BATCH_WAIT_MS);
+          continue;
+        }
         const block = windowEnds ? Math.max(1, windowEnds - Date.now()) : BATCH_WAIT_MS;
         const reply = await stream.xread('COUNT', BATCH_MAX_EVENTS, 'BLOCK', block, 'STREAMS', logKeys(keys).events, readFrom);
         // Read after the events: a destination made before an event was logged is in the list.
