@@ -251,7 +251,9 @@ async function carryOut(
       logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job), undefined, parsed);
       // The attempt history goes with the delivery (dead letters take theirs along).
       // The route's counters go in the same script: one write, and never counted twice.
-      const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [], options.keepRaw?.(),
+      const keep = options.keepRaw?.();
+      const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [],
+        keep && message ? { ...keep, size: message.meta.size } : keep,
         endedCount(keys, hostname, deliveryId, 'delivered', ranBefore));
       if (released === 'already-finished') {
         log().warn({ event: 'delivery_finished_twice' });

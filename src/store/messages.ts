@@ -91,7 +91,8 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 pcall(function()
-  local size = redis.call('STRLEN', KEYS[1])
+  -- the size as stored (ARGV[13], from the meta), else read
+  local size = tonumber(ARGV[13]) or redis.call('STRLEN', KEYS[1])
   local index, bytes, cuts, prefix = ARGV[3], ARGV[4], ARGV[5], ARGV[8]
   redis.call('ZADD', index, ARGV[7], ARGV[9] .. '|' .. size)
   local total = redis.call('INCRBY', bytes, size)
@@ -121,6 +122,8 @@ export interface EndedCount {
 export interface KeepRaw {
   readonly ttlMs: number;
   readonly maxBytes: number;
+  /** The message's stored size, when the caller knows it (saves a read). */
+  readonly size?: number | undefined;
 }
 
 /**
@@ -137,6 +140,7 @@ export async function releaseDelivery(
   const keep = keepRaw ? [Math.max(1, Math.ceil(keepRaw.ttlMs / 1000)), log.rawIndex, log.rawBytes, log.cuts, keepRaw.maxBytes, Date.now(), keys.prefix, messageId]
     : ['', '', '', '', '', '', '', ''];
   const counting = count ? [count.statsKey, count.counter, count.retryingMarker ?? ''] : ['', '', ''];
+  counting.push(keepRaw?.size === undefined ? '' : String(keepRaw.size));
   const left = await redis.eval(RELEASE_SCRIPT, 3 + alsoDelete.length,
     keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep, ...counting);
   return left === -1 ? 'already-finished' : left === 0 ? 'last' : 'released';
