@@ -104,15 +104,17 @@ describe('message log end to end', () => {
     expect((await api(mx, `/messages/${queuedId(replies[0])}/raw`)).status).toBe(404);
   });
 
-  it('past MXHOOK_MESSAGE_LOG_MAX the oldest record is dropped, and /metrics counts it', async () => {
+  it('past MXHOOK_MESSAGE_LOG_MAX the oldest records are dropped (checked every 8th accept), and /metrics counts it', async () => {
     const mx = suite.later(await startTestMxhook(suite.redis.socketPath, ['--message-log-max', '2']));
     const app = suite.later(await startReceiver());
     await mx.addRoute('capped.example', app.url);
     const ids: string[] = [];
-    for (const n of [1, 2, 3]) ids.push(queuedId((await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'x@capped.example', subject: `capped ${n}`, text: 'x' })).response));
-    await app.waitFor(3);
+    for (let n = 1; n <= 9; n++) ids.push(queuedId((await sendMail(mx.smtpPort!, { from: 'a@sender.test', to: 'x@capped.example', subject: `capped ${n}`, text: 'x' })).response));
+    await app.waitFor(9);
+    // The 9th accept checked the cap: the log is back at 2 records, the newest.
     await expect.poll(async () => (await api(mx, `/messages/${ids[0]}`)).status, { timeout: 10_000 }).toBe(404);
-    expect((await api(mx, `/messages/${ids[2]}`)).status).toBe(200);
+    expect((await api(mx, `/messages/${ids[6]}`)).status).toBe(404);
+    expect((await api(mx, `/messages/${ids[8]}`)).status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${mx.apiPort}/metrics`)).text();
     expect(metrics).toMatch(/mxhook_message_log_dropped\{reason="cap"\} [1-9]/);
   });

@@ -54,6 +54,7 @@ const failure = (err: unknown) => new MxhookError(isOutOfMemory(err) ? 'STORE_FU
 export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis, keys: KeySpace, options: AcceptOptions): AcceptMessage {
   prepareStoreIncoming(redis);
   const now = options.now ?? Date.now;
+  const logWrites = loggedWrites();
   return async (message: IncomingMessage) => {
     const ids = message.deliveries.map((_d, index) => deliveryId(message.id, index));
     const storedAt = now();
@@ -65,7 +66,7 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     // Logged before the jobs exist, so a worker's first state write finds the record. Its pipeline
     // is sent, not awaited (its script swallows its own errors); only a staged message waits, for
     // the read of its first bytes.
-    if (options.messageLog) await logAcceptedMessage(redis, keys, options.messageLog, message);
+    if (options.messageLog) await logAcceptedMessage(redis, keys, options.messageLog, message, logWrites(message, storedAt));
     try {
       await enqueueDeliveries(queue, message, ids);
     } catch (err) {
@@ -94,7 +95,9 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
  * The message's log record. A staged (large) message's first bytes are in Redis already: read back
  * for its header summary (one more read, for large messages only).
  */
-async function logAcceptedMessage(redis: Redis, keys: KeySpace, log: MessageLogOptions, message: IncomingMessage): Promise<void> {
+async function logAcceptedMessage(
+  redis: Redis, keys: KeySpace, log: MessageLogOptions, message: IncomingMessage, include: { capCheck: boolean; hostnames: boolean },
+): Promise<void> {
   const head = message.staged === undefined
     ? message.raw.subarray(0, SUMMARY_HEAD_BYTES)
     : await redis.getrangeBuffer(keys.messageRaw(message.id), 0, SUMMARY_HEAD_BYTES - 1).catch(() => Buffer.alloc(0));
@@ -104,8 +107,29 @@ async function logAcceptedMessage(redis: Redis, keys: KeySpace, log: MessageLogO
     recipients: recipientsByHostname(message.deliveries),
     size: (message.staged ?? 0) + message.raw.length, ...headerSummary(head), auth: authSummary(message.auth),
     ...(message.replayOf ? { replayOf: message.replayOf } : {}),
-  }, message.deliveries);
+  }, message.deliveries, include);
   pipe.exec().catch(() => {});
+}
+
+/** The record cap is checked at every CAP_CHECK_EVERY-th accept of a process (it may overshoot by about as many meanwhile). */
+const CAP_CHECK_EVERY = 8;
+/** A hostname is added to the log's set of them at most this often per process. */
+const HOSTNAMES_EVERY_MS = 10 * 60_000;
+
+/**
+ * What each accept's log write may leave out, per process: two commands most messages do not
+ * need (a cap check, and adding hostnames the set has), kept on a schedule that still catches up.
+ */
+function loggedWrites(): (message: IncomingMessage, now: number) => { capCheck: boolean; hostnames: boolean } {
+  let accepts = 0;
+  const added = new Map<string, number>();
+  return (message, now) => {
+    const stale = message.deliveries.filter((d) => (added.get(d.hostname) ?? -Infinity) < now - HOSTNAMES_EVERY_MS);
+    // Bounded: the hostnames mail is accepted for are the routes'.
+    if (added.size > 10_000) added.clear();
+    for (const d of stale) added.set(d.hostname, now);
+    return { capCheck: accepts++ % CAP_CHECK_EVERY === 0, hostnames: stale.length > 0 };
+  };
 }
 
 /** BullMQ's documented insertion; an id already in the queue is not added again. */

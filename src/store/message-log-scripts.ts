@@ -36,15 +36,16 @@ local function evict(prefix, index, max, statesCsv)
 end`;
 
 // KEYS: none (all keys derive from the prefix: one slot with a {hash-tag} prefix).
-// ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max, states csv, event JSON, delivery JSONs...
+// ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max ('': no cap check this
+// time), states csv, event JSON, add hostnames ('1': to the set of hostnames), delivery JSONs...
 const ACCEPT_SCRIPT = `${EVICT}
 local ok, err = pcall(function()
   local prefix, id, at = ARGV[1], ARGV[2], ARGV[3]
   local rec = prefix .. ':log:m:' .. id
   -- the record, its deliveries, and its accepted event, published once its jobs exist (PUBLISH_ACCEPTED)
   local fields = { 'm', ARGV[4], 'h', ARGV[5], 'ev', ARGV[9] }
-  for i = 10, #ARGV do
-    fields[#fields + 1] = 'd.' .. (i - 9)
+  for i = 11, #ARGV do
+    fields[#fields + 1] = 'd.' .. (i - 10)
     fields[#fields + 1] = ARGV[i]
   end
   redis.call('HSET', rec, unpack(fields))
@@ -52,9 +53,9 @@ local ok, err = pcall(function()
   redis.call('ZADD', prefix .. ':log:idx', at, id)
   for h in string.gmatch(ARGV[5], '[^,]+') do
     redis.call('ZADD', prefix .. ':log:idx:host:' .. h, at, id)
-    redis.call('SADD', prefix .. ':log:hostnames', h)
+    if ARGV[10] == '1' then redis.call('SADD', prefix .. ':log:hostnames', h) end
   end
-  evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8])
+  if ARGV[7] ~= '' then evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8]) end
 end)
 return ok and 1 or 0`;
 

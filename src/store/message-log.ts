@@ -65,7 +65,15 @@ return 1`, 0, keys.prefix, messageId);
  * one per delivery when address rules split the message (each keeps its rule, url and
  * recipients); absent, one delivery per hostname.
  */
-export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[]): void {
+export function logAccepted(
+  pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[],
+  /**
+   * What a busy caller may leave out of this write (queue/accept.ts does): the check of the record
+   * cap (`capCheck: false`; the next check catches up) and adding the hostnames to the set of them
+   * (`hostnames: false`, when it added them recently).
+   */
+  include: { readonly capCheck?: boolean; readonly hostnames?: boolean } = {},
+): void {
   const hostnames = Object.keys(record.recipients);
   const perDelivery = targets && targets.some((t) => t.rule !== undefined) ? targets : hostnames.map((hostname) => ({ hostname }) as DeliveryTarget);
   const deliveries = perDelivery.map((t, i) => JSON.stringify({
@@ -84,7 +92,8 @@ export function logAccepted(pipe: ChainableCommander, keys: KeySpace, options: M
     ...(record.replayOf ? { replay_of: record.replayOf } : {}),
   });
   runLogScript(pipe, 'mxhookLogAccept', [keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
-    Math.ceil(options.retentionMs / 1000), options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event), ...deliveries]);
+    Math.ceil(options.retentionMs / 1000), include.capCheck === false ? '' : options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event),
+    include.hostnames === false ? '0' : '1', ...deliveries]);
 }
 
 /**
