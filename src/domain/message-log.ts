@@ -150,9 +150,11 @@ const HEADER_VALUE_CHARS = 998;
  * as written, each cut to one SMTP line. Cheap (no MIME parse), so the accept can afford it.
  */
 export function headerSummary(head: Buffer): { from?: string; subject?: string; messageIdHeader?: string } {
-  const text = head.subarray(0, SUMMARY_HEAD_BYTES).toString('latin1');
-  const end = /(?:^|\r?\n)\r?\n/.exec(text);
-  const block = end ? text.slice(0, end.index) : text;
+  // Only the header block is read as text: found in the bytes (the body can be most of the head).
+  const bytes = head.subarray(0, SUMMARY_HEAD_BYTES);
+  const blank = bytes[0] === 0x0a || (bytes[0] === 0x0d && bytes[1] === 0x0a) ? 0
+    : Math.min(...[bytes.indexOf('\n\r\n'), bytes.indexOf('\n\n')].map((i) => (i < 0 ? bytes.length : i)));
+  const block = bytes.subarray(0, blank).toString('latin1');
   const found: { from?: string; subject?: string; messageIdHeader?: string } = {};
   const names: Record<string, keyof typeof found> = { from: 'from', subject: 'subject', 'message-id': 'messageIdHeader' };
   for (const line of block.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
