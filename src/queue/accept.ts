@@ -12,9 +12,9 @@ import { MxhookError } from '../domain/errors.ts';
 import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type IncomingMessage } from '../domain/message.ts';
 import { forgetIncoming, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { confirmLogged, forgetLogged, logAccepted, type MessageLogOptions } from '../store/message-log.ts';
+import { confirmLogged, forgetLogged, sendAccepted, type AcceptLogIncludes, type MessageLogOptions } from '../store/message-log.ts';
 import type { MinuteFigures } from '../store/minute-figures.ts';
-import { authSummary, headerSummary, SUMMARY_HEAD_BYTES } from '../domain/message-log.ts';
+import { authSummary, headerSummary, SUMMARY_HEAD_BYTES, type MessageRecord } from '../domain/message-log.ts';
 import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
 
 /**
@@ -58,15 +58,21 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
   return async (message: IncomingMessage) => {
     const ids = message.deliveries.map((_d, index) => deliveryId(message.id, index));
     const storedAt = now();
+    // Logged before the jobs exist, so a worker's first state write finds the record: sent right
+    // after the store in the same turn (one write on an auto-pipelined connection), not awaited
+    // (its script swallows its own errors). A staged message is logged after its store, which
+    // holds the first bytes its header summary is read from.
+    const storing = storeIncoming(redis, keys, message, ids, options.messageTtlMs, storedAt);
+    const logNow = options.messageLog !== undefined && message.staged === undefined;
+    if (logNow) sendAccepted(redis, keys, options.messageLog!, acceptedRecord(message, message.raw), message.deliveries, logWrites(message, storedAt)).catch(() => {});
     try {
-      await storeIncoming(redis, keys, message, ids, options.messageTtlMs, storedAt);
+      await storing;
     } catch (err) {
+      // Not stored: neither is it logged.
+      if (logNow) await forgetLogged(redis, keys, message.id).catch(() => {});
       throw failure(err);
     }
-    // Logged before the jobs exist, so a worker's first state write finds the record. Its pipeline
-    // is sent, not awaited (its script swallows its own errors); only a staged message waits, for
-    // the read of its first bytes.
-    if (options.messageLog) await logAcceptedMessage(redis, keys, options.messageLog, message, logWrites(message, storedAt));
+    if (options.messageLog && !logNow) await logStagedMessage(redis, keys, options.messageLog, message, logWrites(message, storedAt));
     try {
       await enqueueDeliveries(queue, message, ids);
     } catch (err) {
@@ -91,24 +97,20 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
   };
 }
 
-/**
- * The message's log record. A staged (large) message's first bytes are in Redis already: read back
- * for its header summary (one more read, for large messages only).
- */
-async function logAcceptedMessage(
-  redis: Redis, keys: KeySpace, log: MessageLogOptions, message: IncomingMessage, include: { capCheck: boolean; hostnames: boolean },
-): Promise<void> {
-  const head = message.staged === undefined
-    ? message.raw.subarray(0, SUMMARY_HEAD_BYTES)
-    : await redis.getrangeBuffer(keys.messageRaw(message.id), 0, SUMMARY_HEAD_BYTES - 1).catch(() => Buffer.alloc(0));
-  const pipe = redis.pipeline();
-  logAccepted(pipe, keys, log, {
+/** The log's record of an accepted message, its header summary read from `head`. */
+function acceptedRecord(message: IncomingMessage, head: Buffer): MessageRecord {
+  return {
     id: message.id, receivedAt: message.receivedAt, clientIp: message.clientIp, helo: message.helo, mailFrom: message.mailFrom,
     recipients: recipientsByHostname(message.deliveries),
-    size: (message.staged ?? 0) + message.raw.length, ...headerSummary(head), auth: authSummary(message.auth),
+    size: (message.staged ?? 0) + message.raw.length, ...headerSummary(head.subarray(0, SUMMARY_HEAD_BYTES)), auth: authSummary(message.auth),
     ...(message.replayOf ? { replayOf: message.replayOf } : {}),
-  }, message.deliveries, include);
-  pipe.exec().catch(() => {});
+  };
+}
+
+/** A staged (large) message's log record: its first bytes are read back for its header summary (one more read). */
+async function logStagedMessage(redis: Redis, keys: KeySpace, log: MessageLogOptions, message: IncomingMessage, include: AcceptLogIncludes): Promise<void> {
+  const head = await redis.getrangeBuffer(keys.messageRaw(message.id), 0, SUMMARY_HEAD_BYTES - 1).catch(() => Buffer.alloc(0));
+  sendAccepted(redis, keys, log, acceptedRecord(message, head), message.deliveries, include).catch(() => {});
 }
 
 /** The record cap is checked at every CAP_CHECK_EVERY-th accept of a process (it may overshoot by about as many meanwhile). */

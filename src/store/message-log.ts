@@ -61,19 +61,23 @@ return 1`, 0, keys.prefix, messageId);
 }
 
 /**
- * Appends the record of an accepted message (all its deliveries `queued`) to `pipe`. `targets`:
- * one per delivery when address rules split the message (each keeps its rule, url and
+ * What a busy caller may leave out of an accept's log write (queue/accept.ts does): the check of
+ * the record cap (`capCheck: false`; the next check catches up) and adding the hostnames to the
+ * set of them (`hostnames: false`, when it added them recently).
+ */
+export interface AcceptLogIncludes {
+  readonly capCheck?: boolean;
+  readonly hostnames?: boolean;
+}
+
+/**
+ * The accept script's arguments: the record of an accepted message, all its deliveries `queued`.
+ * `targets`: one per delivery when address rules split the message (each keeps its rule, url and
  * recipients); absent, one delivery per hostname.
  */
-export function logAccepted(
-  pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[],
-  /**
-   * What a busy caller may leave out of this write (queue/accept.ts does): the check of the record
-   * cap (`capCheck: false`; the next check catches up) and adding the hostnames to the set of them
-   * (`hostnames: false`, when it added them recently).
-   */
-  include: { readonly capCheck?: boolean; readonly hostnames?: boolean } = {},
-): void {
+function acceptArgs(
+  keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets: readonly DeliveryTarget[] | undefined, include: AcceptLogIncludes,
+): (string | number)[] {
   const hostnames = Object.keys(record.recipients);
   const perDelivery = targets && targets.some((t) => t.rule !== undefined) ? targets : hostnames.map((hostname) => ({ hostname }) as DeliveryTarget);
   const deliveries = perDelivery.map((t, i) => JSON.stringify({
@@ -91,9 +95,26 @@ export function logAccepted(
     })),
     ...(record.replayOf ? { replay_of: record.replayOf } : {}),
   });
-  runLogScript(pipe, 'mxhookLogAccept', [keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
+  return [keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
     Math.ceil(options.retentionMs / 1000), include.capCheck === false ? '' : options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event),
-    include.hostnames === false ? '0' : '1', ...deliveries]);
+    include.hostnames === false ? '0' : '1', ...deliveries];
+}
+
+/** Appends the record of an accepted message (see acceptArgs) to `pipe`. */
+export function logAccepted(
+  pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[], include: AcceptLogIncludes = {},
+): void {
+  runLogScript(pipe, 'mxhookLogAccept', acceptArgs(keys, options, record, targets, include));
+}
+
+/**
+ * The same, sent on `redis` itself: on an auto-pipelined connection it joins the write of the
+ * commands issued in this turn (the accept sends it right after its store: one round trip).
+ */
+export function sendAccepted(
+  redis: Redis, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[], include: AcceptLogIncludes = {},
+): Promise<unknown> {
+  return Promise.resolve(runLogScript(redis, 'mxhookLogAccept', acceptArgs(keys, options, record, targets, include)));
 }
 
 /**
