@@ -93,6 +93,20 @@ describe('accept', () => {
     expect(await s.queue.getJobCounts('waiting')).toEqual({ waiting: 20 });
   });
 
+  it('an accept so slow that a sweep took it for half done is refused, and never published as received', async () => {
+    const s = await setup();
+    const m = message(['one.example']);
+    let calls = 0;
+    const accept = createAcceptMessage(s.queue, s.redis, s.keys, {
+      messageTtlMs: TTL_MS, messageLog: { retentionMs: 3_600_000, maxRecords: 1000 },
+      // The second reading of the clock comes after the jobs: 60 s later, and a sweep has just dropped the journal entry.
+      now: () => (++calls === 2 ? (void s.redis.zrem(s.keys.acceptJournal, `${m.id}:1`), Date.now() + 60_000) : Date.now()),
+    });
+    await expect(accept(m)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(await s.redis.xlen(`${s.keys.prefix}:log:events`)).toBe(0);
+    expect(await s.redis.exists(`${s.keys.prefix}:log:m:${m.id}`)).toBe(0);
+  });
+
   it('a job insert that Redis refuses half way gives STORE_UNAVAILABLE, removes the message at once, and the sweep leaves nothing', async () => {
     const s = await setup();
     // BullMQ writes the job hash, then fails on its events stream: a real half-done insert.

@@ -79,10 +79,12 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
       await undoAccept(queue, redis, keys, message.id, ids, options.refused);
       throw failure(err);
     }
-    // Its jobs exist: the log may tell of it (sent with the journal clear below, not awaited).
-    if (options.messageLog) confirmLogged(redis, keys, message.id, options.messageLog.maxEvents).catch(() => {});
-    // A replay or redeliver is not mail in.
-    if (!message.replayOf) options.figures?.received(message.receivedAt);
+    // Its jobs exist: the log may tell of it (not awaited; sent with the journal clear), and it
+    // counts as mail in (a replay or redeliver does not).
+    const announce = () => {
+      if (options.messageLog) confirmLogged(redis, keys, message.id, options.messageLog.maxEvents).catch(() => {});
+      if (!message.replayOf) options.figures?.received(message.receivedAt);
+    };
     if (now() - storedAt > ACCEPT_SWEEP_GRACE_MS / 2) {
       // Slow enough that a sweep may have taken it for half done and removed it: ask.
       const stillJournalled = await forgetIncoming(redis, keys, message.id, ids.length).catch(() => -1);
@@ -90,8 +92,10 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
         await undoAccept(queue, redis, keys, message.id, ids, options.refused);
         throw new MxhookError('STORE_UNAVAILABLE', { message: `accept of ${message.id} took too long`, cause: new Error('journal entry gone') });
       }
+      announce();
       return;
     }
+    announce();
     // Not awaited: a lost clear only leaves an entry the sweep drops (its jobs all exist).
     forgetIncoming(redis, keys, message.id, ids.length).catch(() => {});
   };
