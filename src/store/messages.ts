@@ -118,6 +118,13 @@ export interface EndedCount {
   readonly retryingMarker?: string | undefined;
 }
 
+const RELEASE_COMMAND = 'mxhookReleaseDelivery';
+
+/** Defines the release script as an ioredis command (sent by SHA); before the connection's first pipeline. */
+export function defineMessageCommands(redis: Redis): void {
+  if (!(RELEASE_COMMAND in redis)) redis.defineCommand(RELEASE_COMMAND, { lua: RELEASE_SCRIPT });
+}
+
 /** The message log keeps a delivered message's raw bytes this long, within `maxBytes` in all (oldest dropped first). */
 export interface KeepRaw {
   readonly ttlMs: number;
@@ -141,7 +148,9 @@ export async function releaseDelivery(
     : ['', '', '', '', '', '', '', ''];
   const counting = count ? [count.statsKey, count.counter, count.retryingMarker ?? ''] : ['', '', ''];
   counting.push(keepRaw?.size === undefined ? '' : String(keepRaw.size));
-  const left = await redis.eval(RELEASE_SCRIPT, 3 + alsoDelete.length,
+  const release = (redis as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[RELEASE_COMMAND];
+  // By SHA on a connection of ours (store/redis.ts defines it), else the script's text.
+  const left = await (release ? release.bind(redis) : (...args: unknown[]) => redis.eval(RELEASE_SCRIPT, ...(args as [number, ...string[]])))(3 + alsoDelete.length,
     keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep, ...counting);
   return left === -1 ? 'already-finished' : left === 0 ? 'last' : 'released';
 }

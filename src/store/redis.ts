@@ -1,6 +1,7 @@
 /** Creates Redis connections; nothing connects at import time. */
 import { Redis, type RedisOptions } from 'ioredis';
 import { defineMessageLogCommands } from './message-log-scripts.ts';
+import { defineMessageCommands } from './messages.ts';
 
 export type RedisRole =
   /** SMTP intake and the API: fail fast when Redis is down, so SMTP can answer 451 at once. */
@@ -27,6 +28,7 @@ export function createRedis(url: string, role: RedisRole, name = 'mxhook', autoP
       : new Redis(url, common);
   // Before any pipeline is made on it (a pipeline takes the commands defined by then).
   defineMessageLogCommands(redis);
+  defineMessageCommands(redis);
   return redis;
 }
 
