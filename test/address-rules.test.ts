@@ -111,7 +111,7 @@ describe('address rules through the pipeline', () => {
     expect(logged.deliveries.map((d) => [d.id, d.hostname, d.rule ?? null, d.recipients ?? null, d.url ?? null])).toEqual([
       [`${messageId}.1`, HOST, 'support', [`support@${HOST}`], support.url],
       [`${messageId}.2`, HOST, 'sales-*', [`sales-us@${HOST}`, `sales-eu@${HOST}`], sales.url],
-      [`${messageId}.3`, HOST, null, null, null],
+      [`${messageId}.3`, HOST, null, [`other@${HOST}`], null],
       [`${messageId}.4`, HOST, 'reply+*', [`reply+a@${HOST}`], replies.url],
       [`${messageId}.5`, HOST, 'reply+*', [`reply+b@${HOST}`], replies.url],
     ]);

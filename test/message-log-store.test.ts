@@ -105,24 +105,29 @@ describe('message log records', () => {
   });
 
   it('the accepted event is published once: by the confirm (jobs exist) or by the first delivery write, whichever is first', async () => {
-    const { confirmLogged } = await import('../src/store/message-log.ts');
+    const { acceptedEvent, confirmLogged, forgetLogged } = await import('../src/store/message-log.ts');
     const keys = freshKeys();
-    const names = async () => (await redis.xrange(logKeys(keys).events, '-', '+')).map(([, f]) => JSON.parse(f[1]).event);
-    await accept(keys, record('c1', 1000));
-    await accept(keys, record('c2', 1001));
-    await accept(keys, record('c3', 1002));
+    const published = async () => (await redis.xrange(logKeys(keys).events, '-', '+')).map(([, f]) => JSON.parse(f[1]));
+    const names = async () => (await published()).map((e) => e.event);
+    const rules = { recipients: { 'in.example': ['support@in.example', 'bob@in.example'] }, from: 'A <a@sender.org>', subject: 'caf\u00e9 / "quoted"', replayOf: 'old.1' };
+    const records = [record('c1', 1000), record('c2', 1_764_633_601_234, rules), record('c3', 1002)];
+    const targets = [{ hostname: 'in.example', recipients: ['support@in.example'], rule: 'support' }, { hostname: 'in.example', recipients: ['bob@in.example'] }];
+    await accept(keys, records[0]);
+    await step((m) => logAccepted(m, keys, options, records[1], targets));
+    await accept(keys, records[2]);
     expect(await names()).toEqual([]);
-    await confirmLogged(redis, keys, 'c1');
-    await confirmLogged(redis, keys, 'c1');
+    await confirmLogged(redis, keys, 'c1', acceptedEvent(records[0]));
+    await confirmLogged(redis, keys, 'c1', acceptedEvent(records[0]));
     expect(await names()).toEqual(['message.accepted']);
-    // The worker got to c2 first: its write publishes the accepted event before its own.
-    await step((m) => logDeliveryState(m, keys, 'c2.1', 'in.example', 1001, { kind: 'attempt-started' }, 2000));
-    await confirmLogged(redis, keys, 'c2');
+    // The worker got to c2 first: its write publishes the accepted event, built from the record
+    // just as the accept builds it, before its own.
+    await step((m) => logDeliveryState(m, keys, 'c2.1', 'in.example', records[1].receivedAt, { kind: 'attempt-started' }, 2000));
+    await confirmLogged(redis, keys, 'c2', acceptedEvent(records[1], targets));
     expect(await names()).toEqual(['message.accepted', 'message.accepted', 'delivery.delivering']);
+    expect((await published())[1]).toEqual(JSON.parse(acceptedEvent(records[1], targets)));
     // An undone accept (the sender got 451) never publishes.
-    const { forgetLogged } = await import('../src/store/message-log.ts');
     await forgetLogged(redis, keys, 'c3');
-    await confirmLogged(redis, keys, 'c3');
+    await confirmLogged(redis, keys, 'c3', acceptedEvent(records[2]));
     expect(await names()).toHaveLength(3);
   });
 

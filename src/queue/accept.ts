@@ -12,7 +12,7 @@ import { MxhookError } from '../domain/errors.ts';
 import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type IncomingMessage } from '../domain/message.ts';
 import { forgetIncoming, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { confirmLogged, forgetLogged, sendAccepted, type AcceptLogIncludes, type MessageLogOptions } from '../store/message-log.ts';
+import { acceptedEvent, confirmLogged, forgetLogged, sendAccepted, type AcceptLogIncludes, type MessageLogOptions } from '../store/message-log.ts';
 import type { MinuteFigures } from '../store/minute-figures.ts';
 import { authSummary, headerSummary, SUMMARY_HEAD_BYTES, type MessageRecord } from '../domain/message-log.ts';
 import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
@@ -64,7 +64,8 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     // holds the first bytes its header summary is read from.
     const storing = storeIncoming(redis, keys, message, ids, options.messageTtlMs, storedAt);
     const logNow = options.messageLog !== undefined && message.staged === undefined;
-    if (logNow) sendAccepted(redis, keys, options.messageLog!, acceptedRecord(message, message.raw), message.deliveries, logWrites(message, storedAt)).catch(() => {});
+    const record = logNow ? acceptedRecord(message, message.raw) : undefined;
+    if (record) sendAccepted(redis, keys, options.messageLog!, record, message.deliveries, logWrites(message, storedAt)).catch(() => {});
     try {
       await storing;
     } catch (err) {
@@ -72,7 +73,7 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
       if (logNow) await forgetLogged(redis, keys, message.id).catch(() => {});
       throw failure(err);
     }
-    if (options.messageLog && !logNow) await logStagedMessage(redis, keys, options.messageLog, message, logWrites(message, storedAt));
+    const logged = record ?? (options.messageLog ? await logStagedMessage(redis, keys, options.messageLog, message, logWrites(message, storedAt)) : undefined);
     try {
       await enqueueDeliveries(queue, message, ids);
     } catch (err) {
@@ -82,7 +83,7 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     // Its jobs exist: the log may tell of it (not awaited; sent with the journal clear), and it
     // counts as mail in (a replay or redeliver does not).
     const announce = () => {
-      if (options.messageLog) confirmLogged(redis, keys, message.id, options.messageLog.maxEvents).catch(() => {});
+      if (options.messageLog && logged) confirmLogged(redis, keys, message.id, acceptedEvent(logged, message.deliveries), options.messageLog.maxEvents).catch(() => {});
       if (!message.replayOf) options.figures?.received(message.receivedAt);
     };
     if (now() - storedAt > ACCEPT_SWEEP_GRACE_MS / 2) {
@@ -112,9 +113,11 @@ function acceptedRecord(message: IncomingMessage, head: Buffer): MessageRecord {
 }
 
 /** A staged (large) message's log record: its first bytes are read back for its header summary (one more read). */
-async function logStagedMessage(redis: Redis, keys: KeySpace, log: MessageLogOptions, message: IncomingMessage, include: AcceptLogIncludes): Promise<void> {
+async function logStagedMessage(redis: Redis, keys: KeySpace, log: MessageLogOptions, message: IncomingMessage, include: AcceptLogIncludes): Promise<MessageRecord> {
   const head = await redis.getrangeBuffer(keys.messageRaw(message.id), 0, SUMMARY_HEAD_BYTES - 1).catch(() => Buffer.alloc(0));
-  sendAccepted(redis, keys, log, acceptedRecord(message, head), message.deliveries, include).catch(() => {});
+  const record = acceptedRecord(message, head);
+  sendAccepted(redis, keys, log, record, message.deliveries, include).catch(() => {});
+  return record;
 }
 
 /** The record cap is checked at every CAP_CHECK_EVERY-th accept of a process (it may overshoot by about as many meanwhile). */

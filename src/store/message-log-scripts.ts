@@ -37,15 +37,15 @@ end`;
 
 // KEYS: none (all keys derive from the prefix: one slot with a {hash-tag} prefix).
 // ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max ('': no cap check this
-// time), states csv, event JSON, add hostnames ('1': to the set of hostnames), delivery JSONs...
+// time), states csv, add hostnames ('1': to the set of hostnames), delivery JSONs...
 const ACCEPT_SCRIPT = `${EVICT}
 local ok, err = pcall(function()
   local prefix, id, at = ARGV[1], ARGV[2], ARGV[3]
   local rec = prefix .. ':log:m:' .. id
-  -- the record, its deliveries, and its accepted event, published once its jobs exist (PUBLISH_ACCEPTED)
-  local fields = { 'm', ARGV[4], 'h', ARGV[5], 'ev', ARGV[9] }
-  for i = 11, #ARGV do
-    fields[#fields + 1] = 'd.' .. (i - 10)
+  -- the record, its deliveries, and 'u': its accepted event is not published yet (PUBLISH_ACCEPTED)
+  local fields = { 'm', ARGV[4], 'h', ARGV[5], 'u', '1' }
+  for i = 10, #ARGV do
+    fields[#fields + 1] = 'd.' .. (i - 9)
     fields[#fields + 1] = ARGV[i]
   end
   redis.call('HSET', rec, unpack(fields))
@@ -53,27 +53,69 @@ local ok, err = pcall(function()
   redis.call('ZADD', prefix .. ':log:idx', at, id)
   for h in string.gmatch(ARGV[5], '[^,]+') do
     redis.call('ZADD', prefix .. ':log:idx:host:' .. h, at, id)
-    if ARGV[10] == '1' then redis.call('SADD', prefix .. ':log:hostnames', h) end
+    if ARGV[9] == '1' then redis.call('SADD', prefix .. ':log:hostnames', h) end
   end
   if ARGV[7] ~= '' then evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8]) end
 end)
 return ok and 1 or 0`;
 
-// Shared Lua: publishes a record's accepted event the first time it is called: by the accept
-// once the message's jobs exist, or by the first write about one of its deliveries, whichever
-// comes first, so the event is never published for mail its sender was refused (an undone
-// accept deletes the record) and always precedes its deliveries' events.
-const PUBLISH_ACCEPTED = `
-local function publishAccepted(prefix, rec, maxEvents)
-  local ev = redis.call('HGET', rec, 'ev')
-  if not ev then return end
-  redis.call('HDEL', rec, 'ev')
-  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', maxEvents, '*', 'e', ev)
+// Shared Lua: an ISO 8601 UTC time (as JavaScript's toISOString) of `ms` since the epoch.
+const ISO_TIME = `
+local function isoTime(ms)
+  local s = math.floor(ms / 1000)
+  local days = math.floor(s / 86400)
+  local rem = s - days * 86400
+  -- civil from days (H. Hinnant's algorithm)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local day = doy - math.floor((153 * mp + 2) / 5) + 1
+  local month = mp < 10 and mp + 3 or mp - 9
+  local year = yoe + era * 400 + (month <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', year, month, day,
+    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, ms % 1000)
 end`;
 
-// ARGV: prefix, id, maxEvents
-const CONFIRM_SCRIPT = `${PUBLISH_ACCEPTED}
-pcall(publishAccepted, ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[3])
+// Shared Lua: publishes a record's accepted event the first time either is called: the accept's
+// confirm once the message's jobs exist (with the event it built), or the first write about one
+// of its deliveries (this, building the same event from the record), so the event is never
+// published for mail its sender was refused (an undone accept deletes the record) and always
+// precedes its deliveries' events. 'u' on the record: not published yet.
+const PUBLISH_ACCEPTED = `${ISO_TIME}
+local function publishAccepted(prefix, rec, maxEvents)
+  if redis.call('HDEL', rec, 'u') == 0 then return end
+  local m = cjson.decode(redis.call('HGET', rec, 'm'))
+  local hostnames, deliveries, i = {}, {}, 1
+  for h in string.gmatch(redis.call('HGET', rec, 'h') or '', '[^,]+') do hostnames[#hostnames + 1] = h end
+  while true do
+    local raw = redis.call('HGET', rec, 'd.' .. i)
+    if not raw then break end
+    local d = cjson.decode(raw)
+    local entry = { id = d.id, hostname = d.hostname, recipients = d.recipients or m.recipients[d.hostname] }
+    if d.rule then entry.rule = d.rule end
+    if d.mailboxHash then entry.mailbox_hash = d.mailboxHash end
+    deliveries[i] = entry
+    i = i + 1
+  end
+  local event = {
+    event = 'message.accepted', timestamp = isoTime(m.receivedAt), mxhook_message_id = m.id, hostnames = hostnames,
+    size = m.size, from = m.from or cjson.null, subject = m.subject or cjson.null, mail_from = m.mailFrom,
+    recipients = m.recipients, deliveries = deliveries,
+  }
+  if m.replayOf then event.replay_of = m.replayOf end
+  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', maxEvents, '*', 'e', cjson.encode(event))
+end`;
+
+// ARGV: prefix, id, maxEvents, the accepted event JSON
+const CONFIRM_SCRIPT = `
+pcall(function()
+  if redis.call('HDEL', ARGV[1] .. ':log:m:' .. ARGV[2], 'u') == 1 then
+    redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[4])
+  end
+end)
 return 1`;
 
 // Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state: changes
@@ -158,16 +200,13 @@ return ok and 1 or 0`;
 // the attempt is still kept in its timeline). One read and one write of the record.
 // ARGV: prefix, id, n, attempt JSON, kept, state, allowed, updatedAt, nextAt, replayedAs,
 // receivedAt, parsed JSON|'', event JSON, maxEvents
-const ATTEMPT_ENDED_SCRIPT = `${APPLY_MOVE}${APPENDED}
+const ATTEMPT_ENDED_SCRIPT = `${PUBLISH_ACCEPTED}${APPLY_MOVE}${APPENDED}
 local ok = pcall(function()
   local prefix, id, n = ARGV[1], ARGV[2], ARGV[3]
   local rec = prefix .. ':log:m:' .. id
-  local got = redis.call('HMGET', rec, 'd.' .. n, 'a.' .. n, 'ev')
-  if got[3] then
-    -- the accepted event, if the accept has not published it yet (PUBLISH_ACCEPTED)
-    redis.call('HDEL', rec, 'ev')
-    redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[14], '*', 'e', got[3])
-  end
+  local got = redis.call('HMGET', rec, 'd.' .. n, 'a.' .. n, 'u')
+  -- the accepted event, if the accept has not published it yet
+  if got[3] then publishAccepted(prefix, rec, ARGV[14]) end
   if not got[1] then return end
   local d = cjson.decode(got[1])
   local moved = applyMove(prefix, id, n, rec, d, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])

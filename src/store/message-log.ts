@@ -79,12 +79,26 @@ function acceptArgs(
   keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets: readonly DeliveryTarget[] | undefined, include: AcceptLogIncludes,
 ): (string | number)[] {
   const hostnames = Object.keys(record.recipients);
-  const perDelivery = targets && targets.some((t) => t.rule !== undefined) ? targets : hostnames.map((hostname) => ({ hostname }) as DeliveryTarget);
+  // Split by address rules: each delivery keeps its own recipients (its rule's, or the hostname's rest).
+  const split = targets !== undefined && targets.some((t) => t.rule !== undefined);
+  const perDelivery = split ? targets : hostnames.map((hostname) => ({ hostname }) as DeliveryTarget);
   const deliveries = perDelivery.map((t, i) => JSON.stringify({
     id: `${record.id}.${i + 1}`, hostname: t.hostname, state: 'queued', updatedAt: record.receivedAt,
-    ...(t.rule !== undefined ? { rule: t.rule, recipients: t.recipients, ...(t.url ? { url: t.url } : {}), ...(t.mailboxHash !== undefined ? { mailboxHash: t.mailboxHash } : {}) } : {}),
+    ...(split ? { recipients: t.recipients } : {}),
+    ...(t.rule !== undefined ? { rule: t.rule, ...(t.url ? { url: t.url } : {}), ...(t.mailboxHash !== undefined ? { mailboxHash: t.mailboxHash } : {}) } : {}),
   }));
-  const event = logEvent('message.accepted', record.receivedAt, record.id, {
+  return [keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
+    Math.ceil(options.retentionMs / 1000), include.capCheck === false ? '' : options.maxRecords, INDEXED_STATES.join(','),
+    include.hostnames === false ? '0' : '1', ...deliveries];
+}
+
+/**
+ * The accepted event of a logged message (published by confirmLogged; a worker's write that gets
+ * there first builds the same from the record, in the log's scripts).
+ */
+export function acceptedEvent(record: MessageRecord, targets?: readonly DeliveryTarget[]): string {
+  const hostnames = Object.keys(record.recipients);
+  return JSON.stringify(logEvent('message.accepted', record.receivedAt, record.id, {
     hostnames, size: record.size, from: record.from ?? null, subject: record.subject ?? null,
     // The envelope, for the event webhook's `received` (the SSE stream carries it too): per
     // delivery, as address rules may split one hostname's recipients over several.
@@ -94,10 +108,7 @@ function acceptArgs(
       ...(t.rule !== undefined ? { rule: t.rule } : {}), ...(t.mailboxHash !== undefined ? { mailbox_hash: t.mailboxHash } : {}),
     })),
     ...(record.replayOf ? { replay_of: record.replayOf } : {}),
-  });
-  return [keys.prefix, record.id, record.receivedAt, JSON.stringify(record), hostnames.join(','),
-    Math.ceil(options.retentionMs / 1000), include.capCheck === false ? '' : options.maxRecords, INDEXED_STATES.join(','), JSON.stringify(event),
-    include.hostnames === false ? '0' : '1', ...deliveries];
+  }));
 }
 
 /** Appends the record of an accepted message (see acceptArgs) to `pipe`. */
@@ -122,8 +133,8 @@ export function sendAccepted(
  * a worker's first write about it does the same if it gets there first. Not awaited by the
  * accept: on an auto-pipelined connection it joins the accept's next write.
  */
-export function confirmLogged(redis: Redis, keys: KeySpace, messageId: string, maxEvents = 100_000): Promise<unknown> {
-  return Promise.resolve(runLogScript(redis, 'mxhookLogConfirm', [keys.prefix, messageId, maxEvents]));
+export function confirmLogged(redis: Redis, keys: KeySpace, messageId: string, event: string, maxEvents = 100_000): Promise<unknown> {
+  return Promise.resolve(runLogScript(redis, 'mxhookLogConfirm', [keys.prefix, messageId, maxEvents, event]));
 }
 
 /** The arguments of moveState after prefix, id, n, and the move's event. */
