@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIN_NODE_VERSION, runtimeProblem } from '../src/domain/runtime.ts';
+import { NODE_ENGINES, runtimeProblem } from '../src/domain/runtime.ts';
 
 const exec = promisify(execFile);
 const repo = path.resolve('.');
@@ -124,6 +124,6 @@ describe.skipIf(!isGitCheckout || !systemNode)('the first hour, from a fresh clo
     const res = await exec(systemNode!, ['dist/cli.js', 'start'], { cwd: clone, env }).then(() => ({ code: 0, stderr: '' }), (err) => err);
     expect(res.code).toBe(1);
     // One line: the Node it needs, the one it found, how to get the right one; nothing from a dependency.
-    expect(res.stderr).toMatch(new RegExp(`^mxhook: needs Node\\.js >= ${MIN_NODE_VERSION.replaceAll('.', '\\.')}, found ${version.trim().replaceAll('.', '\\.')}: [^\n]*npm start[^\n]*nodejs\\.org[^\n]*\n$`));
+    expect(res.stderr).toMatch(new RegExp(`^mxhook: needs Node\\.js ${NODE_ENGINES.replace(/[.|^>=]/g, '\\$&')}, found ${version.trim().replaceAll('.', '\\.')}: [^\n]*npm start[^\n]*nodejs\\.org[^\n]*\n$`));
   }, 30_000);
 });

@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MIN_NODE_VERSION, runtimeProblem } from './runtime.ts';
+import { NODE_ENGINES, runtimeProblem } from './runtime.ts';
 
 describe('runtimeProblem', () => {
-  it('accepts the minimum and anything newer', () => {
-    for (const v of [MIN_NODE_VERSION, '22.20.0', '23.0.0', '24.21.0', '100.0.0']) expect(runtimeProblem(v)).toBeUndefined();
+  it('accepts the supported lines: 22 from 22.19, 24, 26 and later', () => {
+    for (const v of ['22.19.0', '22.20.1', '24.0.0', '24.21.0', '26.0.0', '27.3.0', '100.0.0']) expect(runtimeProblem(v)).toBeUndefined();
   });
-  it('refuses older ones in one line naming both versions and the way out', () => {
-    for (const v of ['20.20.2', '22.12.0', '22.18.9', '18.0.0']) {
+  it('refuses older and odd lines in one line naming both versions and the way out', () => {
+    for (const v of ['20.20.2', '22.12.0', '22.18.9', '18.0.0', '23.11.0', '25.2.1']) {
       const problem = runtimeProblem(v)!;
-      expect(problem).toContain(`>= ${MIN_NODE_VERSION}`);
+      expect(problem).toContain(`needs Node.js ${NODE_ENGINES}`);
       expect(problem).toContain(`found ${v}`);
       expect(problem).toContain('npm start');
       expect(problem).not.toContain('\n');
@@ -18,10 +18,8 @@ describe('runtimeProblem', () => {
 });
 
 describe('package.json engines', () => {
-  it('states the same minimum the runtime check enforces', () => {
+  it('states the same range the runtime check enforces', () => {
     const { engines } = JSON.parse(readFileSync('package.json', 'utf8'));
-    const [major, minor] = MIN_NODE_VERSION.split('.');
-    expect(engines.node).toBe(`>=${major}.${minor}`);
-    expect(MIN_NODE_VERSION.endsWith('.0')).toBe(true);
+    expect(engines.node).toBe(NODE_ENGINES);
   });
 });
