@@ -4,12 +4,12 @@
  * with attachments listed by name, type and size instead of their bytes, long text fields cut for
  * display, and the route's format and mode said (the fields are the same in JSON).
  */
-import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { buildParsedPayload } from './parsed-payload.ts';
-import type { PayloadContext, TextPiece } from './payload.ts';
+import type { PayloadContext } from './payload.ts';
+import { readTextHead } from './text-head.ts';
 import type { ParseSetting } from '../domain/route.ts';
 import { removeSpoolDir } from './spool.ts';
 
@@ -46,7 +46,7 @@ export async function buildMessagePreview(raw: Buffer, context: PayloadContext, 
         continue;
       } else if ('value' in part) value = part.value;
       else if ('bytes' in part) value = part.bytes.toString('utf8');
-      else value = await readPieces(part.pieces, MAX_FIELD_CHARS + 1);
+      else value = await readTextHead(part.pieces, MAX_FIELD_CHARS + 1);
       if (value.length > MAX_FIELD_CHARS) {
         value = value.slice(0, MAX_FIELD_CHARS);
         truncated.push(part.name);
@@ -57,26 +57,4 @@ export async function buildMessagePreview(raw: Buffer, context: PayloadContext, 
   } finally {
     await removeSpoolDir(dir);
   }
-}
-
-/** The first `limit` characters of a streamed text field (its files are UTF-8; escaped ones are escaped here too). */
-async function readPieces(pieces: readonly TextPiece[], limit: number): Promise<string> {
-  let text = '';
-  for (const piece of pieces) {
-    if (text.length >= limit) break;
-    if (typeof piece === 'string') {
-      text += piece;
-      continue;
-    }
-    const file = await open(piece.path);
-    try {
-      const buffer = Buffer.alloc(Math.min(limit * 4, 4 * 1024 * 1024));
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
-      const chunk = buffer.subarray(0, bytesRead).toString('utf8');
-      text += piece.escapeHtml ? chunk.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`) : chunk;
-    } finally {
-      await file.close();
-    }
-  }
-  return text;
 }
