@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
 import { logKeys } from './message-log.ts';
+import { evictSizedIndex } from './message-log-retention.ts';
 
 const secretKey = (keys: KeySpace) => `${keys.prefix}:att:secret`;
 const rawCopyKey = (keys: KeySpace, messageId: string) => `${keys.prefix}:att:raw:${messageId}`;
@@ -89,30 +90,9 @@ export async function keepRawForLinks(
   return result === 1 ? 'kept' : result === -1 ? 'too-large' : 'gone';
 }
 
-/**
- * KEYS: index, bytes, cuts. ARGV: how many, key prefix. Pops the copies that expire soonest (the
- * oldest) and deletes them first (ZPOPMIN and DEL are allowed by a full Redis); the accounting
- * after them may be refused by one (pcall), which only overstates the bytes until they expire.
- */
-const EVICT_SCRIPT = `
-local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
-local freed, n = 0, 0
-for i = 1, #popped, 2 do
-  local sep = string.find(popped[i], '|', 1, true)
-  redis.call('DEL', ARGV[2] .. ':att:raw:' .. string.sub(popped[i], 1, sep - 1))
-  freed = freed + tonumber(string.sub(popped[i], sep + 1))
-  n = n + 1
-end
-if n > 0 then
-  pcall(function() redis.call('DECRBY', KEYS[2], freed) end)
-  pcall(function() redis.call('HINCRBY', KEYS[3], 'attachment_memory', n) end)
-end
-return {n, freed}`;
-
-/** Deletes up to `count` of the oldest attachment-link copies (Redis is short of room for them). */
-export async function evictLinkCopies(redis: Redis, keys: KeySpace, count: number): Promise<{ messages: number; bytes: number }> {
-  const [messages, bytes] = (await redis.eval(EVICT_SCRIPT, 3, copyIndex(keys), copyBytes(keys), logKeys(keys).cuts, count, keys.prefix)) as [number, number];
-  return { messages, bytes };
+/** Deletes up to `count` of the attachment-link copies that expire soonest (Redis is short of room for them). */
+export function evictLinkCopies(redis: Redis, keys: KeySpace, count: number): Promise<{ messages: number; bytes: number }> {
+  return evictSizedIndex(redis, keys, { key: copyIndex(keys), bytes: copyBytes(keys), cut: 'attachment_memory', keysOf: [rawCopyKey(keys, '{id}')] }, count);
 }
 
 /** The raw bytes a link serves from: the kept copy, else the message while it is still stored. */

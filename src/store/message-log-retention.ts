@@ -45,33 +45,50 @@ export async function trimMessageLog(
 }
 
 /**
- * KEYS: raw index, raw byte count, cuts. ARGV: how many, key prefix. Pops the oldest kept raw
- * messages and deletes them first (ZPOPMIN and DEL are allowed by a full Redis); the accounting
- * after them may be refused by one (pcall), which only overstates the count until the trim.
+ * KEYS: a sized index (members `{id}|{bytes}`, oldest first), its byte count, the cuts hash.
+ * ARGV: how many, the cut's field, then the key patterns to delete per member (`{id}` replaced).
+ * Pops the oldest and deletes them first (ZPOPMIN and DEL are allowed by a full Redis); the
+ * accounting after them may be refused by one (pcall), which only overstates the bytes until the
+ * trim or their expiry gives them back.
  */
-const EVICT_KEPT_RAW = `
+const EVICT_SIZED = `
 local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
 local freed, n = 0, 0
 for i = 1, #popped, 2 do
   local sep = string.find(popped[i], '|', 1, true)
   local id = string.sub(popped[i], 1, sep - 1)
-  redis.call('DEL', ARGV[2] .. ':msg:' .. id .. ':raw', ARGV[2] .. ':msg:' .. id .. ':meta')
+  for k = 3, #ARGV do
+    local at = string.find(ARGV[k], '{id}', 1, true)
+    redis.call('DEL', string.sub(ARGV[k], 1, at - 1) .. id .. string.sub(ARGV[k], at + 4))
+  end
   freed = freed + tonumber(string.sub(popped[i], sep + 1))
   n = n + 1
 end
 if n > 0 then
   pcall(function() redis.call('DECRBY', KEYS[2], freed) end)
-  pcall(function() redis.call('HINCRBY', KEYS[3], 'raw_memory', n) end)
+  pcall(function() redis.call('HINCRBY', KEYS[3], ARGV[2], n) end)
 end
 return {n, freed}`;
+
+/**
+ * Deletes up to `count` of the oldest entries of a sized index of kept copies (the log's kept raw
+ * messages, attachment links' copies) and their keys, counted as `cut` in the log's cuts.
+ */
+export async function evictSizedIndex(
+  redis: Redis, keys: KeySpace, index: { readonly key: string; readonly bytes: string; readonly cut: string; readonly keysOf: readonly string[] }, count: number,
+): Promise<{ messages: number; bytes: number }> {
+  const [messages, bytes] = (await redis.eval(EVICT_SIZED, 3, index.key, index.bytes, logKeys(keys).cuts, count, index.cut, ...index.keysOf)) as [number, number];
+  return { messages, bytes };
+}
 
 /**
  * Deletes up to `count` of the oldest raw messages kept after delivery (Redis is short of room for
  * them). Only kept copies are in the index: a message still being delivered is never touched.
  */
-export async function evictKeptRaw(redis: Redis, keys: KeySpace, count: number): Promise<{ messages: number; bytes: number }> {
-  const [messages, bytes] = (await redis.eval(EVICT_KEPT_RAW, 3, rawIndex(keys), rawBytes(keys), logKeys(keys).cuts, count, keys.prefix)) as [number, number];
-  return { messages, bytes };
+export function evictKeptRaw(redis: Redis, keys: KeySpace, count: number): Promise<{ messages: number; bytes: number }> {
+  return evictSizedIndex(redis, keys, {
+    key: rawIndex(keys), bytes: rawBytes(keys), cut: 'raw_memory', keysOf: [keys.messageRaw('{id}'), keys.messageMeta('{id}')],
+  }, count);
 }
 
 /** What the caps, retention and memory have cut so far (for a /metrics counter read at scrape time). */
