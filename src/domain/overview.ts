@@ -52,6 +52,8 @@ export function percentileFromHistogram(histogram: Readonly<Record<number, numbe
 export const MINUTE_FIELDS = { received: 'r', delivered: 'd', failed: 'f', latency: 'l.', routeDelivered: 'hd.', routeFailed: 'hf.' } as const;
 /** Hostnames past this many per minute are counted together as `*` (bounds each minute's hash). */
 export const MINUTE_HOSTNAMES_MAX = 1000;
+/** How long a minute's figures (and refusal counts) are kept, s: the overview's longest window (2 h) and some slack. */
+export const MINUTE_FIGURES_TTL_S = 2 * 3600 + 600;
 
 export interface MinuteFigures {
   /** Minute number: ms since the epoch / 60,000. */

@@ -14,8 +14,6 @@ import type { ChainableCommander, Redis } from 'ioredis';
 export const INDEXED_STATES = ['delivering', 'retrying', 'dead-lettered', 'replayed'] as const;
 const INDEXED_LUA = `local INDEXED = { ${INDEXED_STATES.map((st) => `['${st}'] = true`).join(', ')} }`;
 
-/** How long a minute's figures are kept, s: the overview's longest window (2 h) and some slack. */
-export const MINUTE_FIGURES_TTL_S = 2 * 3600 + 600;
 // Shared Lua: drop the oldest records past the cap (a few per accept, so it converges).
 const EVICT = `
 local function evict(prefix, index, max, statesCsv)

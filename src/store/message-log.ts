@@ -20,7 +20,8 @@ import type { DeliveryTarget } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { INDEXED_STATES, runLogScript } from './message-log-scripts.ts';
 
-export { defineMessageLogCommands, INDEXED_STATES, MINUTE_FIGURES_TTL_S } from './message-log-scripts.ts';
+export { defineMessageLogCommands, INDEXED_STATES } from './message-log-scripts.ts';
+export { MINUTE_FIGURES_TTL_S } from '../domain/overview.ts';
 
 export interface MessageLogOptions {
   /** Records are kept this long, ms. */
