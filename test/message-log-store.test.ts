@@ -255,6 +255,33 @@ describe('retention', () => {
     expect(await redis.exists(keys.messageRaw('k4'))).toBe(0);
   });
 
+  it('deletes a kept raw message at the trim after its keep time; its longer store TTL stays as the backstop', async () => {
+    const { trimMessageLog } = await import('../src/store/message-log-retention.ts');
+    const { releaseDelivery } = await import('../src/store/messages.ts');
+    const keys = freshKeys();
+    const storeTtl = 8 * 86_400;
+    for (const id of ['t1', 't2']) {
+      await redis.set(keys.messageRaw(id), Buffer.alloc(100, 'c'), 'EX', storeTtl);
+      await redis.hset(keys.messageMeta(id), 'meta', '{}');
+      await redis.expire(keys.messageMeta(id), storeTtl);
+      await redis.sadd(`${keys.prefix}:msg:${id}:pending`, `${id}.1`);
+    }
+    const keptAt = Date.now();
+    await releaseDelivery(redis, keys, 't1', 't1.1', [], { ttlMs: 3_600_000, maxBytes: 1_000_000 });
+    // The release does not shorten the store's TTL (no write), only lengthens a shorter one.
+    expect(await redis.ttl(keys.messageRaw('t1'))).toBeGreaterThan(storeTtl - 60);
+    await releaseDelivery(redis, keys, 't2', 't2.1', [], { ttlMs: 10 * 86_400_000, maxBytes: 1_000_000 });
+    expect(await redis.ttl(keys.messageMeta('t2'))).toBeGreaterThan(storeTtl + 60);
+    // Within the keep time (one setting: the trim's) nothing goes; past it, both go (raw and meta)
+    // and their bytes are given back.
+    expect(await trimMessageLog(redis, keys, { retentionMs: 86_400_000, rawRetentionMs: 3_600_000, lockMs: 1, now: keptAt + 3_000_000 })).toEqual({ records: 0, raw: 0 });
+    expect(await redis.exists(keys.messageRaw('t1'), keys.messageMeta('t1'), keys.messageRaw('t2'), keys.messageMeta('t2'))).toBe(4);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the trim lock (1 ms) lapses
+    expect(await trimMessageLog(redis, keys, { retentionMs: 86_400_000, rawRetentionMs: 3_600_000, lockMs: 1, now: keptAt + 3_700_000 })).toEqual({ records: 0, raw: 2 });
+    expect(await redis.exists(keys.messageRaw('t1'), keys.messageMeta('t1'), keys.messageRaw('t2'), keys.messageMeta('t2'))).toBe(0);
+    expect(await redis.get(`${keys.prefix}:log:raw-bytes`)).toBe('0');
+  });
+
   it('evicts the oldest kept raw messages on demand, and never a message still being delivered', async () => {
     const { evictKeptRaw, readLogCuts } = await import('../src/store/message-log-retention.ts');
     const { releaseDelivery } = await import('../src/store/messages.ts');

@@ -18,7 +18,7 @@ import { deadLetterDelivery } from '../store/dead-letters.ts';
 import { isPending, loadMessage, loadRawInPieces, releaseDelivery, type KeepRaw, type StoredMessage } from '../store/messages.ts';
 import { endedCount, markRetrying } from '../store/route-stats.ts';
 import { logDeliveryState } from '../store/message-log.ts';
-import { logBreakerChange, logRun, sendToLog } from './run-log.ts';
+import { deliveredLogArgs, logBreakerChange, logRun, sendToLog } from './run-log.ts';
 import type { AttemptLog, ParsedFacts } from '../domain/message-log.ts';
 import { attemptDelivery, type AttemptContext } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
@@ -248,13 +248,15 @@ async function carryOut(
     case 'attempt':
       throw new Error('decideDelivery answered attempt after the attempt');
     case 'finish': {
-      logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job), undefined, parsed);
+      // The attempt's log write goes in the release's command (one write); without an attempt, on its own.
+      const logArgs = message && attempt ? deliveredLogArgs(ctx, job, message, attempt, attemptNumber(job), parsed) : undefined;
+      if (!logArgs) logRun(ctx, log, job, message, attempt, { kind: 'delivered' }, attemptNumber(job), undefined, parsed);
       // The attempt history goes with the delivery (dead letters take theirs along).
       // The route's counters go in the same script: one write, and never counted twice.
       const keep = options.keepRaw?.();
       const released = await releaseDelivery(redis, keys, messageId, deliveryId, ranBefore ? [attemptsKey(keys, deliveryId)] : [],
         keep && message ? { ...keep, size: message.meta.size } : keep,
-        endedCount(keys, hostname, deliveryId, 'delivered', ranBefore));
+        endedCount(keys, hostname, deliveryId, 'delivered', ranBefore), logArgs);
       if (released === 'already-finished') {
         log().warn({ event: 'delivery_finished_twice' });
         return;

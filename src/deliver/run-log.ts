@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { BreakerState } from '../domain/circuit-breaker.ts';
 import type { DeliveryJobData } from '../domain/message.ts';
 import { logEvent, messageIdOf, type AttemptLog, type DeliveryEvent, type ParsedFacts } from '../domain/message-log.ts';
-import { logAttempt, logAttemptEnded, logDeliveryState, logParsed, logStreamEvent } from '../store/message-log.ts';
+import { attemptEndedLogArgs, logAttempt, logAttemptEnded, logDeliveryState, logParsed, logStreamEvent, type AttemptEnded } from '../store/message-log.ts';
 import type { StoredMessage } from '../store/messages.ts';
 import type { KeySpace } from '../store/keys.ts';
 import type { MinuteFigures } from '../store/minute-figures.ts';
@@ -77,19 +77,42 @@ export function logRun(
   const { keys } = ctx.options;
   if (attempt && attempt.outcome !== 'delivered') ctx.options.figures?.failed(attempt.at + attempt.durationMs, job.data.hostname);
   const deliveryId = job.id as string;
-  // What the event webhook tells of the move (domain/event-webhook.ts): the attempt that led to it.
-  const details: Record<string, unknown> = attempt
-    ? { attempt: number, duration_ms: attempt.durationMs, ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}) }
-    : {};
-  if (event?.kind === 'dead-lettered') Object.assign(details, { reason: reason ?? null, attempts: attempt ? number : number - 1 });
+  const { hostname } = job.data;
   sendToLog(ctx, log, (pipe) => {
-    const { hostname } = job.data;
-    if (attempt && event) logAttemptEnded(pipe, keys, { deliveryId, hostname, receivedAt: message.meta.receivedAt, attempt, event, details, parsed });
+    if (attempt && event) logAttemptEnded(pipe, keys, attemptEnded(job, message, attempt, event, number, reason, parsed));
     else if (attempt) {
       logAttempt(pipe, keys, deliveryId, hostname, attempt);
       if (parsed) logParsed(pipe, keys, messageIdOf(deliveryId), parsed);
     }
-    else if (event) logDeliveryState(pipe, keys, deliveryId, hostname, message.meta.receivedAt, event, Date.now(), undefined, details);
+    else if (event) logDeliveryState(pipe, keys, deliveryId, hostname, message.meta.receivedAt, event, Date.now(), undefined, eventDetails(undefined, event, number, reason));
   });
 }
 
+/**
+ * A delivered attempt's log write as arguments for the release script (store/messages.ts), which
+ * then logs it in the command that ends the delivery; undefined with the log off.
+ */
+export function deliveredLogArgs(
+  ctx: LogContext, job: Job<DeliveryJobData>, message: StoredMessage, attempt: AttemptLog, number: number, parsed?: ParsedFacts,
+): (string | number)[] | undefined {
+  if (!ctx.options.messageLog) return undefined;
+  return attemptEndedLogArgs(ctx.options.keys, attemptEnded(job, message, attempt, { kind: 'delivered' }, number, undefined, parsed));
+}
+
+function attemptEnded(
+  job: Job<DeliveryJobData>, message: StoredMessage, attempt: AttemptLog, event: DeliveryEvent, number: number, reason: string | undefined, parsed: ParsedFacts | undefined,
+): AttemptEnded {
+  return {
+    deliveryId: job.id as string, hostname: job.data.hostname, receivedAt: message.meta.receivedAt, attempt, event,
+    details: eventDetails(attempt, event, number, reason), parsed,
+  };
+}
+
+/** What the event webhook tells of the move (domain/event-webhook.ts): the attempt that led to it. */
+function eventDetails(attempt: AttemptLog | undefined, event: DeliveryEvent | undefined, number: number, reason: string | undefined): Record<string, unknown> {
+  const details: Record<string, unknown> = attempt
+    ? { attempt: number, duration_ms: attempt.durationMs, ...(attempt.status !== undefined ? { status: attempt.status } : {}), ...(attempt.error ? { error: attempt.error } : {}) }
+    : {};
+  if (event?.kind === 'dead-lettered') Object.assign(details, { reason: reason ?? null, attempts: attempt ? number : number - 1 });
+  return details;
+}

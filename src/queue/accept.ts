@@ -10,9 +10,9 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MxhookError } from '../domain/errors.ts';
 import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type IncomingMessage } from '../domain/message.ts';
-import { forgetIncoming, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
+import { forgetIncoming, journalMember, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { acceptedEvent, confirmLogged, forgetLogged, sendAccepted, type AcceptLogIncludes, type MessageLogOptions } from '../store/message-log.ts';
+import { acceptedEvent, acceptedLogArgs, confirmLogged, forgetLogged, sendAccepted, type AcceptLogIncludes, type MessageLogOptions } from '../store/message-log.ts';
 import type { MinuteFigures } from '../store/minute-figures.ts';
 import { authSummary, headerSummary, SUMMARY_HEAD_BYTES, type MessageRecord } from '../domain/message-log.ts';
 import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
@@ -58,18 +58,18 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
   return async (message: IncomingMessage) => {
     const ids = message.deliveries.map((_d, index) => deliveryId(message.id, index));
     const storedAt = now();
-    // Logged before the jobs exist, so a worker's first state write finds the record: sent right
-    // after the store in the same turn (one write on an auto-pipelined connection), not awaited
-    // (its script swallows its own errors). A staged message is logged after its store, which
-    // holds the first bytes its header summary is read from.
-    const storing = storeIncoming(redis, keys, message, ids, options.messageTtlMs, storedAt);
+    // Logged before the jobs exist, so a worker's first state write finds the record: by the
+    // store's own command (store/incoming.ts), so the log costs the accept no command of its
+    // own. A staged message is logged after its store, which holds the first bytes its header
+    // summary is read from.
     const logNow = options.messageLog !== undefined && message.staged === undefined;
     const record = logNow ? acceptedRecord(message, message.raw) : undefined;
-    if (record) sendAccepted(redis, keys, options.messageLog!, record, message.deliveries, logWrites(message, storedAt)).catch(() => {});
+    const logArgs = record ? acceptedLogArgs(keys, options.messageLog!, record, message.deliveries, logWrites(message, storedAt)) : [];
     try {
-      await storing;
+      await storeIncoming(redis, keys, message, ids, options.messageTtlMs, storedAt, logArgs);
     } catch (err) {
-      // Not stored: neither is it logged.
+      // Not stored, so not logged either (one script: all or nothing), unless the reply was lost
+      // after Redis ran it: then the sweep removes the message, and this its record.
       if (logNow) await forgetLogged(redis, keys, message.id).catch(() => {});
       throw failure(err);
     }
@@ -80,25 +80,24 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
       await undoAccept(queue, redis, keys, message.id, ids, options.refused);
       throw failure(err);
     }
-    // Its jobs exist: the log may tell of it (not awaited; sent with the journal clear), and it
-    // counts as mail in (a replay or redeliver does not).
-    const announce = () => {
-      if (options.messageLog && logged) confirmLogged(redis, keys, message.id, acceptedEvent(logged, message.deliveries), options.messageLog.maxEvents).catch(() => {});
-      if (!message.replayOf) options.figures?.received(message.receivedAt);
-    };
+    // Its jobs exist: the log may tell of it, and it counts as mail in (a replay or redeliver does not).
+    const event = options.messageLog && logged ? acceptedEvent(logged, message.deliveries) : undefined;
     if (now() - storedAt > ACCEPT_SWEEP_GRACE_MS / 2) {
-      // Slow enough that a sweep may have taken it for half done and removed it: ask.
+      // Slow enough that a sweep may have taken it for half done and removed it: ask, and tell of
+      // it only once the answer is yes.
       const stillJournalled = await forgetIncoming(redis, keys, message.id, ids.length).catch(() => -1);
       if (stillJournalled !== 1) {
         await undoAccept(queue, redis, keys, message.id, ids, options.refused);
         throw new MxhookError('STORE_UNAVAILABLE', { message: `accept of ${message.id} took too long`, cause: new Error('journal entry gone') });
       }
-      announce();
-      return;
+      if (event) confirmLogged(redis, keys, message.id, event, options.messageLog!.maxEvents).catch(() => {});
+    } else {
+      // Not awaited: a lost clear only leaves an entry the sweep drops (its jobs all exist). With
+      // the log, one command clears the entry and publishes the accepted event.
+      const journal = { key: keys.acceptJournal, member: journalMember(message.id, ids.length) };
+      (event ? confirmLogged(redis, keys, message.id, event, options.messageLog!.maxEvents, journal) : forgetIncoming(redis, keys, message.id, ids.length)).catch(() => {});
     }
-    announce();
-    // Not awaited: a lost clear only leaves an entry the sweep drops (its jobs all exist).
-    forgetIncoming(redis, keys, message.id, ids.length).catch(() => {});
+    if (!message.replayOf) options.figures?.received(message.receivedAt);
   };
 }
 

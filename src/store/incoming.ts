@@ -8,6 +8,7 @@
 import type { Redis } from 'ioredis';
 import { recipientsByHostname, ruleDeliveries, type IncomingMessage, type StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
+import { ARGS_FROM_LUA, LOG_ACCEPT_LUA } from './message-log-scripts.ts';
 import { routeStatsKey } from './route-stats.ts';
 
 /** The daily received counters are kept this long. */
@@ -16,15 +17,17 @@ const STATS_TTL_SECONDS = 400 * 86_400;
 /**
  * KEYS: raw, meta, pending, journal, staging, received stats, route stats (one per delivery).
  * ARGV: raw bytes (for a staged message only the rest), meta JSON, TTL seconds, staged length
- * (-1: not staged), now ms, message id (journalled as journalMember), count (1: bump received counters), stats TTL, then the
- * delivery ids and then the hostnames, one per delivery.
+ * (-1: not staged), now ms, message id (journalled as journalMember), count (1: bump received
+ * counters), stats TTL, n (deliveries), then the n delivery ids, the n hostnames (one per
+ * delivery) and, optionally, the message log's accept arguments (logAccept): the record is
+ * written in the same command, under pcall (a log write never fails the store).
  * A staged message is checked and renamed here, so nothing can remove the staged bytes between
  * the check and the rename (APPEND would recreate a missing key without the message's start).
  */
-const STORE_SCRIPT = `
+const STORE_SCRIPT = `${LOG_ACCEPT_LUA}${ARGS_FROM_LUA}
 local ttl = tonumber(ARGV[3])
 local staged = tonumber(ARGV[4])
-local n = (#ARGV - 8) / 2
+local n = tonumber(ARGV[9])
 if staged >= 0 then
   local length = redis.call('STRLEN', KEYS[5])
   if length ~= staged then return redis.error_reply('ESTAGED staged message has ' .. length .. ' bytes, expected ' .. staged) end
@@ -37,7 +40,7 @@ end
 redis.call('HSET', KEYS[2], 'meta', ARGV[2])
 redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('DEL', KEYS[3])
-for i = 1, n do redis.call('SADD', KEYS[3], ARGV[8 + i]) end
+for i = 1, n do redis.call('SADD', KEYS[3], ARGV[9 + i]) end
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6] .. ':' .. n)
 if ARGV[7] == '1' then
@@ -45,12 +48,14 @@ if ARGV[7] == '1' then
   for i = 1, n do
     -- SendGrid's daily stats count messages per hostname (address rules may make several deliveries there);
     -- a route's own counters count deliveries, as its delivered and dead counters do.
-    if not counted[ARGV[8 + n + i]] then redis.call('HINCRBY', KEYS[6], ARGV[8 + n + i], 1) end
-    counted[ARGV[8 + n + i]] = true
+    local hostname = ARGV[9 + n + i]
+    if not counted[hostname] then redis.call('HINCRBY', KEYS[6], hostname, 1) end
+    counted[hostname] = true
     redis.call('HINCRBY', KEYS[6 + i], 'received', 1)
   end
   redis.call('EXPIRE', KEYS[6], tonumber(ARGV[8]))
 end
+if #ARGV > 9 + 2 * n then pcall(logAccept, argsFrom(10 + 2 * n)) end
 return n`;
 
 const COMMAND = 'mxhookStoreIncoming';
@@ -88,9 +93,11 @@ export function prepareStoreIncoming(redis: Redis): void {
  * Stores the message with `deliveryIds` (one per entry of message.deliveries) pending, and
  * journals it at `now`. A replay (message.replayOf) is not counted as received again. Rejects
  * when Redis refuses (down, out of memory, staged bytes missing or short); then nothing is written.
+ * `logArgs`: the message log's record of it (store/message-log.ts acceptedLogArgs), written by the same command.
  */
 export async function storeIncoming(
   redis: Redis, keys: KeySpace, message: IncomingMessage, deliveryIds: readonly string[], ttlMs: number, now: number,
+  logArgs: readonly (string | number)[] = [],
 ): Promise<void> {
   prepareStoreIncoming(redis);
   const run = (redis as unknown as Record<string, StoreCommand>)[COMMAND];
@@ -101,7 +108,7 @@ export async function storeIncoming(
   ];
   await run.call(redis, storeKeys.length, ...storeKeys,
     message.raw, JSON.stringify(metaOf(message)), Math.ceil(ttlMs / 1000), message.staged ?? -1, now, id,
-    message.replayOf ? 0 : 1, STATS_TTL_SECONDS, ...deliveryIds, ...message.deliveries.map((d) => d.hostname));
+    message.replayOf ? 0 : 1, STATS_TTL_SECONDS, deliveryIds.length, ...deliveryIds, ...message.deliveries.map((d) => d.hostname), ...logArgs);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Retention of the message log: the periodic trim (one process at a time, by a lock), what was
- * cut, and SMTP refusal counters. Raw messages kept after delivery are released by the worker's
- * own release script (store/messages.ts, keepRaw).
+ * cut, and SMTP refusal counters. Raw messages kept after delivery are indexed by the worker's
+ * own release script (store/messages.ts, keepRaw) and deleted by the trim once past their time.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
@@ -13,8 +13,8 @@ const rawIndex = (keys: KeySpace) => logKeys(keys).rawIndex;
 const rawBytes = (keys: KeySpace) => logKeys(keys).rawBytes;
 
 /**
- * Drops index entries past the retention (the records themselves expire by TTL) and the size
- * entries of kept raw messages past theirs. Runs only where the lock is won, so one process
+ * Drops index entries past the retention (the records themselves expire by TTL) and the raw
+ * messages kept past theirs. Runs only where the lock is won, so one process
  * trims at a time. Resolves with what it cut (undefined when another process holds the lock).
  */
 export async function trimMessageLog(
@@ -32,13 +32,16 @@ export async function trimMessageLog(
   for (const s of INDEXED_STATES) multi.zremrangebyscore(k.stateIndex(s), '-inf', cutoff);
   if (records) multi.hincrby(k.cuts, 'retention', records);
   await multi.exec();
-  // Kept raw messages expire by TTL; their byte count is given back here, in batches.
+  // Raw messages kept past their time are deleted here (the release sets no TTL of its own on
+  // them: their store TTL is the backstop) and their bytes given back, in batches.
   let raw = 0;
   for (;;) {
     const expired = await redis.zrangebyscore(rawIndex(keys), '-inf', String(now - options.rawRetentionMs), 'LIMIT', 0, 500);
     if (!expired.length) break;
     const bytes = expired.reduce((sum, member) => sum + Number(member.slice(member.lastIndexOf('|') + 1)), 0);
-    await redis.multi().zrem(rawIndex(keys), ...expired).decrby(rawBytes(keys), bytes).exec();
+    const ids = expired.map((member) => member.slice(0, member.lastIndexOf('|')));
+    await redis.multi().zrem(rawIndex(keys), ...expired).decrby(rawBytes(keys), bytes)
+      .del(...ids.flatMap((id) => [keys.messageRaw(id), keys.messageMeta(id)])).exec();
     raw += expired.length;
   }
   return { records, raw };

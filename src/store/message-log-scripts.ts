@@ -33,28 +33,41 @@ local function evict(prefix, index, max, statesCsv)
   return #popped / 2
 end`;
 
-// KEYS: none (all keys derive from the prefix: one slot with a {hash-tag} prefix).
-// ARGV: prefix, id, receivedAt, record JSON, hostnames csv, ttl s, max ('': no cap check this
-// time), states csv, add hostnames ('1': to the set of hostnames), delivery JSONs...
-const ACCEPT_SCRIPT = `${EVICT}
-local ok, err = pcall(function()
-  local prefix, id, at = ARGV[1], ARGV[2], ARGV[3]
+// Shared Lua: ARGV from `from` on, as a table (a script that carries a log write after its own arguments).
+export const ARGS_FROM_LUA = `
+local function argsFrom(from)
+  local t = {}
+  for i = from, #ARGV do t[#t + 1] = ARGV[i] end
+  return t
+end`;
+
+// Lua: logAccept(A), the record of an accepted message. Keys: none declared (all derive from the
+// prefix: one slot with a {hash-tag} prefix). A: prefix, id, receivedAt, record JSON, hostnames
+// csv, ttl s, max ('': no cap check this time), states csv, add hostnames ('1': to the set of
+// hostnames), delivery JSONs... Run alone (mxhookLogAccept) or at the end of the store script
+// (store/incoming.ts), so most accepts log in the command that stores them.
+export const LOG_ACCEPT_LUA = `${EVICT}
+local function logAccept(A)
+  local prefix, id, at = A[1], A[2], A[3]
   local rec = prefix .. ':log:m:' .. id
   -- the record, its deliveries, and 'u': its accepted event is not published yet (PUBLISH_ACCEPTED)
-  local fields = { 'm', ARGV[4], 'h', ARGV[5], 'u', '1' }
-  for i = 10, #ARGV do
+  local fields = { 'm', A[4], 'h', A[5], 'u', '1' }
+  for i = 10, #A do
     fields[#fields + 1] = 'd.' .. (i - 9)
-    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = A[i]
   end
   redis.call('HSET', rec, unpack(fields))
-  redis.call('EXPIRE', rec, ARGV[6])
+  redis.call('EXPIRE', rec, A[6])
   redis.call('ZADD', prefix .. ':log:idx', at, id)
-  for h in string.gmatch(ARGV[5], '[^,]+') do
+  for h in string.gmatch(A[5], '[^,]+') do
     redis.call('ZADD', prefix .. ':log:idx:host:' .. h, at, id)
-    if ARGV[9] == '1' then redis.call('SADD', prefix .. ':log:hostnames', h) end
+    if A[9] == '1' then redis.call('SADD', prefix .. ':log:hostnames', h) end
   end
-  if ARGV[7] ~= '' then evict(prefix, prefix .. ':log:idx', tonumber(ARGV[7]), ARGV[8]) end
-end)
+  if A[7] ~= '' then evict(prefix, prefix .. ':log:idx', tonumber(A[7]), A[8]) end
+end`;
+
+const ACCEPT_SCRIPT = `${LOG_ACCEPT_LUA}
+local ok = pcall(logAccept, ARGV)
 return ok and 1 or 0`;
 
 // Shared Lua: an ISO 8601 UTC time (as JavaScript's toISOString) of `ms` since the epoch.
@@ -107,14 +120,18 @@ local function publishAccepted(prefix, rec, maxEvents)
   redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', maxEvents, '*', 'e', cjson.encode(event))
 end`;
 
-// ARGV: prefix, id, maxEvents, the accepted event JSON
+// ARGV: prefix, id, maxEvents, the accepted event JSON, then optionally the accept journal's key
+// and the message's member in it: the accept's journal clear goes in the same command. Returns
+// what the ZREM did (1: the entry was there), else 1.
 const CONFIRM_SCRIPT = `
+local cleared = 1
+if ARGV[5] then cleared = redis.call('ZREM', ARGV[5], ARGV[6]) end
 pcall(function()
   if redis.call('HDEL', ARGV[1] .. ':log:m:' .. ARGV[2], 'u') == 1 then
     redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[4])
   end
 end)
-return 1`;
+return cleared`;
 
 // Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state: changes
 // `d` (the decoded delivery) and the state indexes; false (nothing changed) when not valid.
@@ -192,34 +209,38 @@ local ok = pcall(function()
 end)
 return ok and 1 or 0`;
 
-// An attempt and the move it led to in one script (the worker's one log write per attempt): the
-// move, the attempt, what parsing found (first attempt), and the move's event, carrying the
-// attempt's facts (none when the move was not valid: a late write about a delivery that ended;
-// the attempt is still kept in its timeline). One read and one write of the record.
-// ARGV: prefix, id, n, attempt JSON, kept, state, allowed, updatedAt, nextAt, replayedAs,
+// Lua: logAttemptEnded(A), an attempt and the move it led to (the worker's one log write per
+// attempt): the move, the attempt, what parsing found (first attempt), and the move's event,
+// carrying the attempt's facts (none when the move was not valid: a late write about a delivery
+// that ended; the attempt is still kept in its timeline). One read and one write of the record.
+// Run alone (mxhookLogAttemptEnded) or at the start of the release script (store/messages.ts).
+// A: prefix, id, n, attempt JSON, kept, state, allowed, updatedAt, nextAt, replayedAs,
 // receivedAt, parsed JSON|'', event JSON, maxEvents
-const ATTEMPT_ENDED_SCRIPT = `${PUBLISH_ACCEPTED}${APPLY_MOVE}${APPENDED}
-local ok = pcall(function()
-  local prefix, id, n = ARGV[1], ARGV[2], ARGV[3]
+export const LOG_ATTEMPT_ENDED_LUA = `${PUBLISH_ACCEPTED}${APPLY_MOVE}${APPENDED}
+local function logAttemptEnded(A)
+  local prefix, id, n = A[1], A[2], A[3]
   local rec = prefix .. ':log:m:' .. id
   local got = redis.call('HMGET', rec, 'd.' .. n, 'a.' .. n, 'u')
   -- the accepted event, if the accept has not published it yet
-  if got[3] then publishAccepted(prefix, rec, ARGV[14]) end
+  if got[3] then publishAccepted(prefix, rec, A[14]) end
   if not got[1] then return end
   local d = cjson.decode(got[1])
-  local moved = applyMove(prefix, id, n, rec, d, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])
-  local fields = { 'a.' .. n, appended(got[2], ARGV[4], ARGV[5]) }
+  local moved = applyMove(prefix, id, n, rec, d, A[6], A[7], A[8], A[9], A[10], A[11])
+  local fields = { 'a.' .. n, appended(got[2], A[4], A[5]) }
   if moved then
     fields[3] = 'd.' .. n
     fields[4] = cjson.encode(d)
   end
-  if ARGV[12] ~= '' then
+  if A[12] ~= '' then
     fields[#fields + 1] = 'p'
-    fields[#fields + 1] = ARGV[12]
+    fields[#fields + 1] = A[12]
   end
   redis.call('HSET', rec, unpack(fields))
-  if moved then redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', ARGV[14], '*', 'e', ARGV[13]) end
-end)
+  if moved then redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', A[14], '*', 'e', A[13]) end
+end`;
+
+const ATTEMPT_ENDED_SCRIPT = `${LOG_ATTEMPT_ENDED_LUA}
+local ok = pcall(logAttemptEnded, ARGV)
 return ok and 1 or 0`;
 
 /** The log's scripts, each defined as an ioredis command (run by its SHA) on every connection of ours. */

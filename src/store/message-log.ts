@@ -1,8 +1,9 @@
 /**
- * The message log in Redis. Every write is a command appended to a pipeline or MULTI the caller
- * already sends (the accept's, the worker's), so the log adds no round trip. Each write is one
- * Lua script (store/message-log-scripts.ts) whose commands run under pcall: a log write can never
- * fail the caller's transaction. A worker's attempt is one write (logAttemptEnded).
+ * The message log in Redis. Its writes ride on the pipeline's own commands where they can: the
+ * accept's store script writes the record, the command that clears the accept journal publishes
+ * the accepted event, and the release of a delivered delivery logs its attempt; the rest are
+ * commands sent in the same turn as the pipeline's own (one round trip). Each is Lua
+ * (store/message-log-scripts.ts) run under pcall: a log write can never fail the caller's.
  *
  * Keys (prefix P): `P:log:m:{id}` hash (`m` record JSON, `d.{n}` delivery JSON, `a.{n}` attempts
  * JSON, `p` parsed facts), expiring after the retention; `P:log:idx` sorted set of message ids by
@@ -72,11 +73,12 @@ export interface AcceptLogIncludes {
 }
 
 /**
- * The accept script's arguments: the record of an accepted message, all its deliveries `queued`.
- * `targets`: one per delivery when address rules split the message (each keeps its rule, url and
- * recipients); absent, one delivery per hostname.
+ * The accept script's arguments (logAccept in store/message-log-scripts.ts): the record of an
+ * accepted message, all its deliveries `queued`. `targets`: one per delivery when address rules
+ * split the message (each keeps its rule, url and recipients); absent, one delivery per hostname.
+ * The store script takes them too (store/incoming.ts), to log the message in the command that stores it.
  */
-function acceptArgs(
+export function acceptedLogArgs(
   keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets: readonly DeliveryTarget[] | undefined, include: AcceptLogIncludes,
 ): (string | number)[] {
   const hostnames = Object.keys(record.recipients);
@@ -112,11 +114,11 @@ export function acceptedEvent(record: MessageRecord, targets?: readonly Delivery
   }));
 }
 
-/** Appends the record of an accepted message (see acceptArgs) to `pipe`. */
+/** Appends the record of an accepted message (see acceptedLogArgs) to `pipe`. */
 export function logAccepted(
   pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[], include: AcceptLogIncludes = {},
 ): void {
-  runLogScript(pipe, 'mxhookLogAccept', acceptArgs(keys, options, record, targets, include));
+  runLogScript(pipe, 'mxhookLogAccept', acceptedLogArgs(keys, options, record, targets, include));
 }
 
 /**
@@ -126,16 +128,19 @@ export function logAccepted(
 export function sendAccepted(
   redis: Redis, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[], include: AcceptLogIncludes = {},
 ): Promise<unknown> {
-  return Promise.resolve(runLogScript(redis, 'mxhookLogAccept', acceptArgs(keys, options, record, targets, include)));
+  return Promise.resolve(runLogScript(redis, 'mxhookLogAccept', acceptedLogArgs(keys, options, record, targets, include)));
 }
 
 /**
- * Publishes a logged message's accepted event (and counts it as mail in), once its jobs exist;
- * a worker's first write about it does the same if it gets there first. Not awaited by the
- * accept: on an auto-pipelined connection it joins the accept's next write.
+ * Publishes a logged message's accepted event, once its jobs exist; a worker's first write about
+ * it does the same if it gets there first. `journal`: the accept journal's key and the message's
+ * member, removed in the same command (the accept's last write: one command for both); resolves
+ * with what that ZREM did (1: the entry was there), else 1.
  */
-export function confirmLogged(redis: Redis, keys: KeySpace, messageId: string, event: string, maxEvents = 100_000): Promise<unknown> {
-  return Promise.resolve(runLogScript(redis, 'mxhookLogConfirm', [keys.prefix, messageId, maxEvents, event]));
+export async function confirmLogged(
+  redis: Redis, keys: KeySpace, messageId: string, event: string, maxEvents = 100_000, journal?: { readonly key: string; readonly member: string },
+): Promise<number> {
+  return Number(await runLogScript(redis, 'mxhookLogConfirm', [keys.prefix, messageId, maxEvents, event, ...(journal ? [journal.key, journal.member] : [])]));
 }
 
 /** The arguments of moveState after prefix, id, n, and the move's event. */
@@ -197,17 +202,24 @@ export function logAttempt(pipe: ChainableCommander, keys: KeySpace, deliveryId:
  * An attempt and the move it led to (and, at the first, what parsing found), as one script: what
  * logAttempt, logParsed and logDeliveryState write, in one command and with one event.
  */
-export function logAttemptEnded(
-  pipe: ChainableCommander, keys: KeySpace,
-  ended: {
-    readonly deliveryId: string; readonly hostname: string; readonly receivedAt: number; readonly attempt: AttemptLog; readonly event: DeliveryEvent;
-    readonly details?: Record<string, unknown>; readonly parsed?: ParsedFacts | undefined; readonly now?: number; readonly maxEvents?: number;
-  },
-): void {
+export function logAttemptEnded(pipe: ChainableCommander, keys: KeySpace, ended: AttemptEnded): void {
+  runLogScript(pipe, 'mxhookLogAttemptEnded', attemptEndedLogArgs(keys, ended));
+}
+
+/** An attempt that ended, as logAttemptEnded writes it. */
+export interface AttemptEnded {
+  readonly deliveryId: string; readonly hostname: string; readonly receivedAt: number; readonly attempt: AttemptLog; readonly event: DeliveryEvent;
+  readonly details?: Record<string, unknown>; readonly parsed?: ParsedFacts | undefined; readonly now?: number; readonly maxEvents?: number;
+}
+
+/**
+ * The attempt-ended script's arguments (logAttemptEnded in store/message-log-scripts.ts); the
+ * release script takes them too (store/messages.ts), so a delivered attempt is logged in the
+ * command that releases its delivery.
+ */
+export function attemptEndedLogArgs(keys: KeySpace, ended: AttemptEnded): (string | number)[] {
   const move = stateMove(ended.deliveryId, ended.hostname, ended.receivedAt, ended.event, ended.now ?? Date.now(), ended.details ?? {});
-  runLogScript(pipe, 'mxhookLogAttemptEnded', [
-    ...where(keys, ended.deliveryId), ...attemptArgs(ended.attempt), ...move.args, ended.parsed ? JSON.stringify(ended.parsed) : '', move.event, ended.maxEvents ?? 100_000,
-  ]);
+  return [...where(keys, ended.deliveryId), ...attemptArgs(ended.attempt), ...move.args, ended.parsed ? JSON.stringify(ended.parsed) : '', move.event, ended.maxEvents ?? 100_000];
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { StoredMessageMeta } from '../domain/message.ts';
 import { logKeys } from './message-log.ts';
+import { ARGS_FROM_LUA, LOG_ATTEMPT_ENDED_LUA } from './message-log-scripts.ts';
 import type { KeySpace } from './keys.ts';
 
 export interface StoredMessage {
@@ -69,7 +70,11 @@ export type ReleaseResult = 'released' | 'last' | 'already-finished';
  * A script with `#!lua` (and no allow-oom) would be refused as a whole; so would any MULTI, whose
  * commands are all refused while queued under OOM (test/finish.test.ts checks both).
  */
-const RELEASE_SCRIPT = `
+const RELEASE_SCRIPT = `${LOG_ATTEMPT_ENDED_LUA}${ARGS_FROM_LUA}
+-- The message log's account of the attempt (ARGV[14..], logAttemptEnded), first: a full Redis
+-- refuses its writes (pcall; Redis checks memory until a script's first write), and the release
+-- below goes on.
+if #ARGV > 13 then pcall(logAttemptEnded, argsFrom(14)) end
 if redis.call('SREM', KEYS[3], ARGV[1]) == 0 then return -1 end
 for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
 -- The route's counters (ARGV[10..12]: stats key, counter, retrying marker or ''), once per
@@ -86,10 +91,14 @@ if ARGV[2] == '' then
   redis.call('DEL', KEYS[1], KEYS[2])
   return 0
 end
--- Kept for the message log: raw and meta expire after ARGV[2] s; EXPIRE never grows memory. The
--- byte accounting may be refused by a full Redis (pcall): the TTL still bounds what is kept.
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+-- Kept for the message log, ARGV[2] s: the log's trim deletes them then (store/message-log-retention.ts),
+-- by the raw index below; their TTL from the store (the message TTL) stays as the backstop, and is
+-- lengthened only when it is the shorter (EXPIRE never grows memory). The byte accounting may be
+-- refused by a full Redis (pcall): the TTL still bounds what is kept.
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
 pcall(function()
   -- the size as stored (ARGV[13], from the meta), else read
   local size = tonumber(ARGV[13]) or redis.call('STRLEN', KEYS[1])
@@ -142,6 +151,8 @@ export async function releaseDelivery(
   redis: Redis, keys: KeySpace, messageId: string, deliveryId: string, alsoDelete: readonly string[] = [], keepRaw?: KeepRaw,
   /** Counted in the route's stats with the release (the same write, once per delivery). */
   count?: EndedCount,
+  /** The message log's account of the attempt that ended it (store/message-log.ts attemptEndedLogArgs), written by the same command. */
+  logArgs: readonly (string | number)[] = [],
 ): Promise<ReleaseResult> {
   const log = logKeys(keys);
   const keep = keepRaw ? [Math.max(1, Math.ceil(keepRaw.ttlMs / 1000)), log.rawIndex, log.rawBytes, log.cuts, keepRaw.maxBytes, Date.now(), keys.prefix, messageId]
@@ -151,7 +162,7 @@ export async function releaseDelivery(
   const release = (redis as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[RELEASE_COMMAND];
   // By SHA on a connection of ours (store/redis.ts defines it), else the script's text.
   const left = await (release ? release.bind(redis) : (...args: unknown[]) => redis.eval(RELEASE_SCRIPT, ...(args as [number, ...string[]])))(3 + alsoDelete.length,
-    keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep, ...counting);
+    keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep, ...counting, ...logArgs);
   return left === -1 ? 'already-finished' : left === 0 ? 'last' : 'released';
 }
 
