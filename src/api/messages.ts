@@ -14,7 +14,7 @@ import type { AcceptMessage, StoredMessageMeta } from '../domain/message.ts';
 import { loadKeptRaw } from '../queue/redeliver.ts';
 import { redeliverLogged } from '../services/message-admin.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { getLoggedMessage, logKeys } from '../store/message-log.ts';
+import { getLoggedMessage, logKeys, readLogEvents } from '../store/message-log.ts';
 import { isValidCursor, listLoggedMessages } from '../store/message-log-query.ts';
 import { waitForRedis } from '../store/redis.ts';
 
@@ -198,11 +198,9 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
           continue;
         }
         for (const [, entries] of reply) {
-          for (const [id, fields] of entries) {
+          for (const { id, event, json } of await readLogEvents(redis, keys, entries)) {
             from = id;
-            const data = fields[1] ?? '{}';
-            const event = (JSON.parse(data) as { event?: string }).event ?? 'message';
-            res.write(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`);
+            res.write(`id: ${id}\nevent: ${event}\ndata: ${json}\n\n`);
           }
         }
       }

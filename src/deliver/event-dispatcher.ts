@@ -16,7 +16,7 @@ import { EVENT_JOB_NAME, EVENT_JOB_OPTIONS, type EventBatchJob } from '../queue/
 import type { RouteRegistry } from '../routes/registry.ts';
 import { addToBacklog, eventKeys, forgetBacklogEntry, listWithSecrets } from '../store/event-destinations.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { logKeys } from '../store/message-log.ts';
+import { logKeys, readLogEvents } from '../store/message-log.ts';
 import { publishRefusalMinute } from '../store/message-log-retention.ts';
 
 export interface EventDispatcherOptions {
@@ -157,12 +157,12 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
         const destinations = new Map((await listWithSecrets(redis, keys)).filter((d) => d.enabled).map((d) => [d.id, d]));
         customArgsCache.clear();
         for (const [, entries] of reply ?? []) {
-          for (const [id, fields] of entries) {
+          for (const { id, json } of await readLogEvents(redis, keys, entries)) {
             readFrom = id;
             lastRead = id;
             let log: Record<string, unknown>;
             try {
-              log = JSON.parse(fields[1] ?? '{}') as Record<string, unknown>;
+              log = JSON.parse(json) as Record<string, unknown>;
             } catch {
               continue;
             }

@@ -12,7 +12,7 @@ import { MxhookError } from '../domain/errors.ts';
 import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type IncomingMessage } from '../domain/message.ts';
 import { forgetIncoming, journalMember, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { acceptedEvent, acceptedLogArgs, confirmLogged, forgetLogged, sendAccepted, type AcceptLogIncludes, type MessageLogOptions } from '../store/message-log.ts';
+import { acceptedLogArgs, confirmLogged, forgetLogged, sendAccepted, type AcceptLogIncludes, type MessageLogOptions } from '../store/message-log.ts';
 import type { MinuteFigures } from '../store/minute-figures.ts';
 import { authSummary, headerSummary, SUMMARY_HEAD_BYTES, type MessageRecord } from '../domain/message-log.ts';
 import { DELIVERY_JOB_NAME, DELIVERY_JOB_OPTIONS, deliveryId } from './delivery-queue.ts';
@@ -81,7 +81,7 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
       throw failure(err);
     }
     // Its jobs exist: the log may tell of it, and it counts as mail in (a replay or redeliver does not).
-    const event = options.messageLog && logged ? acceptedEvent(logged, message.deliveries) : undefined;
+    const tell = options.messageLog !== undefined && logged !== undefined;
     if (now() - storedAt > ACCEPT_SWEEP_GRACE_MS / 2) {
       // Slow enough that a sweep may have taken it for half done and removed it: ask, and tell of
       // it only once the answer is yes.
@@ -90,12 +90,12 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
         await undoAccept(queue, redis, keys, message.id, ids, options.refused);
         throw new MxhookError('STORE_UNAVAILABLE', { message: `accept of ${message.id} took too long`, cause: new Error('journal entry gone') });
       }
-      if (event) confirmLogged(redis, keys, message.id, event, options.messageLog!.maxEvents).catch(() => {});
+      if (tell) confirmLogged(redis, keys, message.id, options.messageLog!.maxEvents).catch(() => {});
     } else {
       // Not awaited: a lost clear only leaves an entry the sweep drops (its jobs all exist). With
       // the log, one command clears the entry and publishes the accepted event.
       const journal = { key: keys.acceptJournal, member: journalMember(message.id, ids.length) };
-      (event ? confirmLogged(redis, keys, message.id, event, options.messageLog!.maxEvents, journal) : forgetIncoming(redis, keys, message.id, ids.length)).catch(() => {});
+      (tell ? confirmLogged(redis, keys, message.id, options.messageLog!.maxEvents, journal) : forgetIncoming(redis, keys, message.id, ids.length)).catch(() => {});
     }
     if (!message.replayOf) options.figures?.received(message.receivedAt);
   };

@@ -70,67 +70,25 @@ const ACCEPT_SCRIPT = `${LOG_ACCEPT_LUA}
 local ok = pcall(logAccept, ARGV)
 return ok and 1 or 0`;
 
-// Shared Lua: an ISO 8601 UTC time (as JavaScript's toISOString) of `ms` since the epoch.
-const ISO_TIME = `
-local function isoTime(ms)
-  local s = math.floor(ms / 1000)
-  local days = math.floor(s / 86400)
-  local rem = s - days * 86400
-  -- civil from days (H. Hinnant's algorithm)
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local day = doy - math.floor((153 * mp + 2) / 5) + 1
-  local month = mp < 10 and mp + 3 or mp - 9
-  local year = yoe + era * 400 + (month <= 2 and 1 or 0)
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', year, month, day,
-    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, ms % 1000)
-end`;
-
 // Shared Lua: publishes a record's accepted event the first time either is called: the accept's
-// confirm once the message's jobs exist (with the event it built), or the first write about one
-// of its deliveries (this, building the same event from the record), so the event is never
-// published for mail its sender was refused (an undone accept deletes the record) and always
-// precedes its deliveries' events. 'u' on the record: not published yet.
-const PUBLISH_ACCEPTED = `${ISO_TIME}
-local function publishAccepted(prefix, rec, maxEvents)
+// confirm once the message's jobs exist, or the first write about one of its deliveries, so the
+// event is never published for mail its sender was refused (an undone accept deletes the record)
+// and always precedes its deliveries' events. 'u' on the record: not published yet. The stream
+// entry is `a` = the message id: readers build the event from the record (store/message-log.ts
+// readLogEvents), so the accept's facts are written once, not a second time as an event.
+const PUBLISH_ACCEPTED = `
+local function publishAccepted(prefix, rec, id, maxEvents)
   if redis.call('HDEL', rec, 'u') == 0 then return end
-  local m = cjson.decode(redis.call('HGET', rec, 'm'))
-  local hostnames, deliveries, i = {}, {}, 1
-  for h in string.gmatch(redis.call('HGET', rec, 'h') or '', '[^,]+') do hostnames[#hostnames + 1] = h end
-  while true do
-    local raw = redis.call('HGET', rec, 'd.' .. i)
-    if not raw then break end
-    local d = cjson.decode(raw)
-    local entry = { id = d.id, hostname = d.hostname, recipients = d.recipients or m.recipients[d.hostname] }
-    if d.rule then entry.rule = d.rule end
-    if d.mailboxHash then entry.mailbox_hash = d.mailboxHash end
-    deliveries[i] = entry
-    i = i + 1
-  end
-  local event = {
-    event = 'message.accepted', timestamp = isoTime(m.receivedAt), mxhook_message_id = m.id, hostnames = hostnames,
-    size = m.size, from = m.from or cjson.null, subject = m.subject or cjson.null, mail_from = m.mailFrom,
-    recipients = m.recipients, deliveries = deliveries,
-  }
-  if m.replayOf then event.replay_of = m.replayOf end
-  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', maxEvents, '*', 'e', cjson.encode(event))
+  redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', maxEvents, '*', 'a', id)
 end`;
 
-// ARGV: prefix, id, maxEvents, the accepted event JSON, then optionally the accept journal's key
-// and the message's member in it: the accept's journal clear goes in the same command. Returns
-// what the ZREM did (1: the entry was there), else 1.
-const CONFIRM_SCRIPT = `
+// ARGV: prefix, id, maxEvents, then optionally the accept journal's key and the message's member
+// in it: the accept's journal clear goes in the same command. Returns what the ZREM did (1: the
+// entry was there), else 1.
+const CONFIRM_SCRIPT = `${PUBLISH_ACCEPTED}
 local cleared = 1
-if ARGV[5] then cleared = redis.call('ZREM', ARGV[5], ARGV[6]) end
-pcall(function()
-  if redis.call('HDEL', ARGV[1] .. ':log:m:' .. ARGV[2], 'u') == 1 then
-    redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[4])
-  end
-end)
+if ARGV[4] then cleared = redis.call('ZREM', ARGV[4], ARGV[5]) end
+pcall(publishAccepted, ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[2], ARGV[3])
 return cleared`;
 
 // Shared Lua: a delivery's move to `state`, when `allowed` (csv) holds its current state: changes
@@ -190,7 +148,7 @@ end`;
 // ARGV: prefix, id, n, new state, allowed-from csv, updatedAt, nextAttemptAt|'', replayedAs|'', receivedAt, event JSON, maxEvents
 const STATE_SCRIPT = `${PUBLISH_ACCEPTED}${MOVE_STATE}
 local ok, res = pcall(function()
-  publishAccepted(ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[11])
+  publishAccepted(ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[2], ARGV[11])
   if not moveState(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return 0 end
   redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[11], '*', 'e', ARGV[10])
   return 1
@@ -202,7 +160,7 @@ const ATTEMPT_SCRIPT = `${PUBLISH_ACCEPTED}${APPENDED}
 local ok = pcall(function()
   local rec = ARGV[1] .. ':log:m:' .. ARGV[2]
   if redis.call('EXISTS', rec) == 0 then return end
-  publishAccepted(ARGV[1], rec, ARGV[7])
+  publishAccepted(ARGV[1], rec, ARGV[2], ARGV[7])
   local field = 'a.' .. ARGV[3]
   redis.call('HSET', rec, field, appended(redis.call('HGET', rec, field), ARGV[4], ARGV[5]))
   redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[6])
@@ -222,7 +180,7 @@ local function logAttemptEnded(A)
   local rec = prefix .. ':log:m:' .. id
   local got = redis.call('HMGET', rec, 'd.' .. n, 'a.' .. n, 'u')
   -- the accepted event, if the accept has not published it yet
-  if got[3] then publishAccepted(prefix, rec, A[14]) end
+  if got[3] then publishAccepted(prefix, rec, id, A[14]) end
   if not got[1] then return end
   local d = cjson.decode(got[1])
   local moved = applyMove(prefix, id, n, rec, d, A[6], A[7], A[8], A[9], A[10], A[11])

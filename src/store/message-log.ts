@@ -138,9 +138,50 @@ export function sendAccepted(
  * with what that ZREM did (1: the entry was there), else 1.
  */
 export async function confirmLogged(
-  redis: Redis, keys: KeySpace, messageId: string, event: string, maxEvents = 100_000, journal?: { readonly key: string; readonly member: string },
+  redis: Redis, keys: KeySpace, messageId: string, maxEvents = 100_000, journal?: { readonly key: string; readonly member: string },
 ): Promise<number> {
-  return Number(await runLogScript(redis, 'mxhookLogConfirm', [keys.prefix, messageId, maxEvents, event, ...(journal ? [journal.key, journal.member] : [])]));
+  return Number(await runLogScript(redis, 'mxhookLogConfirm', [keys.prefix, messageId, maxEvents, ...(journal ? [journal.key, journal.member] : [])]));
+}
+
+/** One event of the log's stream, as its readers (SSE, the event webhook) get it. */
+export interface StreamedLogEvent {
+  /** The stream entry's id. */
+  readonly id: string;
+  readonly event: string;
+  /** The event's JSON. */
+  readonly json: string;
+}
+
+/**
+ * The log stream's entries as events. An entry is `e` = the event's JSON, or `a` = a message id:
+ * that message's accepted event, built here from its record (written once, at the accept). A
+ * record gone meanwhile (dropped by the cap) yields the event's stable fields only.
+ */
+export async function readLogEvents(redis: Redis, keys: KeySpace, entries: readonly [string, string[]][]): Promise<StreamedLogEvent[]> {
+  const refs = [...new Set(entries.filter(([, f]) => f[0] === 'a').map(([, f]) => f[1] ?? ''))];
+  const records = new Map<string, LoggedMessage | undefined>();
+  if (refs.length) {
+    const pipe = redis.pipeline();
+    for (const id of refs) pipe.hgetall(logKeys(keys).record(id));
+    const replies = (await pipe.exec()) ?? [];
+    refs.forEach((id, i) => records.set(id, replies[i]?.[0] ? undefined : decodeRecord(replies[i]?.[1] as Record<string, string>)));
+  }
+  return entries.map(([id, fields]) => {
+    if (fields[0] !== 'a') {
+      const json = fields[1] ?? '{}';
+      let event = 'message';
+      try {
+        event = (JSON.parse(json) as { event?: string }).event ?? event;
+      } catch { /* an entry not of ours: passed on as it is */ }
+      return { id, event, json };
+    }
+    const messageId = fields[1] ?? '';
+    const logged = records.get(messageId);
+    const json = logged ? acceptedEvent(logged.record, logged.deliveries.map((d) => ({
+      hostname: d.hostname, recipients: d.recipients ?? logged.record.recipients[d.hostname] ?? [], rule: d.rule, mailboxHash: d.mailboxHash,
+    }))) : JSON.stringify(logEvent('message.accepted', Number(id.split('-')[0]), messageId));
+    return { id, event: 'message.accepted', json };
+  });
 }
 
 /** The arguments of moveState after prefix, id, n, and the move's event. */
