@@ -1,5 +1,6 @@
 /**
- * The message log's Lua scripts (store/message-log.ts builds their arguments), each run under
+ * The message log's Lua scripts (store/message-log.ts builds their arguments; a delivery's event
+ * goes in the stream as `c`, compact: store/message-log.ts compactDeliveryEvent), each run under
  * pcall so a log write can never fail the caller's transaction, and defined as an ioredis command
  * on every connection of ours so it goes out by SHA.
  */
@@ -150,7 +151,7 @@ const STATE_SCRIPT = `${PUBLISH_ACCEPTED}${MOVE_STATE}
 local ok, res = pcall(function()
   publishAccepted(ARGV[1], ARGV[1] .. ':log:m:' .. ARGV[2], ARGV[2], ARGV[11])
   if not moveState(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return 0 end
-  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[11], '*', 'e', ARGV[10])
+  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[11], '*', 'c', ARGV[10])
   return 1
 end)
 return ok and res or 0`;
@@ -163,7 +164,7 @@ local ok = pcall(function()
   publishAccepted(ARGV[1], rec, ARGV[2], ARGV[7])
   local field = 'a.' .. ARGV[3]
   redis.call('HSET', rec, field, appended(redis.call('HGET', rec, field), ARGV[4], ARGV[5]))
-  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[6])
+  redis.call('XADD', ARGV[1] .. ':log:events', 'MAXLEN', '~', ARGV[7], '*', 'c', ARGV[6])
 end)
 return ok and 1 or 0`;
 
@@ -194,7 +195,7 @@ local function logAttemptEnded(A)
     fields[#fields + 1] = A[12]
   end
   redis.call('HSET', rec, unpack(fields))
-  if moved then redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', A[14], '*', 'e', A[13]) end
+  if moved then redis.call('XADD', prefix .. ':log:events', 'MAXLEN', '~', A[14], '*', 'c', A[13]) end
 end`;
 
 const ATTEMPT_ENDED_SCRIPT = `${LOG_ATTEMPT_ENDED_LUA}
