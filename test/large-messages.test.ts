@@ -105,6 +105,21 @@ describe('large messages', () => {
     await expect.poll(leftovers, { timeout: 5_000 }).toEqual([]);
   });
 
+  it('a staging append that fails mid-message: the rest is read and dropped, 451, nothing left', async () => {
+    const client = await openData();
+    client.write('Subject: append fails\r\n\r\n');
+    const line = `${'z'.repeat(998)}\r\n`;
+    for (let i = 0; i < 1024; i++) client.write(line);
+    let staging: string[] = [];
+    await expect.poll(async () => (staging = await mx.redis.keys(`${mx.keys.prefix}:msg:*:staging`)).length, { timeout: 10_000 }).toBe(1);
+    // A list where the staged string was: the next APPEND gets WRONGTYPE from the real Redis.
+    await mx.redis.multi().del(staging[0]).rpush(staging[0], 'x').exec();
+    for (let i = 0; i < 4 * 1024; i++) client.write(line);
+    expect(await client.command('.')).toMatch(/^451 4\.3\.0 /);
+    client.close();
+    await expect.poll(leftovers, { timeout: 5_000 }).toEqual([]);
+  });
+
   it('a staged message over the size limit gets 552 and its staged bytes are dropped', async () => {
     const client = await openData();
     const line = `${'x'.repeat(998)}\r\n`;

@@ -73,6 +73,28 @@ describe('SMTP intake', () => {
     c.close();
   });
 
+  it('counts and lists a repeated recipient once (any case), as smtp-server\'s envelope does', async () => {
+    const c = await session();
+    let reply: string;
+    try {
+      await c.command('EHLO client.test');
+      await c.command('MAIL FROM:<a@sender.test>');
+      for (const rcpt of ['r0@parse.example.com', 'r0@parse.example.com', 'R0@PARSE.example.com', 'r1@parse.example.com', 'r2@parse.example.com']) {
+        expect(await c.command(`RCPT TO:<${rcpt}>`)).toMatch(/^250 /);
+      }
+      // Three addresses, the limit: a fourth one is still refused.
+      expect(await c.command('RCPT TO:<r3@parse.example.com>')).toMatch(/^452 4\.5\.3 /);
+      expect(await c.command('DATA')).toMatch(/^354 /);
+      reply = await c.command('Subject: repeated\r\n\r\nbody\r\n.');
+    } finally {
+      // An open session would hold up the listener's drain in afterAll.
+      c.close();
+    }
+    const id = /queued as ([0-9a-z]+)/.exec(reply)![1];
+    const meta = JSON.parse((await mx.redis.hget(mx.keys.messageMeta(id), 'meta'))!);
+    expect(meta.recipients).toEqual({ 'parse.example.com': ['r0@parse.example.com', 'r1@parse.example.com', 'r2@parse.example.com'] });
+  });
+
   it('refuses MAIL FROM with SIZE= over the limit with 552 5.3.4', async () => {
     const c = await session();
     await c.command('EHLO client.test');

@@ -1,18 +1,25 @@
 /** JSON-lines logger (pino) on stdout; built at start, passed in, never global. */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { maskUrlCredentials } from '../config/redact.ts';
 
-export function createLogger(level: string): Logger {
+/** Keys whose values are URLs: shown with their credentials masked. */
+const URL_KEYS = ['url', 'redisUrl'];
+/** Keys whose values are credentials: never shown. */
+const SECRET_KEYS = ['apiKey', 'authorization', 'password', 'secret'];
+
+/** `destination`: where lines go (default stdout); tests pass a stream of their own. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino({
     level,
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    // Belt and braces: credentials never reach a log line even if an object carrying them does.
-    redact: { paths: ['url', '*.url', 'authorization', '*.authorization', 'apiKey', 'redisUrl'], censor: (value: unknown) => redactUrl(value) },
-  });
+    // Belt and braces: credentials never reach a log line even if an object carrying them does,
+    // at the top of the line or one object down (e.g. a request's headers).
+    redact: { paths: [...URL_KEYS, ...SECRET_KEYS].flatMap((key) => [key, `*.${key}`]), censor: redactLogValue },
+  }, destination);
 }
 
-function redactUrl(value: unknown): unknown {
-  if (typeof value !== 'string') return '[redacted]';
-  return maskUrlCredentials(value);
+function redactLogValue(value: unknown, path: string[]): unknown {
+  if (typeof value === 'string' && URL_KEYS.includes(path[path.length - 1]!)) return maskUrlCredentials(value);
+  return '[redacted]';
 }

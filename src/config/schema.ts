@@ -46,7 +46,7 @@ export const settingsSchema = {
   maxMessageSize: setting({ env: 'MXHOOK_MAX_MESSAGE_SIZE', flag: '--max-message-size', default: '30MB', parse: parseSize,
     description: 'Largest message accepted (advertised with SIZE; bigger ones get 552 5.3.4).' }),
   maxRecipients: setting({ env: 'MXHOOK_MAX_RECIPIENTS', flag: '--max-recipients', default: '100', parse: parsePositiveInt,
-    description: 'Most RCPT TO accepted per message; more get 452 4.5.3.' }),
+    description: 'Most recipients accepted per message (a repeated address counts once); more get 452 4.5.3.' }),
   maxClients: setting({ env: 'MXHOOK_MAX_CLIENTS', flag: '--max-clients', default: '1000', parse: parsePositiveInt,
     description: 'Most concurrent SMTP connections; more are answered 421 4.7.0 and closed.' }),
   maxConnectionsPerIp: setting({ env: 'MXHOOK_MAX_CONNECTIONS_PER_IP', flag: '--max-connections-per-ip', default: '20', parse: parsePositiveInt,

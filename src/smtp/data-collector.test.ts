@@ -56,6 +56,32 @@ describe('collectData', () => {
     expect(whole.length).toBe(3004);
   });
 
+  it('after a failed append reads on but keeps nothing, and reports the failure', async () => {
+    const stream = new PassThrough();
+    const failure = new Error('store down');
+    let appends = 0;
+    const failingStage: MessageStage = {
+      async append() {
+        appends++;
+        throw failure;
+      },
+      read() {
+        throw new Error('not used');
+      },
+      async discard() {},
+    };
+    const collected = collectData(stream, {
+      maxMessageSize: 1e6, stageAt: 1000, appendEvery: 300, openStage: () => ({ stage: failingStage, head: Buffer.from('HEAD') }),
+    });
+    await feed(stream, 100, 100); // 10,000 bytes, all after the first append failed but the first 1,000
+    const data = await collected;
+    expect(data.stageError).toBe(failure);
+    expect(data.size).toBe(10_000);
+    // The message gets 451: nothing more is appended nor held for it.
+    expect(appends).toBe(1);
+    expect(data.chunks).toHaveLength(0);
+  });
+
   it('reads past maxMessageSize without keeping anything and says it was too big', async () => {
     const stream = new PassThrough();
     const collected = collectData(stream, { maxMessageSize: 500, stageAt: 1e6 });

@@ -2,7 +2,8 @@
  * Reads one message's DATA. Small messages are kept in memory (one MULTI stores them); once a
  * message passes `stageAt` bytes it is staged instead (MessageStage: appended to the store as it
  * arrives, the stream paused while an append is in flight), so twenty 25 MB messages at once no
- * longer mean gigabytes in the SMTP process. Past the size limit, bytes are read and dropped.
+ * longer mean gigabytes in the SMTP process. Past the size limit, or after a failed append, bytes
+ * are read and dropped.
  */
 import type { Readable } from 'node:stream';
 import type { MessageStage } from '../domain/message.ts';
@@ -41,15 +42,16 @@ export function collectData(stream: Readable, options: CollectOptions): Promise<
     let appending: Promise<void> = Promise.resolve();
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      // Past the limit, keep reading (the client is still sending) but keep nothing.
-      if (size > options.maxMessageSize) {
+      // Past the limit, or once an append failed (the message gets 451 whatever follows), keep
+      // reading (the client is still sending) but keep nothing.
+      if (size > options.maxMessageSize || stageError !== undefined) {
         chunks = [];
         held = 0;
         return;
       }
       chunks.push(chunk);
       held += chunk.length;
-      if (!options.openStage || stageError !== undefined || held < (stage ? (options.appendEvery ?? options.stageAt) : options.stageAt)) return;
+      if (!options.openStage || held < (stage ? (options.appendEvery ?? options.stageAt) : options.stageAt)) return;
       if (!stage) {
         const opened = options.openStage();
         stage = opened.stage;
@@ -64,7 +66,12 @@ export function collectData(stream: Readable, options: CollectOptions): Promise<
       stream.pause();
       appending = appending
         .then(() => current.append(batch))
-        .then(() => { staged += batch.length; }, (err: unknown) => { stageError = err ?? new Error('staging failed'); })
+        .then(() => { staged += batch.length; }, (err: unknown) => {
+          stageError = err ?? new Error('staging failed');
+          // What arrived while the append was in flight is no use either.
+          chunks = [];
+          held = 0;
+        })
         .finally(() => stream.resume());
     });
     stream.once('error', (err) => {

@@ -85,6 +85,8 @@ interface SessionState {
    * three; each with the recipients accepted for it, in RCPT order.
    */
   byHostname: Map<string, DeliveryTarget & { recipients: string[] }>;
+  /** Addresses accepted so far, lower-cased: smtp-server's envelope keeps a repeated one once, so do we. */
+  accepted: Set<string>;
 }
 
 export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
@@ -97,7 +99,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   const state = new WeakMap<SMTPServerSession, SessionState>();
   const stateOf = (session: SMTPServerSession): SessionState => {
     let s = state.get(session);
-    if (!s) state.set(session, (s = { byHostname: new Map() }));
+    if (!s) state.set(session, (s = { byHostname: new Map(), accepted: new Set() }));
     return s;
   };
 
@@ -147,14 +149,16 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       if (options.isDraining?.()) return callback(reject('SHUTTING_DOWN'));
       if (options.isStoreFull?.()) return callback(reject('STORE_FULL'));
       // A new transaction on the same connection starts with an empty recipient set.
-      stateOf(session).byHostname = new Map();
+      Object.assign(stateOf(session), { byHostname: new Map(), accepted: new Set() });
       callback();
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
       const s = stateOf(session);
-      const accepted = [...s.byHostname.values()].reduce((n, d) => n + d.recipients.length, 0);
-      if (accepted >= options.maxRecipients) return callback(reject('TOO_MANY_RECIPIENTS'));
+      // A repeated RCPT TO is accepted again but neither counted nor listed twice.
+      const addressKey = address.address.toLowerCase();
+      if (s.accepted.has(addressKey)) return callback();
+      if (s.accepted.size >= options.maxRecipients) return callback(reject('TOO_MANY_RECIPIENTS'));
       if (options.isStoreFull?.()) return callback(reject('STORE_FULL'));
       const parts = splitAddress(address.address);
       if (!parts) return callback(reject('BAD_RECIPIENT'));
@@ -183,6 +187,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
             s.byHostname.set(key, delivery);
           }
           delivery.recipients.push(address.address);
+          s.accepted.add(addressKey);
           callback();
         },
         (err: unknown) => {
