@@ -90,8 +90,12 @@ const redisPid = Number(/^process_id:(\d+)/m.exec(await client.info('server'))[1
 // ---- what a phase costs: CPU of the given processes and of Redis, commands, fsyncs ----
 async function commandStats() {
   const stats = {};
-  for (const [, name, calls] of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) stats[name] = Number(calls);
-  return stats;
+  const usec = {};
+  for (const [, name, calls, us] of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats[name] = Number(calls);
+    usec[name] = Number(us);
+  }
+  return { stats, usec };
 }
 async function redisCpuMs() {
   const info = await client.info('cpu');
@@ -119,9 +123,12 @@ async function measure(name, count, procs, run) {
   const { fsyncs } = await countFsyncs(run);
   const after = { commands: await commandStats(), redis: await redisCpuMs(), procs: procs().map((p) => cpuMs(p.pid)) };
   const commands = {};
-  for (const [cmd, calls] of Object.entries(after.commands)) {
-    const delta = calls - (before.commands[cmd] ?? 0);
+  const commandUs = {};
+  for (const [cmd, calls] of Object.entries(after.commands.stats)) {
+    const delta = calls - (before.commands.stats[cmd] ?? 0);
     if (delta && cmd !== 'info') commands[cmd] = delta / count;
+    const us = after.commands.usec[cmd] - (before.commands.usec[cmd] ?? 0);
+    if (us && cmd !== 'info') commandUs[cmd] = us / count;
   }
   const total = Object.values(commands).reduce((a, b) => a + b, 0);
   const row = {
@@ -132,6 +139,9 @@ async function measure(name, count, procs, run) {
     scriptsPerMessage: Number((((commands.evalsha ?? 0) + (commands.eval ?? 0))).toFixed(2)),
     fsyncsPerMessage: Number((fsyncs / count).toFixed(2)),
     topCommands: Object.fromEntries(Object.entries(commands).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([c, n]) => [c, Number(n.toFixed(2))])),
+    // Redis's own time per command kind (INFO commandstats usec), per message: a script's (evalsha)
+    // includes the commands it calls, which are listed too.
+    topCommandUs: Object.fromEntries(Object.entries(commandUs).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([c, us]) => [c, Number(us.toFixed(1))])),
   };
   log(`${name}: ${JSON.stringify(row)}`);
   return row;
@@ -247,4 +257,6 @@ for (const r of rows) {
   process.stdout.write(`${pad(r.path, 46)}${pad(Object.values(r.cpuUsPerMessage).join(' + '), 16)}${pad(r.redisCpuUsPerMessage, 14)}${pad(r.redisCommandsPerMessage, 10)}${pad(r.scriptsPerMessage, 9)}${r.fsyncsPerMessage}\n`);
 }
 for (const r of rows.filter((row) => row.topCommands)) process.stdout.write(`\n${r.path}: ${Object.entries(r.topCommands).map(([c, n]) => `${c} ${n}`).join(', ')}`);
+process.stdout.write('\n\nRedis time by command, us per message (a script\'s includes what it calls):');
+for (const r of rows.filter((row) => row.topCommandUs)) process.stdout.write(`\n${r.path}: ${Object.entries(r.topCommandUs).map(([c, us]) => `${c} ${us}`).join(', ')}`);
 process.stdout.write('\n');
