@@ -40,6 +40,7 @@ const load = (module) => import(pathToFileURL(build ? path.join(build, `${module
 const { logAccepted, logAttempt, logDeliveryState, logParsed, getLoggedMessage, logKeys } = await load('store/message-log');
 const { listLoggedMessages } = await load('store/message-log-query');
 const { createKeySpace } = await load('store/keys');
+const { LOG_FRIENDLY_REDIS_SETTINGS } = await load('store/managed-redis');
 const { createRedis } = await load('store/redis');
 
 if (!which('redis-server')) {
@@ -51,7 +52,9 @@ if (!which('redis-server')) {
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mxhook-log-scale-'));
 const socketPath = path.join(dir, 'redis.sock');
 const server = spawn('redis-server', ['--port', '0', '--unixsocket', socketPath, '--unixsocketperm', '700', '--dir', dir,
-  '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--logfile', path.join(dir, 'redis.log')], { stdio: 'ignore' });
+  '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--logfile', path.join(dir, 'redis.log'),
+  // As the managed Redis runs: the log's records in Redis's compact hash encoding.
+  ...Object.entries(LOG_FRIENDLY_REDIS_SETTINGS).flatMap(([name, value]) => [`--${name}`, value])], { stdio: 'ignore' });
 const redis = createRedis(socketPath, 'patient', 'log-scale');
 redis.on('error', () => {});
 const stopServer = async () => {
