@@ -96,8 +96,9 @@ export function acceptedLogArgs(
 }
 
 /**
- * The accepted event of a logged message (published by confirmLogged; a worker's write that gets
- * there first builds the same from the record, in the log's scripts).
+ * The accepted event of a logged message, as readers get it: the stream holds only a reference to
+ * the record (confirmLogged, or a worker's write that gets there first), and readLogEvents builds
+ * this from it.
  */
 export function acceptedEvent(record: MessageRecord, targets?: readonly DeliveryTarget[]): string {
   const hostnames = Object.keys(record.recipients);
