@@ -9,9 +9,6 @@ import { logEvent } from '../domain/message-log.ts';
 import { parseRefusalField, refusalField } from '../domain/overview.ts';
 import { INDEXED_STATES, logKeys, MINUTE_FIGURES_TTL_S } from './message-log.ts';
 
-const rawIndex = (keys: KeySpace) => logKeys(keys).rawIndex;
-const rawBytes = (keys: KeySpace) => logKeys(keys).rawBytes;
-
 /**
  * Drops index entries past the retention (the records themselves expire by TTL) and the raw
  * messages kept past theirs. Runs only where the lock is won, so one process
@@ -33,65 +30,81 @@ export async function trimMessageLog(
   if (records) multi.hincrby(k.cuts, 'retention', records);
   await multi.exec();
   // Raw messages kept past their time are deleted here (the release sets no TTL of its own on
-  // them: their store TTL is the backstop) and their bytes given back, in batches.
+  // them: their store TTL is the backstop) and their bytes given back, in batches, by the same
+  // script as the eviction's (it deletes first, so a full Redis still lets it).
   let raw = 0;
   for (;;) {
-    const expired = await redis.zrangebyscore(rawIndex(keys), '-inf', String(now - options.rawRetentionMs), 'LIMIT', 0, 500);
-    if (!expired.length) break;
-    const bytes = expired.reduce((sum, member) => sum + Number(member.slice(member.lastIndexOf('|') + 1)), 0);
-    const ids = expired.map((member) => member.slice(0, member.lastIndexOf('|')));
-    await redis.multi().zrem(rawIndex(keys), ...expired).decrby(rawBytes(keys), bytes)
-      .del(...ids.flatMap((id) => [keys.messageRaw(id), keys.messageMeta(id)])).exec();
-    raw += expired.length;
+    const { messages } = await evictSizedIndex(redis, keys, { ...keptRawIndex(keys), cut: '' }, 500, now - options.rawRetentionMs);
+    raw += messages;
+    if (messages < 500) break;
   }
   return { records, raw };
 }
 
 /**
- * KEYS: a sized index (members `{id}|{bytes}`, oldest first), its byte count, the cuts hash.
- * ARGV: how many, the cut's field, then the key patterns to delete per member (`{id}` replaced).
- * Pops the oldest and deletes them first (ZPOPMIN and DEL are allowed by a full Redis); the
- * accounting after them may be refused by one (pcall), which only overstates the bytes until the
- * trim or their expiry gives them back.
+ * KEYS: a sized index (members `{id}|{bytes}`, scored by the time kept), its byte count, the cuts hash.
+ * ARGV: how many, the cut's field ('': not counted as a cut), the newest score to take ('': the
+ * oldest whatever their score), then the key patterns to delete per member (`{id}` replaced).
+ * Takes the oldest and deletes them first (ZPOPMIN, ZREM and DEL are allowed by a full Redis); the
+ * accounting after them may be refused by one (pcall), which only overstates the bytes.
  */
 const EVICT_SIZED = `
-local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+local taken
+if ARGV[3] == '' then
+  taken = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+else
+  taken = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, ARGV[1])
+  for i = 1, #taken, 2 do redis.call('ZREM', KEYS[1], taken[i]) end
+end
 local freed, n = 0, 0
-for i = 1, #popped, 2 do
-  local sep = string.find(popped[i], '|', 1, true)
-  local id = string.sub(popped[i], 1, sep - 1)
-  for k = 3, #ARGV do
+for i = 1, #taken, 2 do
+  local sep = string.find(taken[i], '|', 1, true)
+  local id = string.sub(taken[i], 1, sep - 1)
+  for k = 4, #ARGV do
     local at = string.find(ARGV[k], '{id}', 1, true)
     redis.call('DEL', string.sub(ARGV[k], 1, at - 1) .. id .. string.sub(ARGV[k], at + 4))
   end
-  freed = freed + tonumber(string.sub(popped[i], sep + 1))
+  freed = freed + tonumber(string.sub(taken[i], sep + 1))
   n = n + 1
 end
 if n > 0 then
   pcall(function() redis.call('DECRBY', KEYS[2], freed) end)
-  pcall(function() redis.call('HINCRBY', KEYS[3], ARGV[2], n) end)
+  if ARGV[2] ~= '' then pcall(function() redis.call('HINCRBY', KEYS[3], ARGV[2], n) end) end
 end
 return {n, freed}`;
 
+/** A sized index of kept copies, as evictSizedIndex takes it. */
+export interface SizedIndex {
+  readonly key: string;
+  readonly bytes: string;
+  /** The log's cuts field counting what eviction drops ('': not counted). */
+  readonly cut: string;
+  /** Key patterns (`{id}` for the member's id) deleted with each entry. */
+  readonly keysOf: readonly string[];
+}
+
 /**
  * Deletes up to `count` of the oldest entries of a sized index of kept copies (the log's kept raw
- * messages, attachment links' copies) and their keys, counted as `cut` in the log's cuts.
+ * messages, attachment links' copies) and their keys, counted as `cut` in the log's cuts; with
+ * `keptBefore`, only entries kept at or before that time (ms).
  */
-export async function evictSizedIndex(
-  redis: Redis, keys: KeySpace, index: { readonly key: string; readonly bytes: string; readonly cut: string; readonly keysOf: readonly string[] }, count: number,
-): Promise<{ messages: number; bytes: number }> {
-  const [messages, bytes] = (await redis.eval(EVICT_SIZED, 3, index.key, index.bytes, logKeys(keys).cuts, count, index.cut, ...index.keysOf)) as [number, number];
+export async function evictSizedIndex(redis: Redis, keys: KeySpace, index: SizedIndex, count: number, keptBefore?: number): Promise<{ messages: number; bytes: number }> {
+  const [messages, bytes] = (await redis.eval(EVICT_SIZED, 3, index.key, index.bytes, logKeys(keys).cuts,
+    count, index.cut, keptBefore === undefined ? '' : keptBefore, ...index.keysOf)) as [number, number];
   return { messages, bytes };
 }
+
+/** The index of raw messages kept after delivery, with their meta. */
+const keptRawIndex = (keys: KeySpace): SizedIndex => ({
+  key: logKeys(keys).rawIndex, bytes: logKeys(keys).rawBytes, cut: 'raw_memory', keysOf: [keys.messageRaw('{id}'), keys.messageMeta('{id}')],
+});
 
 /**
  * Deletes up to `count` of the oldest raw messages kept after delivery (Redis is short of room for
  * them). Only kept copies are in the index: a message still being delivered is never touched.
  */
 export function evictKeptRaw(redis: Redis, keys: KeySpace, count: number): Promise<{ messages: number; bytes: number }> {
-  return evictSizedIndex(redis, keys, {
-    key: rawIndex(keys), bytes: rawBytes(keys), cut: 'raw_memory', keysOf: [keys.messageRaw('{id}'), keys.messageMeta('{id}')],
-  }, count);
+  return evictSizedIndex(redis, keys, keptRawIndex(keys), count);
 }
 
 /** What the caps, retention and memory have cut so far (for a /metrics counter read at scrape time). */
