@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../src/domain/message-log.ts';
 import { createKeySpace, type KeySpace } from '../src/store/keys.ts';
 import { execOrThrow } from '../src/store/messages.ts';
-import { getLoggedMessage, logAccepted, logAttempt, logAttemptEnded, logDeliveryState, logKeys, readLogEvents } from '../src/store/message-log.ts';
+import { getLoggedMessage, logAccepted, logAttempt, logAttemptEnded, logDeliveryState, logKeys } from '../src/store/message-log.ts';
+import { acceptedEvent, readLogEvents } from '../src/store/message-log-events.ts';
 import { listLoggedMessages } from '../src/store/message-log-query.ts';
 import { createRedis } from '../src/store/redis.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
@@ -107,7 +108,7 @@ describe('message log records', () => {
   });
 
   it('the accepted event is published once: by the confirm (jobs exist) or by the first delivery write, whichever is first', async () => {
-    const { acceptedEvent, confirmLogged, forgetLogged } = await import('../src/store/message-log.ts');
+    const { confirmLogged, forgetLogged } = await import('../src/store/message-log.ts');
     const keys = freshKeys();
     const published = () => streamed(keys);
     const names = async () => (await published()).map((e) => e.event);

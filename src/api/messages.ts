@@ -14,7 +14,8 @@ import type { AcceptMessage, StoredMessageMeta } from '../domain/message.ts';
 import { loadKeptRaw } from '../queue/redeliver.ts';
 import { redeliverLogged } from '../services/message-admin.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { getLoggedMessage, logKeys, readLogEvents } from '../store/message-log.ts';
+import { getLoggedMessage, logKeys } from '../store/message-log.ts';
+import { readLogEvents } from '../store/message-log-events.ts';
 import { isValidCursor, listLoggedMessages } from '../store/message-log-query.ts';
 import { waitForRedis } from '../store/redis.ts';
 

@@ -16,7 +16,8 @@ import { EVENT_JOB_NAME, EVENT_JOB_OPTIONS, type EventBatchJob } from '../queue/
 import type { RouteRegistry } from '../routes/registry.ts';
 import { addToBacklog, eventKeys, forgetBacklogEntry, listWithSecrets } from '../store/event-destinations.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { logKeys, readLogEvents } from '../store/message-log.ts';
+import { logKeys } from '../store/message-log.ts';
+import { readLogEvents } from '../store/message-log-events.ts';
 import { publishRefusalMinute } from '../store/message-log-retention.ts';
 
 export interface EventDispatcherOptions {

@@ -199,6 +199,26 @@ export function logEvent(event: LogEventName, at: number, messageId: string, fie
   return { event, timestamp: new Date(at).toISOString(), mxhook_message_id: messageId, ...fields };
 }
 
+/**
+ * A delivery's event as the stream keeps it (field `c`): `name|ms|delivery id|hostname|more
+ * fields JSON`, about a third of the event's JSON (its message id, key names and ISO time are
+ * rebuilt by readLogEvents, store/message-log-events.ts). Delivery ids and hostnames hold no `|`.
+ */
+export function compactDeliveryEvent(name: LogEventName, at: number, deliveryId: string, hostname: string, fields: Record<string, unknown>): string {
+  return `${name}|${at}|${deliveryId}|${hostname}|${JSON.stringify(fields)}`;
+}
+
+/** The event a compactDeliveryEvent stands for, as JSON; undefined when it is not one. */
+export function expandDeliveryEvent(compact: string): { event: string; json: string } | undefined {
+  const parts = compact.split('|', 4);
+  if (parts.length < 4) return undefined;
+  const fields = compact.slice(parts.join('|').length + 1) || '{}';
+  const [name, at, deliveryId, hostname] = parts;
+  // The JSON as logEvent lays it out: event, timestamp, message id, delivery id, hostname, the rest.
+  const head = JSON.stringify(logEvent(name as LogEventName, Number(at), messageIdOf(deliveryId), { delivery_id: deliveryId, hostname }));
+  return { event: name, json: fields === '{}' ? head : `${head.slice(0, -1)},${fields.slice(1)}` };
+}
+
 /** Filters of a message-log query; the store picks an index from hostname / state / time. */
 export interface MessageFilter {
   readonly hostname?: string | undefined;

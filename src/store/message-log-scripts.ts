@@ -1,6 +1,6 @@
 /**
  * The message log's Lua scripts (store/message-log.ts builds their arguments; a delivery's event
- * goes in the stream as `c`, compact: store/message-log.ts compactDeliveryEvent), each run under
+ * goes in the stream as `c`, compact: domain/message-log.ts compactDeliveryEvent), each run under
  * pcall so a log write can never fail the caller's transaction, and defined as an ioredis command
  * on every connection of ours so it goes out by SHA.
  */
@@ -75,8 +75,8 @@ return ok and 1 or 0`;
 // confirm once the message's jobs exist, or the first write about one of its deliveries, so the
 // event is never published for mail its sender was refused (an undone accept deletes the record)
 // and always precedes its deliveries' events. 'u' on the record: not published yet. The stream
-// entry is `a` = the message id: readers build the event from the record (store/message-log.ts
-// readLogEvents), so the accept's facts are written once, not a second time as an event.
+// entry is `a` = the message id: readers build the event from the record
+// (store/message-log-events.ts readLogEvents), so the accept's facts are written once.
 const PUBLISH_ACCEPTED = `
 local function publishAccepted(prefix, rec, id, maxEvents)
   if redis.call('HDEL', rec, 'u') == 0 then return end

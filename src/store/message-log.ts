@@ -9,13 +9,13 @@
  * JSON, `p` parsed facts), expiring after the retention; `P:log:idx` sorted set of message ids by
  * received ms; `P:log:idx:host:{hostname}` the same per hostname; `P:log:idx:state:{state}`
  * messages with a delivery in that state (not kept for `queued` and `delivered`, which nearly
- * every message passes through: a scan of the time index finds those densely); `P:log:events` the event stream; `P:log:min:{minute}` the
+ * every message passes through: a scan of the time index finds those densely); `P:log:events` the event stream (store/message-log-events.ts); `P:log:min:{minute}` the
  * overview's figures of one minute (domain/overview.ts names the fields), kept 2 h 10 min.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import {
-  ATTEMPTS_KEPT, logEvent, messageIdOf, RESPONSE_SNIPPET_BYTES, statesLeadingTo, stateAfter, truncateUtf8,
-  type AttemptLog, type DeliveryEvent, type DeliveryLog, type LoggedMessage, type LogEventName, type MessageRecord, type ParsedFacts,
+  ATTEMPTS_KEPT, compactDeliveryEvent, messageIdOf, RESPONSE_SNIPPET_BYTES, statesLeadingTo, stateAfter, truncateUtf8,
+  type AttemptLog, type DeliveryEvent, type DeliveryLog, type LoggedMessage, type MessageRecord, type ParsedFacts,
 } from '../domain/message-log.ts';
 import type { DeliveryTarget } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
@@ -95,26 +95,6 @@ export function acceptedLogArgs(
     include.hostnames === false ? '0' : '1', ...deliveries];
 }
 
-/**
- * The accepted event of a logged message, as readers get it: the stream holds only a reference to
- * the record (confirmLogged, or a worker's write that gets there first), and readLogEvents builds
- * this from it.
- */
-export function acceptedEvent(record: MessageRecord, targets?: readonly DeliveryTarget[]): string {
-  const hostnames = Object.keys(record.recipients);
-  return JSON.stringify(logEvent('message.accepted', record.receivedAt, record.id, {
-    hostnames, size: record.size, from: record.from ?? null, subject: record.subject ?? null,
-    // The envelope, for the event webhook's `received` (the SSE stream carries it too): per
-    // delivery, as address rules may split one hostname's recipients over several.
-    mail_from: record.mailFrom, recipients: record.recipients,
-    deliveries: (targets ?? hostnames.map((hostname) => ({ hostname, recipients: record.recipients[hostname] ?? [] }) as DeliveryTarget)).map((t, i) => ({
-      id: `${record.id}.${i + 1}`, hostname: t.hostname, recipients: t.recipients,
-      ...(t.rule !== undefined ? { rule: t.rule } : {}), ...(t.mailboxHash !== undefined ? { mailbox_hash: t.mailboxHash } : {}),
-    })),
-    ...(record.replayOf ? { replay_of: record.replayOf } : {}),
-  }));
-}
-
 /** Appends the record of an accepted message (see acceptedLogArgs) to `pipe`. */
 export function logAccepted(
   pipe: ChainableCommander, keys: KeySpace, options: MessageLogOptions, record: MessageRecord, targets?: readonly DeliveryTarget[], include: AcceptLogIncludes = {},
@@ -144,52 +124,6 @@ export async function confirmLogged(
   return Number(await runLogScript(redis, 'mxhookLogConfirm', [keys.prefix, messageId, maxEvents, ...(journal ? [journal.key, journal.member] : [])]));
 }
 
-/** One event of the log's stream, as its readers (SSE, the event webhook) get it. */
-export interface StreamedLogEvent {
-  /** The stream entry's id. */
-  readonly id: string;
-  readonly event: string;
-  /** The event's JSON. */
-  readonly json: string;
-}
-
-/**
- * The log stream's entries as events. An entry is `e` = the event's JSON, `c` = a delivery's
- * event, compact (compactDeliveryEvent), or `a` = a message id: that message's accepted event,
- * built here from its record (written once, at the accept). A record gone meanwhile (dropped by
- * the cap) yields the event's stable fields only.
- */
-export async function readLogEvents(redis: Redis, keys: KeySpace, entries: readonly [string, string[]][]): Promise<StreamedLogEvent[]> {
-  const refs = [...new Set(entries.filter(([, f]) => f[0] === 'a').map(([, f]) => f[1] ?? ''))];
-  const records = new Map<string, LoggedMessage | undefined>();
-  if (refs.length) {
-    const pipe = redis.pipeline();
-    for (const id of refs) pipe.hgetall(logKeys(keys).record(id));
-    const replies = (await pipe.exec()) ?? [];
-    refs.forEach((id, i) => records.set(id, replies[i]?.[0] ? undefined : decodeRecord(replies[i]?.[1] as Record<string, string>)));
-  }
-  return entries.map(([id, fields]) => {
-    if (fields[0] === 'c') {
-      const expanded = expandDeliveryEvent(fields[1] ?? '');
-      if (expanded) return { id, ...expanded };
-    }
-    if (fields[0] !== 'a') {
-      const json = fields[1] ?? '{}';
-      let event = 'message';
-      try {
-        event = (JSON.parse(json) as { event?: string }).event ?? event;
-      } catch { /* an entry not of ours: passed on as it is */ }
-      return { id, event, json };
-    }
-    const messageId = fields[1] ?? '';
-    const logged = records.get(messageId);
-    const json = logged ? acceptedEvent(logged.record, logged.deliveries.map((d) => ({
-      hostname: d.hostname, recipients: d.recipients ?? logged.record.recipients[d.hostname] ?? [], rule: d.rule, mailboxHash: d.mailboxHash,
-    }))) : JSON.stringify(logEvent('message.accepted', Number(id.split('-')[0]), messageId));
-    return { id, event: 'message.accepted', json };
-  });
-}
-
 /** The arguments of moveState after prefix, id, n, and the move's event. */
 function stateMove(deliveryId: string, hostname: string, receivedAt: number, event: DeliveryEvent, now: number, details: Record<string, unknown>) {
   const state = stateAfter(event);
@@ -203,26 +137,6 @@ function stateMove(deliveryId: string, hostname: string, receivedAt: number, eve
       ...details,
     }),
   };
-}
-
-/**
- * A delivery's event as the stream keeps it (field `c`): `name|ms|delivery id|hostname|more
- * fields JSON`, about a third of the event's JSON (its message id, key names and ISO time are
- * rebuilt by readLogEvents). Delivery ids and hostnames hold no `|`.
- */
-function compactDeliveryEvent(name: LogEventName, at: number, deliveryId: string, hostname: string, fields: Record<string, unknown>): string {
-  return `${name}|${at}|${deliveryId}|${hostname}|${JSON.stringify(fields)}`;
-}
-
-/** The event a compactDeliveryEvent stands for, as JSON; undefined when it is not one. */
-function expandDeliveryEvent(compact: string): { event: string; json: string } | undefined {
-  const parts = compact.split('|', 4);
-  if (parts.length < 4) return undefined;
-  const fields = compact.slice(parts.join('|').length + 1) || '{}';
-  const [name, at, deliveryId, hostname] = parts;
-  // The JSON as logEvent lays it out: event, timestamp, message id, delivery id, hostname, the rest.
-  const head = JSON.stringify(logEvent(name as LogEventName, Number(at), messageIdOf(deliveryId), { delivery_id: deliveryId, hostname }));
-  return { event: name, json: fields === '{}' ? head : `${head.slice(0, -1)},${fields.slice(1)}` };
 }
 
 /** An attempt as appendAttempt keeps it (the answer cut to 1 KiB). */
@@ -284,14 +198,6 @@ export interface AttemptEnded {
 export function attemptEndedLogArgs(keys: KeySpace, ended: AttemptEnded): (string | number)[] {
   const move = stateMove(ended.deliveryId, ended.hostname, ended.receivedAt, ended.event, ended.now ?? Date.now(), ended.details ?? {});
   return [...where(keys, ended.deliveryId), ...attemptArgs(ended.attempt), ...move.args, ended.parsed ? JSON.stringify(ended.parsed) : '', move.event, ended.maxEvents ?? 100_000];
-}
-
-/**
- * Publishes an event that belongs to no record (a route's circuit opening or closing, SMTP
- * refusals of a minute) on the log's stream, where the event webhook reads it.
- */
-export function logStreamEvent(pipe: ChainableCommander, keys: KeySpace, event: Record<string, unknown>, maxEvents = 100_000): void {
-  pipe.eval(`pcall(redis.call, 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[1]) return 1`, 1, logKeys(keys).events, JSON.stringify(event), maxEvents);
 }
 
 /** Appends what parsing learnt (attachment count, spam score); only kept while the record exists. */
