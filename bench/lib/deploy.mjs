@@ -30,7 +30,7 @@ export async function deploy({ name, layout, workers = 1, fsync = 'always', dir,
   if (added.code !== 0) throw new Error(`routes add failed: ${added.output}`);
   const common = [
     '--smtp-host', '127.0.0.1', '--smtp-port', '0', '--api-host', '127.0.0.1', '--api-port', '0', '--hostname', 'mx.bench',
-    '--max-connections-per-ip', '1000', '--auth-checks', 'false', '--data-dir', path.join(dir, 'data'), ...args,
+    '--max-connections-per-ip', '1000', '--max-connections-per-ipv4-24', '1000', '--auth-checks', 'false', '--data-dir', path.join(dir, 'data'), ...args,
   ];
   const procs = [];
   const start = (role, procName, ready) => startMxhook({ name: `${name}-${procName}`, args: [role, ...common], env, logDir: dir, ready, nodeArgs });
