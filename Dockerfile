@@ -40,5 +40,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["mxhook", "healt
 # flight. docker stop waits 10 s by default: give it more (docker run --stop-timeout 45, compose's
 # stop_grace_period: 45s in compose.yaml).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=16", "dist/cli.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "dist/cli.js"]
 CMD ["start"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * `mxhook` command entry. Checks the Node.js version first and loads the rest only when it fits:
  * static imports would be evaluated before any check, and the dependencies crash on an old Node.
