@@ -131,6 +131,11 @@ describe('Redis full (maxmemory, noeviction)', () => {
     expect(await deadLetterDelivery(mx.redis, keys, { deliveryId: 'm2.1', messageId: 'm2', hostname: 'h.example', reason: 'r', meta, retentionMs: 60_000, now: Date.now() })).toBe('dead-lettered');
     expect(await mx.redis.exists(...messageKeys(mx, 'm2'))).toBe(0);
     expect((await mx.redis.get(keys.deadLetterRaw('m2.1')))).toBe('hello');
+    // Counted by the dead letter's own script: once (the refused try counted nothing), and not
+    // again by a second try of an ended delivery.
+    expect(await readRouteStats(mx.redis, keys, 'h.example')).toMatchObject({ dead: 1 });
+    expect(await deadLetterDelivery(mx.redis, keys, { deliveryId: 'm2.1', messageId: 'm2', hostname: 'h.example', reason: 'r', meta, retentionMs: 60_000, now: Date.now() })).toBe('already-finished');
+    expect(await readRouteStats(mx.redis, keys, 'h.example')).toMatchObject({ dead: 1 });
   });
 
   it('a successful POST is released though Redis is full (its counters with it), is not POSTed again, and frees memory', async () => {

@@ -8,7 +8,7 @@ import { deliveryOf, isDeliveryId, type DeliveryTarget, type StoredMessageMeta }
 import type { KeySpace } from './keys.ts';
 import { attemptsKey, readAttempts, type AttemptRecord } from './attempts.ts';
 import { execOrThrow } from './messages.ts';
-import { countEnded } from './route-stats.ts';
+import { retryingMarker, routeStatsKey } from './route-stats.ts';
 
 export interface DeadLetter {
   readonly deliveryId: string;
@@ -30,7 +30,9 @@ const metaField = 'meta';
 
 /**
  * KEYS: raw, meta, pending set, record, kept raw, index, host index, host-of hash, attempt
- * history, kept attempt history. ARGV: delivery id, ttl seconds, now ms, hostname, record fields.
+ * history, kept attempt history, route counters, the delivery's `retrying` marker. ARGV: delivery
+ * id, ttl seconds, now ms, hostname, record fields. The route's `dead` goes up (and `retrying`
+ * down, if the delivery was counted there) in the same script: counted once, with the dead letter.
  * `#!lua` (writes, no allow-oom) on purpose: when Redis is full (noeviction) the script is refused
  * as a whole before it runs, so a dead letter is never half made; the job is then retried later.
  * The last pending delivery of a message moves the raw bytes (RENAME) instead of copying them.
@@ -52,6 +54,8 @@ if redis.call('EXISTS', KEYS[9]) == 1 then
   redis.call('RENAME', KEYS[9], KEYS[10])
   redis.call('EXPIRE', KEYS[10], ARGV[2])
 end
+redis.call('HINCRBY', KEYS[11], 'dead', 1)
+if redis.call('DEL', KEYS[12]) == 1 then redis.call('HINCRBY', KEYS[11], 'retrying', -1) end
 redis.call('SREM', KEYS[3], ARGV[1])
 if last then redis.call('DEL', KEYS[1], KEYS[2]) return 0 end
 return 1`;
@@ -69,7 +73,7 @@ function checkedId(deliveryId: string): string {
  * Moves a delivery to the dead-letter store and releases its hold on the raw message, in one
  * script. Resolves `already-finished` (and changes nothing) when the delivery had ended before.
  * Rejects when Redis refuses it (full): nothing was written, the caller retries later. The route
- * counters are written after, best effort (countEnded).
+ * counters are written by the same script.
  */
 export async function deadLetterDelivery(
   redis: Redis,
@@ -88,14 +92,12 @@ export async function deadLetterDelivery(
     ...(delivery.rule !== undefined ? { rule: delivery.rule } : {}),
     [metaField]: JSON.stringify(meta),
   };
-  const done = await redis.eval(DEAD_LETTER_SCRIPT, 10,
+  const done = await redis.eval(DEAD_LETTER_SCRIPT, 12,
     keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId),
     keys.deadLetter(deliveryId), keys.deadLetterRaw(deliveryId), keys.deadIndex, hostIndex(keys, hostname), hostOf(keys),
-    attemptsKey(keys, deliveryId), `${keys.deadLetter(deliveryId)}:attempts`,
+    attemptsKey(keys, deliveryId), `${keys.deadLetter(deliveryId)}:attempts`, routeStatsKey(keys, hostname), retryingMarker(keys, deliveryId),
     deliveryId, ttl, input.now, hostname, ...Object.entries(record).flat());
-  if (done === -1) return 'already-finished';
-  await countEnded(redis, keys, hostname, deliveryId, 'dead');
-  return 'dead-lettered';
+  return done === -1 ? 'already-finished' : 'dead-lettered';
 }
 
 /** Rejects with BAD_DEAD_LETTER_ID when `deliveryId` is not one (see checkedId). */

@@ -3,9 +3,6 @@ import type { Redis } from 'ioredis';
 import type { KeySpace } from './keys.ts';
 import type { EndedCount } from './messages.ts';
 
-/** `retrying` is not among them: it goes up and down only through markRetrying/unmarkRetrying. */
-export type RouteCounter = 'received' | 'delivered' | 'dead';
-
 export interface RouteStats {
   readonly received: number;
   readonly delivered: number;
@@ -17,16 +14,12 @@ export const routeStatsKey = (keys: KeySpace, hostname: string) => `${keys.prefi
 
 type Pipeline = ReturnType<Redis['multi']>;
 
-export function countRoute(pipeline: Pipeline, keys: KeySpace, hostname: string, counter: RouteCounter): void {
-  pipeline.hincrby(routeStatsKey(keys, hostname), counter, 1);
-}
-
 /**
  * `retrying` counts deliveries, not attempts, and must survive a worker dying between an attempt
  * and its bookkeeping (the job then runs again with the same attempt number). So a delivery is
  * counted once, through a marker key set and cleared in the same script as the counter.
  */
-const retryingMarker = (keys: KeySpace, deliveryId: string) => `${keys.prefix}:delivery:${deliveryId}:retrying`;
+export const retryingMarker = (keys: KeySpace, deliveryId: string) => `${keys.prefix}:delivery:${deliveryId}:retrying`;
 /**
  * Far longer than any sane retry schedule (retry_max_age has no upper bound): a marker that expired
  * first would leave the gauge one too high. Only a delivery removed by hand leaves one behind.
@@ -53,27 +46,6 @@ export async function readRouteStats(redis: Redis, keys: KeySpace, hostname: str
   const raw = await redis.hgetall(routeStatsKey(keys, hostname));
   const n = (k: string) => Math.max(0, Number(raw[k] ?? 0));
   return { received: n('received'), delivered: n('delivered'), retrying: n('retrying'), dead: n('dead') };
-}
-
-/**
- * Counts an ended delivery (delivered or dead) and takes it out of `retrying`, best effort: run
- * after the delivery was released, in a pipeline rather than a MULTI, because a full Redis refuses
- * counter writes (HINCRBY grows memory) and must not block the release. So the counters may drift
- * (count fewer deliveries, or one too many retrying) while Redis is at maxmemory. Resolves false
- * when not all were written. `mayBeRetrying: false` (a first run that delivered) skips the unmark.
- */
-export async function countEnded(
-  redis: Redis, keys: KeySpace, hostname: string, deliveryId: string, counter: 'delivered' | 'dead', mayBeRetrying = true,
-): Promise<boolean> {
-  const pipeline = redis.pipeline();
-  countRoute(pipeline as Pipeline, keys, hostname, counter);
-  if (mayBeRetrying) unmarkRetrying(pipeline as Pipeline, keys, hostname, deliveryId);
-  try {
-    const results = await pipeline.exec();
-    return !!results && results.every(([err]) => !err);
-  } catch {
-    return false;
-  }
 }
 
 /** The counters of an ended delivery as releaseDelivery writes them with the release. */
