@@ -52,6 +52,8 @@ export interface DeliveryWorkerOptions {
   readonly spamd: SpamdOptions;
   /** Server-wide retry schedule; a route's retry_policy overrides parts of it. */
   readonly retryPolicy: RetryPolicy;
+  /** MXHOOK_MESSAGE_TTL, ms: a route's max_age ends before it (effectiveRetryPolicy). Absent: no limit. */
+  readonly messageTtlMs?: number;
   readonly breaker: BreakerPolicy;
   /** Dead letters and their raw message are kept this long, ms. Default 7 days. */
   readonly deadLetterRetentionMs: number;
@@ -159,7 +161,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   let breaker: BreakerState | undefined;
   if (route && !error && pending && message) {
     try {
-      policy = effectiveRetryPolicy(options.retryPolicy, route.retry_policy);
+      policy = effectiveRetryPolicy(options.retryPolicy, route.retry_policy, options.messageTtlMs);
       // An address rule's delivery goes to the rule's URL (a read of a moved origin costs one more breaker read).
       target = postTarget(ruleUrl(route.address_rules, deliveryOf(message.meta, deliveryId, hostname).rule, route.url));
       ctx.origins.set(hostname, target.origin);

@@ -172,4 +172,13 @@ describe('effectiveRetryPolicy', () => {
       ...base, fastPhaseMs: 1_800_000, slowIntervalMs: [3_600_000, 3_600_000],
     });
   });
+
+  it('cuts a max_age past the stored message\'s lifetime to an hour before it expires', () => {
+    const ttl = 8 * 86_400_000;
+    expect(effectiveRetryPolicy(base, { max_age: '30d' }, ttl).maxAgeMs).toBe(ttl - 3_600_000);
+    expect(effectiveRetryPolicy(base, { max_age: '7d' }, ttl).maxAgeMs).toBe(7 * 86_400_000);
+    // Never below the server's own max age (the configuration makes the TTL exceed it).
+    expect(effectiveRetryPolicy(base, { max_age: '30d' }, base.maxAgeMs + 60_000).maxAgeMs).toBe(base.maxAgeMs);
+    expect(effectiveRetryPolicy(base, { max_age: '30d' }).maxAgeMs).toBe(30 * 86_400_000);
+  });
 });

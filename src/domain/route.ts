@@ -193,13 +193,21 @@ function checkRetryPolicy(value: unknown): RetryPolicySetting | string {
   return policy;
 }
 
-/** The route's effective retry policy: its overrides on top of the server default. */
-export function effectiveRetryPolicy(base: RetryPolicy, setting: RetryPolicySetting | undefined): RetryPolicy {
+/** A route's max_age ends this long before the stored message would expire (MXHOOK_MESSAGE_TTL). */
+export const MAX_AGE_BEFORE_EXPIRY_MS = 3_600_000;
+
+/**
+ * The route's effective retry policy: its overrides on top of the server default. A max_age past
+ * the stored message's lifetime (`messageTtlMs`) is cut to an hour before it: the last attempt and
+ * the dead letter must come while the message is still there, or the delivery would vanish with it.
+ */
+export function effectiveRetryPolicy(base: RetryPolicy, setting: RetryPolicySetting | undefined, messageTtlMs = Infinity): RetryPolicy {
   if (!setting) return base;
+  const maxAgeCeiling = Math.max(base.maxAgeMs, messageTtlMs - MAX_AGE_BEFORE_EXPIRY_MS);
   return {
     fastIntervalMs: setting.fast_interval ? parseDurationRange(setting.fast_interval) : base.fastIntervalMs,
     fastPhaseMs: setting.fast_phase ? parseDuration(setting.fast_phase) : base.fastPhaseMs,
     slowIntervalMs: setting.slow_interval ? parseDurationRange(setting.slow_interval) : base.slowIntervalMs,
-    maxAgeMs: setting.max_age ? parseDuration(setting.max_age) : base.maxAgeMs,
+    maxAgeMs: setting.max_age ? Math.min(parseDuration(setting.max_age), maxAgeCeiling) : base.maxAgeMs,
   };
 }

@@ -47,7 +47,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
   const worker = createDeliveryWorker({
     connection: ctx.connect('patient', 'mxhook-worker'), redis: store, keys, routes: ctx.routes, agent, post,
     secrets: createSigningSecrets(store, keys), ecdsaKey: () => loadEcdsaKey(store, keys).then((k) => k.privateKey),
-    retryPolicy: retryPolicyFrom(config), deadLetterRetentionMs: config.deadLetterRetention,
+    retryPolicy: retryPolicyFrom(config), messageTtlMs: config.messageTtl, deadLetterRetentionMs: config.deadLetterRetention,
     breaker: { threshold: config.breakerThreshold, cooldownMs: config.breakerCooldown, maxCooldownMs: 600_000 },
     concurrency: config.workerConcurrency, lockDurationMs: config.workerLockDuration, maxWorkerCrashes: config.maxWorkerCrashes,
     spamd: { host: config.spamdHost, port: config.spamdPort, timeoutMs: config.spamdTimeout },
