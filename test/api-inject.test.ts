@@ -9,33 +9,21 @@ import { promisify } from 'node:util';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { KeySpace } from '../src/store/keys.ts';
-import { buildTestApiApp, type TestApiApp } from './helpers/api-app.ts';
-import { startTestRedis, type TestRedis } from './helpers/redis.ts';
+import { apiAppPerFile } from './helpers/api-app.ts';
 
 const KEY = 'inject-test-key';
 const BASE = '/v3/user/webhooks/parse';
-let testRedis: TestRedis;
-let api: TestApiApp;
+const suite = apiAppPerFile(KEY);
+const { call } = suite;
 let redis: Redis;
 let keys: KeySpace;
 let app: FastifyInstance;
 
-beforeAll(async () => {
-  testRedis = await startTestRedis();
-  api = await buildTestApiApp(testRedis.socketPath, KEY);
-  ({ app, redis, keys } = api);
+beforeAll(() => {
+  ({ app, redis, keys } = suite.api());
 });
-afterAll(async () => {
-  await api?.close();
-  await testRedis?.cleanup();
-});
-
-async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT', url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await app.inject({ method, url, headers: { authorization: `Bearer ${KEY}`, ...headers }, ...(body === undefined ? {} : { payload: body as string }) });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined, raw: res };
-}
 
 describe('/openapi.json', () => {
   it('validates as OpenAPI 3.1 and lists every endpoint', async () => {
@@ -134,7 +122,7 @@ describe('dead-letter ids', () => {
   });
 
   it('the CLI refuses a bad id and a bad hostname (it used to list every route for bad/host)', async () => {
-    const cli = (args: string[]) => promisify(execFile)(process.execPath, [path.resolve('src/cli.ts'), ...args, '--redis-url', testRedis.socketPath, '--redis-prefix', keys.prefix])
+    const cli = (args: string[]) => promisify(execFile)(process.execPath, [path.resolve('src/cli.ts'), ...args, '--redis-url', suite.redisUrl(), '--redis-prefix', keys.prefix])
       .then(() => ({ code: 0, stderr: '' }), (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }));
     expect(await cli(['dead', 'list', 'bad/host'])).toEqual({ code: 2, stderr: 'mxhook: hostname: invalid hostname: bad/host\n' });
     expect(await cli(['dead', 'purge', 'host:idx.example'])).toMatchObject({ code: 2, stderr: expect.stringContaining('not a dead-letter id') });

@@ -2,28 +2,11 @@
  * The route settings strip_replies and raw_8bit through the settings API (Fastify inject() against
  * a real Redis): precise 400s for bad values, stored and answered when set, absent at their defaults.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApiApp, type TestApiApp } from './helpers/api-app.ts';
-import { startTestRedis, type TestRedis } from './helpers/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { apiAppPerFile } from './helpers/api-app.ts';
 
-const KEY = 'reply-settings-key';
 const SETTINGS = '/v3/user/webhooks/parse/settings';
-let testRedis: TestRedis;
-let api: TestApiApp;
-
-beforeAll(async () => {
-  testRedis = await startTestRedis();
-  api = await buildTestApiApp(testRedis.socketPath, KEY);
-});
-afterAll(async () => {
-  await api?.close();
-  await testRedis?.cleanup();
-});
-
-async function call(method: 'GET' | 'POST' | 'PATCH', url: string, body?: unknown) {
-  const res = await api.app.inject({ method, url, headers: { authorization: `Bearer ${KEY}` }, ...(body === undefined ? {} : { payload: body as object }) });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-}
+const { call } = apiAppPerFile('reply-settings-key');
 
 describe('strip_replies and raw_8bit settings', () => {
   it('refuses values of the wrong type or outside the choices, naming the field', async () => {

@@ -3,30 +3,14 @@
  * settings endpoints, precise 400s for bad URLs, events and custom_args, masked passwords, a
  * destination's start by Redis's clock.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { streamIdBefore } from '../src/deliver/event-dispatcher.ts';
 import { logKeys } from '../src/store/message-log.ts';
-import { buildTestApiApp, type TestApiApp } from './helpers/api-app.ts';
-import { startTestRedis, type TestRedis } from './helpers/redis.ts';
+import { apiAppPerFile } from './helpers/api-app.ts';
 
-const KEY = 'event-api-key';
 const E = '/v3/user/webhooks/event/settings';
-let testRedis: TestRedis;
-let api: TestApiApp;
-
-beforeAll(async () => {
-  testRedis = await startTestRedis();
-  api = await buildTestApiApp(testRedis.socketPath, KEY);
-});
-afterAll(async () => {
-  await api?.close();
-  await testRedis?.cleanup();
-});
-
-async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) {
-  const res = await api.app.inject({ method, url, headers: { authorization: `Bearer ${KEY}` }, ...(body === undefined ? {} : { payload: body as string }) });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-}
+const suite = apiAppPerFile('event-api-key');
+const { call } = suite;
 
 describe('event settings API', () => {
   it('creates (201 with an id and a secret shown once), lists, gets, patches and deletes', async () => {
@@ -49,7 +33,7 @@ describe('event settings API', () => {
     const patched = await call('PATCH', `${E}/${id}`, { url: one.body.url, enabled: false });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ enabled: false, url: 'https://user:***@events.example/hook' });
-    const stored = JSON.parse((await api.redis.hget(`${api.keys.prefix}:events:dests`, id))!);
+    const stored = JSON.parse((await suite.api().redis.hget(`${suite.api().keys.prefix}:events:dests`, id))!);
     expect(stored.url).toBe('https://user:pw@events.example/hook');
 
     expect((await call('DELETE', `${E}/${id}`)).status).toBe(204);
@@ -95,8 +79,8 @@ describe('event settings API', () => {
       vi.useRealTimers();
     }
     expect(made.status).toBe(201);
-    const logged = (await api.redis.xadd(logKeys(api.keys).events, '*', 'e', '{}'))!;
-    const stored = JSON.parse((await api.redis.hget(`${api.keys.prefix}:events:dests`, made.body.id))!);
+    const logged = (await suite.api().redis.xadd(logKeys(suite.api().keys).events, '*', 'e', '{}'))!;
+    const stored = JSON.parse((await suite.api().redis.hget(`${suite.api().keys.prefix}:events:dests`, made.body.id))!);
     expect(streamIdBefore(logged, stored.since)).toBe(false);
   });
 });

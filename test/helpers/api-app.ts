@@ -1,5 +1,6 @@
 /** The API's Fastify app on a real Redis, for inject() tests (no port, no other roles). */
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -13,6 +14,7 @@ import { createRouteAdmin } from '../../src/services/route-admin.ts';
 import { createEventDestinationAdmin } from '../../src/services/event-destination-admin.ts';
 import { createKeySpace, type KeySpace } from '../../src/store/keys.ts';
 import { createRedis } from '../../src/store/redis.ts';
+import { startTestRedis, type TestRedis } from './redis.ts';
 
 export interface TestApiApp {
   readonly app: FastifyInstance;
@@ -48,6 +50,46 @@ export async function buildTestApiApp(
       await queue.close();
       queueRedis.disconnect();
       redis.disconnect();
+    },
+  };
+}
+
+export interface ApiAppSuite {
+  /** The file's app (set once its beforeAll ran). */
+  readonly api: () => TestApiApp;
+  /** Its redis-server's socket path, for a CLI run against the same data. */
+  readonly redisUrl: () => string;
+  /** An inject() with the API key: the status, the JSON answer (undefined when empty) and the raw response. */
+  call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT', url: string, body?: unknown, headers?: Record<string, string>): Promise<{
+    status: number; body: any; raw: Awaited<ReturnType<FastifyInstance['inject']>>;
+  }>;
+}
+
+/** The usual frame of an API test file: one redis-server and one API app for the file, closed after it. */
+export function apiAppPerFile(apiKey: string): ApiAppSuite {
+  let testRedis: TestRedis | undefined;
+  let api: TestApiApp | undefined;
+  beforeAll(async () => {
+    testRedis = await startTestRedis();
+    api = await buildTestApiApp(testRedis.socketPath, apiKey);
+  });
+  afterAll(async () => {
+    await api?.close();
+    await testRedis?.cleanup();
+  });
+  const current = () => {
+    if (!api) throw new Error('the API app is made in beforeAll');
+    return api;
+  };
+  return {
+    api: current,
+    redisUrl: () => {
+      if (!testRedis) throw new Error('the redis-server is started in beforeAll');
+      return testRedis.socketPath;
+    },
+    async call(method, url, body, headers = {}) {
+      const raw = await current().app.inject({ method, url, headers: { authorization: `Bearer ${apiKey}`, ...headers }, ...(body === undefined ? {} : { payload: body as string }) });
+      return { status: raw.statusCode, body: raw.body ? JSON.parse(raw.body) : undefined, raw };
     },
   };
 }
