@@ -84,7 +84,7 @@ interface SessionState {
    * One delivery per hostname, and per address rule (and plus tag) under it, keyed by those
    * three; each with the recipients accepted for it, in RCPT order.
    */
-  byHostname: Map<string, DeliveryTarget & { recipients: string[] }>;
+  deliveriesByTarget: Map<string, DeliveryTarget & { recipients: string[] }>;
   /** Addresses accepted so far, lower-cased: smtp-server's envelope keeps a repeated one once, so do we. */
   accepted: Set<string>;
 }
@@ -99,7 +99,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   const state = new WeakMap<SMTPServerSession, SessionState>();
   const stateOf = (session: SMTPServerSession): SessionState => {
     let s = state.get(session);
-    if (!s) state.set(session, (s = { byHostname: new Map(), accepted: new Set() }));
+    if (!s) state.set(session, (s = { deliveriesByTarget: new Map(), accepted: new Set() }));
     return s;
   };
 
@@ -149,7 +149,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       if (options.isDraining?.()) return callback(reject('SHUTTING_DOWN'));
       if (options.isStoreFull?.()) return callback(reject('STORE_FULL'));
       // A new transaction on the same connection starts with an empty recipient set.
-      Object.assign(stateOf(session), { byHostname: new Map(), accepted: new Set() });
+      Object.assign(stateOf(session), { deliveriesByTarget: new Map(), accepted: new Set() });
       callback();
     },
 
@@ -178,13 +178,13 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
             return callback(reject('RECIPIENT_DROPPED', undefined, parts.hostname));
           }
           const key = `${route.hostname}\n${routing.rule ?? ''}\n${routing.mailboxHash ?? ''}`;
-          let delivery = s.byHostname.get(key);
+          let delivery = s.deliveriesByTarget.get(key);
           if (!delivery) {
             delivery = routing.rule === undefined ? { hostname: route.hostname, recipients: [] } : {
               hostname: route.hostname, recipients: [], rule: routing.rule, url: maskUrlPassword(ruleUrl(route.address_rules, routing.rule, route.url)),
               ...(routing.mailboxHash !== undefined ? { mailboxHash: routing.mailboxHash } : {}),
             };
-            s.byHostname.set(key, delivery);
+            s.deliveriesByTarget.set(key, delivery);
           }
           delivery.recipients.push(address.address);
           s.accepted.add(addressKey);
@@ -247,13 +247,13 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
           .then(() => (options.auth ? checkAuthentication({ message: body, ...envelope }, options.auth) : undefined))
           .then((auth) => options.acceptMessage({
             id, raw, ...envelope, receivedAt: started, ...(stage ? { staged: data.staged } : {}),
-            deliveries: [...s.byHostname.values()],
+            deliveries: [...s.deliveriesByTarget.values()],
             ...(auth ? { auth } : {}),
           }).then(() => auth))
           .then(
             (auth) => {
               const verdicts = auth ? { spf: auth.spf.result, dkim: auth.dkim.map((d) => `${d.domain}:${d.result}`), dmarc: auth.dmarc.result } : {};
-              logger.info({ ...logBase, id, result: 250, deliveries: s.byHostname.size, ms: Date.now() - started, ...verdicts });
+              logger.info({ ...logBase, id, result: 250, deliveries: s.deliveriesByTarget.size, ms: Date.now() - started, ...verdicts });
               options.metrics?.accepted(stored);
               callback(null, `Ok: queued as ${id}`);
             },
