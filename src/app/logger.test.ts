@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.ts';
+import { createLogger, redactLogObject } from './logger.ts';
 
 /** A logger writing into an array of parsed lines. */
 function capture(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger> } {
@@ -32,5 +32,14 @@ describe('createLogger redaction', () => {
     const { lines, logger } = capture();
     logger.info({ event: 'x', hostname: 'parse.example.com' });
     expect(lines[0]).toMatchObject({ event: 'x', hostname: 'parse.example.com' });
+  });
+
+  it('hands back the same object when there is nothing to hide (no copy per line), and never changes its input', () => {
+    const plain = { event: 'delivery_attempt', target: 'https://app.example/in', nested: { hostname: 'h' }, list: [{ password: 'in an array' }] };
+    expect(redactLogObject(plain)).toBe(plain);
+    const secret = { event: 'x', headers: { authorization: 'Bearer t' } };
+    const shown = redactLogObject(secret);
+    expect(shown).toEqual({ event: 'x', headers: { authorization: '[redacted]' } });
+    expect(secret.headers.authorization).toBe('Bearer t');
   });
 });
