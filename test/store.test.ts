@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeySpace } from '../src/store/keys.ts';
-import { execOrThrow, loadMessage, loadRawInPieces } from '../src/store/messages.ts';
-import { markRetrying, readRouteStats, unmarkRetrying } from '../src/store/route-stats.ts';
+import { execOrThrow, loadMessage, loadRawInPieces, releaseDelivery } from '../src/store/messages.ts';
+import { endedCount, markRetrying, readRouteStats } from '../src/store/route-stats.ts';
 import { createRedis } from '../src/store/redis.ts';
 import { startTestRedis, type TestRedis } from './helpers/redis.ts';
 
@@ -57,18 +57,21 @@ describe('the retrying gauge', () => {
     await execOrThrow(multi);
   };
 
-  it('counts a delivery once however often it is marked (a job re-run after its worker died marks again)', async () => {
-    await run((m) => markRetrying(m, keys, 'gauge.example', 'd1'));
-    await run((m) => markRetrying(m, keys, 'gauge.example', 'd1'));
-    await run((m) => markRetrying(m, keys, 'gauge.example', 'd2'));
+  it('counts a delivery once however often it is marked; its release takes it out once', async () => {
+    await redis.sadd(keys.messagePending('g'), 'g.1', 'g.2');
+    await run((m) => markRetrying(m, keys, 'gauge.example', 'g.1'));
+    await run((m) => markRetrying(m, keys, 'gauge.example', 'g.1'));
+    await run((m) => markRetrying(m, keys, 'gauge.example', 'g.2'));
     expect((await readRouteStats(redis, keys, 'gauge.example')).retrying).toBe(2);
-    await run((m) => unmarkRetrying(m, keys, 'gauge.example', 'd1'));
-    await run((m) => unmarkRetrying(m, keys, 'gauge.example', 'd1'));
-    expect((await readRouteStats(redis, keys, 'gauge.example')).retrying).toBe(1);
+    const ended = endedCount(keys, 'gauge.example', 'g.1', 'delivered');
+    expect(await releaseDelivery(redis, keys, 'g', 'g.1', [], undefined, ended)).toBe('released');
+    expect(await releaseDelivery(redis, keys, 'g', 'g.1', [], undefined, ended)).toBe('already-finished');
+    expect(await readRouteStats(redis, keys, 'gauge.example')).toMatchObject({ retrying: 1, delivered: 1 });
   });
 
   it('is not lowered by a delivery that never waited for a retry', async () => {
-    await run((m) => unmarkRetrying(m, keys, 'other.example', 'never-retried'));
+    await redis.sadd(keys.messagePending('n'), 'n.1');
+    await releaseDelivery(redis, keys, 'n', 'n.1', [], undefined, endedCount(keys, 'other.example', 'n.1', 'delivered'));
     expect(await redis.hget(`${keys.prefix}:route-stats:other.example`, 'retrying')).toBeNull();
   });
 });

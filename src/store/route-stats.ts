@@ -17,7 +17,8 @@ type Pipeline = ReturnType<Redis['multi']>;
 /**
  * `retrying` counts deliveries, not attempts, and must survive a worker dying between an attempt
  * and its bookkeeping (the job then runs again with the same attempt number). So a delivery is
- * counted once, through a marker key set and cleared in the same script as the counter.
+ * counted once, through a marker key set here and cleared by the script that ends the delivery
+ * (the release, or the dead letter), in the same step as its counter.
  */
 export const retryingMarker = (keys: KeySpace, deliveryId: string) => `${keys.prefix}:delivery:${deliveryId}:retrying`;
 /**
@@ -28,18 +29,10 @@ const MARKER_TTL_SECONDS = 400 * 86_400;
 const MARK_RETRYING = `
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then redis.call('HINCRBY', KEYS[1], 'retrying', 1) end
 return 1`;
-const UNMARK_RETRYING = `
-if redis.call('DEL', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[1], 'retrying', -1) end
-return 1`;
 
 /** The delivery waits for a retry: counted in `retrying` unless it already is. */
 export function markRetrying(pipeline: Pipeline, keys: KeySpace, hostname: string, deliveryId: string): void {
   pipeline.eval(MARK_RETRYING, 2, routeStatsKey(keys, hostname), retryingMarker(keys, deliveryId), MARKER_TTL_SECONDS);
-}
-
-/** The delivery ended (delivered or dead): no longer counted in `retrying`, if it was. */
-export function unmarkRetrying(pipeline: Pipeline, keys: KeySpace, hostname: string, deliveryId: string): void {
-  pipeline.eval(UNMARK_RETRYING, 2, routeStatsKey(keys, hostname), retryingMarker(keys, deliveryId));
 }
 
 export async function readRouteStats(redis: Redis, keys: KeySpace, hostname: string): Promise<RouteStats> {
