@@ -9,9 +9,8 @@ const SECRET_KEYS = new Set(['apiKey', 'authorization', 'password', 'secret']);
 
 /**
  * `destination`: where lines go; tests pass a stream of their own. By default stdout, written
- * asynchronously: a line per message was a write system call per message (2-3% of each process
- * under load); now lines logged while a write is under way go out together with the next one.
- * pino flushes what is left when the process exits.
+ * asynchronously, so a slow stdout (a pipe, a journal) does not hold the event loop; lines logged
+ * while a write is under way go out with the next one. pino flushes what is left at exit.
  */
 export function createLogger(level: string, destination: DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
   return pino({
@@ -23,25 +22,21 @@ export function createLogger(level: string, destination: DestinationStream = pin
     // option: it copied every line's object whether or not it held a secret (a sixth of all
     // memory allocated under load); this copies only a line that has one. pino does not pass a
     // child logger's bindings through it: ours carry ids only (delivery, message, component).
-    formatters: { log: redactLogObject },
+    formatters: { log: (object) => redactLogObject(object) },
   }, destination);
 }
 
-/** `object` itself when nothing in it is a credential or a URL with one; else a copy with those masked. */
-export function redactLogObject(object: Record<string, unknown>): Record<string, unknown> {
+/**
+ * `object` itself when nothing in it is a credential or a URL with one; else a copy with those
+ * masked. `depth`: how many objects down it looks (one: a request's headers, a config's fields).
+ */
+export function redactLogObject(object: Record<string, unknown>, depth = 1): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   for (const key in object) {
     const value = object[key];
     let shown = redactedValue(key, value);
-    if (shown === value && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      const inner = value as Record<string, unknown>;
-      let innerCopy: Record<string, unknown> | undefined;
-      for (const innerKey in inner) {
-        const innerValue = inner[innerKey];
-        const innerShown = redactedValue(innerKey, innerValue);
-        if (innerShown !== innerValue) (innerCopy ??= { ...inner })[innerKey] = innerShown;
-      }
-      if (innerCopy) shown = innerCopy;
+    if (shown === value && depth > 0 && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      shown = redactLogObject(value as Record<string, unknown>, depth - 1);
     }
     if (shown !== value) (copy ??= { ...object })[key] = shown;
   }
