@@ -9,6 +9,8 @@ import { DESTINATION_REFUSED } from '../src/domain/destination-policy.ts';
 import { createDeliveryAgent, postForm, postTarget, type PostOptions } from '../src/deliver/post.ts';
 
 const options: PostOptions = { connectTimeoutMs: 1_000, requestTimeoutMs: 600, allowPrivateDestinations: true };
+/** An agent whose own header and body timeouts are far longer: only postForm's whole-exchange timeout can end the wait. */
+const patientAgent = () => createDeliveryAgent({ ...options, requestTimeoutMs: 30_000 });
 const servers: http.Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => { s.closeAllConnections(); s.close(resolve); })));
@@ -68,7 +70,7 @@ describe('postForm', () => {
       const drip = setInterval(() => res.write('.'), 50);
       res.on('close', () => clearInterval(drip));
     });
-    const agent = createDeliveryAgent(options);
+    const agent = patientAgent();
     const started = Date.now();
     const result = await postForm(agent, postTarget(target.url), form('x'), {}, options);
     expect(result).toMatchObject({ kind: 'error', code: 'ETIMEDOUT' });
@@ -78,7 +80,7 @@ describe('postForm', () => {
 
   it('an app that never answers is cut off at the request timeout; a refused connection says ECONNREFUSED', async () => {
     const target = await app(() => {});
-    const agent = createDeliveryAgent(options);
+    const agent = patientAgent();
     expect(await postForm(agent, postTarget(target.url), form('x'), {}, options)).toMatchObject({ kind: 'error', code: 'ETIMEDOUT' });
     expect(await postForm(agent, postTarget('http://127.0.0.1:1/hook'), form('x'), {}, options)).toMatchObject({ kind: 'error', code: 'ECONNREFUSED' });
     await agent.destroy();
