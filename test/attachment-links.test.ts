@@ -149,7 +149,7 @@ describe('link base without MXHOOK_PUBLIC_URL', () => {
   };
 
   it('is the loopback api.url only for an app on loopback; a remote app gets an error naming MXHOOK_PUBLIC_URL, not a dead link', async () => {
-    const link = createAttachmentLinks(await configWith([]), mx.redis, mx.keys);
+    const link = createAttachmentLinks(await configWith([]), mx.redis, mx.keys, mx.keys);
     const id = await storedMessage();
     await expect(link(id, 1, 'https://app.example.com/inbound')).rejects.toThrow(/set MXHOOK_PUBLIC_URL.*127\.0\.0\.1:8080, on loopback/);
     expect((await link(id, 1, 'http://127.0.0.1:3000/inbound')).url).toMatch(/^http:\/\/127\.0\.0\.1:8080\/v3\/user\/webhooks\/parse\/attachments\//);
@@ -157,7 +157,7 @@ describe('link base without MXHOOK_PUBLIC_URL', () => {
   });
 
   it('is MXHOOK_PUBLIC_URL when set, for any app', async () => {
-    const link = createAttachmentLinks(await configWith(['--public-url', 'https://mx.example.com']), mx.redis, mx.keys);
+    const link = createAttachmentLinks(await configWith(['--public-url', 'https://mx.example.com']), mx.redis, mx.keys, mx.keys);
     expect((await link(await storedMessage(), 1, 'https://app.example.com/inbound')).url).toMatch(/^https:\/\/mx\.example\.com\/v3\//);
   });
 });

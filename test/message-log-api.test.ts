@@ -7,6 +7,7 @@ import { messagesApi } from '../src/api/messages.ts';
 import { createAcceptMessage } from '../src/queue/accept.ts';
 import { createDeliveryQueue } from '../src/queue/delivery-queue.ts';
 import { createKeySpace } from '../src/store/keys.ts';
+import { singleShardDirectory } from '../src/store/shards.ts';
 import { execOrThrow } from '../src/store/messages.ts';
 import { logAccepted } from '../src/store/message-log.ts';
 import { createRedis } from '../src/store/redis.ts';
@@ -34,7 +35,7 @@ beforeAll(async () => {
     scope.addHook('onRequest', async (req, reply) => {
       if (req.headers.authorization !== `Bearer ${KEY}`) return reply.code(401).send({ errors: [{ field: null, message: 'authorization required: send the API key as a Bearer token' }] });
     });
-    await scope.register(messagesApi, { redis, keys, accept });
+    await scope.register(messagesApi, { redis, shards: singleShardDirectory(keys), accept });
   }, { prefix: BASE });
   await accept({ id: 'm1', raw, mailFrom: 'a@x.org', clientIp: '192.0.2.1', helo: 'h', receivedAt: 1000, deliveries: [{ hostname: 'in.example', recipients: ['r@in.example'] }] });
   const multi = redis.multi();

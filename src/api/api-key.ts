@@ -1,6 +1,6 @@
 /** The API's bearer key: configured, or generated once and kept only as a hash in Redis. */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { KeySpace } from '../store/keys.ts';
 
 const hashApiKey = (key: string): Buffer => createHash('sha256').update(key).digest();

@@ -6,7 +6,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Logger } from 'pino';
 import { MxhookError } from '../domain/errors.ts';
 import type { AcceptMessage } from '../domain/message.ts';
@@ -15,6 +15,7 @@ import type { RouteAdmin } from '../services/route-admin.ts';
 import type { SigningSecrets } from '../routes/signing-secrets.ts';
 import type { SessionPolicy } from '../store/console-sessions.ts';
 import type { KeySpace } from '../store/keys.ts';
+import { singleShardDirectory, type ShardDirectory } from '../store/shards.ts';
 import type { RedisMemoryState } from '../store/redis-memory.ts';
 import { isAuthorized } from './api-key.ts';
 import { checkConsoleSession, registerConsoleRoutes } from './console.ts';
@@ -36,7 +37,10 @@ import { createValidatorCompiler } from './validators.ts';
 
 export interface ApiDependencies {
   readonly redis: Redis;
+  /** The shared key space (store/shards.ts). */
   readonly keys: KeySpace;
+  /** The shards mail is spread over; default: `keys` alone. */
+  readonly shards?: ShardDirectory;
   /** Routes and their secrets (services/route-admin.ts), the same service the CLI uses. */
   readonly routes: RouteAdmin;
   /** Dead letters (services/dead-letter-admin.ts), the same service the CLI uses. */
@@ -113,6 +117,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
 
   // Parses cookies (the console's session) before the auth hook below reads them.
   await app.register(fastifyCookie);
+  const shards = deps.shards ?? singleShardDirectory(deps.keys);
   const consoleOptions = deps.console && { redis: deps.redis, keys: deps.keys, apiKeyHash: deps.apiKeyHash, ...deps.console };
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.public) return;
@@ -157,10 +162,10 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
   registerSettingsRoutes(app, deps.routes);
   registerDeadLetterRoutes(app, deps.deadLetters);
   if (deps.eventDestinations) registerEventSettingsRoutes(app, deps.eventDestinations);
-  registerStatsRoutes(app, deps);
+  registerStatsRoutes(app, { redis: deps.redis, shards });
   await registerInspectRoutes(app, deps);
   if (deps.extractAttachment) registerAttachmentRoutes(app, {
-    redis: deps.redis, keys: deps.keys, extract: deps.extractAttachment, ...(deps.attachmentDownloads ? { maxConcurrent: deps.attachmentDownloads } : {}),
+    redis: deps.redis, keys: deps.keys, shards, extract: deps.extractAttachment, ...(deps.attachmentDownloads ? { maxConcurrent: deps.attachmentDownloads } : {}),
   });
   if (deps.messages?.testMail) {
     const testMail = deps.messages.testMail;
@@ -180,7 +185,7 @@ export async function buildApiApp(deps: ApiDependencies): Promise<FastifyInstanc
     });
   }
   if (deps.messages) registerOverviewRoute(app, { redis: deps.redis, keys: deps.keys, queueCounts: deps.messages.queueCounts });
-  if (deps.messages) await app.register(messagesApi, { prefix: API_BASE, redis: deps.redis, keys: deps.keys, accept: deps.messages.accept, ...(deps.messages.preview ? { preview: deps.messages.preview } : {}) });
+  if (deps.messages) await app.register(messagesApi, { prefix: API_BASE, redis: deps.redis, shards, accept: deps.messages.accept, ...(deps.messages.preview ? { preview: deps.messages.preview } : {}) });
   if (consoleOptions) await registerConsoleRoutes(app, consoleOptions);
   app.get(`${API_BASE}/signed`, {
     schema: { summary: 'The ECDSA public key of SendGrid-style signatures', response: { 200: { type: 'object', required: ['public_key'], properties: { public_key: { type: 'string' } } }, 401: errorBody } },

@@ -6,12 +6,13 @@
  * message and parses it, so a process serves only a few at once: past them 503 with Retry-After.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Readable } from 'node:stream';
 import { ATTACHMENTS_PATH, checkAttachmentToken } from '../domain/attachment-token.ts';
 import { MxhookError } from '../domain/errors.ts';
-import { createAttachmentSecret, rawForLinks } from '../store/attachment-links.ts';
+import { createAttachmentSecret, hasRawForLinks, rawForLinks } from '../store/attachment-links.ts';
 import type { KeySpace } from '../store/keys.ts';
+import type { ShardDirectory } from '../store/shards.ts';
 import { sendMxhookError } from './errors.ts';
 import { errorBody } from './schemas.ts';
 
@@ -20,7 +21,7 @@ export type ExtractAttachment = (raw: Buffer, part: number) => Promise<{ filenam
 
 const DEFAULT_MAX_CONCURRENT = 4;
 
-export function registerAttachmentRoutes(app: FastifyInstance, deps: { redis: Redis; keys: KeySpace; extract: ExtractAttachment; maxConcurrent?: number }): void {
+export function registerAttachmentRoutes(app: FastifyInstance, deps: { redis: Redis; keys: KeySpace; shards: ShardDirectory; extract: ExtractAttachment; maxConcurrent?: number }): void {
   const secret = createAttachmentSecret(deps.redis, deps.keys);
   const max = deps.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
   let serving = 0;
@@ -43,7 +44,9 @@ export function registerAttachmentRoutes(app: FastifyInstance, deps: { redis: Re
     try {
       const checked = checkAttachmentToken(await secret(), request.params.token, Date.now() / 1000);
       if ('error' in checked) throw new MxhookError(checked.error === 'expired' ? 'ATTACHMENT_LINK_EXPIRED' : 'ATTACHMENT_LINK_INVALID');
-      const raw = await rawForLinks(deps.redis, deps.keys, checked.ok.messageId);
+      const { messageId } = checked.ok;
+      const shard = await deps.shards.locate(messageId, (k) => hasRawForLinks(deps.redis, k, messageId));
+      const raw = shard && await rawForLinks(deps.redis, shard, messageId);
       const found = raw && (await deps.extract(raw, checked.ok.part));
       if (!found) throw new MxhookError('ATTACHMENT_GONE');
       if (!Buffer.isBuffer(found.body)) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/cookie';
 import type {} from '@fastify/swagger';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { createSession, csrfMatches, deleteSession, readSession, type ConsoleSession, type SessionPolicy } from '../store/console-sessions.ts';
 import type { KeySpace } from '../store/keys.ts';

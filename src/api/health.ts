@@ -1,5 +1,5 @@
 /** GET /healthz: the answer a load balancer or orchestrator acts on (decided in domain/health.ts). */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { healthReport, type HealthReport } from '../domain/health.ts';
 import type { RedisMemoryState } from '../store/redis-memory.ts';
 

@@ -5,7 +5,7 @@
  * `mxhook routes add HOST --inspect`; an unknown one is a 404.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { INSPECT_PATH_PREFIX, isInspectorToken } from '../domain/inspection.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { createInspector } from '../routes/inspector.ts';

@@ -4,7 +4,7 @@
  * SendGrid's shape `{"errors":[{"field":..,"message":..}]}`.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import libmime from 'libmime';
 import { normalizeHostname } from '../domain/address.ts';
 import { MxhookError } from '../domain/errors.ts';
@@ -14,14 +14,16 @@ import type { AcceptMessage, StoredMessageMeta } from '../domain/message.ts';
 import { loadKeptRaw } from '../queue/redeliver.ts';
 import { redeliverLogged } from '../services/message-admin.ts';
 import type { KeySpace } from '../store/keys.ts';
+import type { ShardDirectory } from '../store/shards.ts';
 import { getLoggedMessage, logKeys } from '../store/message-log.ts';
 import { readLogEvents } from '../store/message-log-events.ts';
-import { isValidCursor, listLoggedMessages } from '../store/message-log-query.ts';
-import { waitForRedis } from '../store/redis.ts';
+import { isValidCursor, listLoggedMessages, mergeMessagePages } from '../store/message-log-query.ts';
+import { duplicateConnection, waitForRedis } from '../store/redis.ts';
 
 export interface MessagesApiOptions {
   readonly redis: Redis;
-  readonly keys: KeySpace;
+  /** The shards whose logs are read (one, unless MXHOOK_SHARDS says more). */
+  readonly shards: ShardDirectory;
   readonly accept: AcceptMessage;
   /** Most /events clients at once (each holds a Redis connection); more get 503. Default 16. */
   readonly maxEventClients?: number;
@@ -97,7 +99,9 @@ function view(message: LoggedMessage) {
 }
 
 export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions): Promise<void> {
-  const { redis, keys } = opts;
+  const { redis } = opts;
+  // The shard holding a logged message (asked by its record, in its own shard by id first).
+  const shardOf = async (id: string): Promise<KeySpace | undefined> => opts.shards.locate(id, async (k) => (await redis.exists(logKeys(k).record(id))) === 1);
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err instanceof MxhookError) return sendMxhookError(reply, err);
     if (err instanceof FieldProblem) return reply.code(400).send({ errors: [{ field: err.field, message: err.message }] });
@@ -123,20 +127,23 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
       subjectWords: q.subject?.split(/\s+/).filter(Boolean), since: parseTime('since', q.since), until: parseTime('until', q.until),
     };
     if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) throw new FieldProblem('since', 'since is after until');
-    const page = await listLoggedMessages(redis, keys, filter, { limit: q.limit, cursor: q.cursor, decode });
+    const shards = await opts.shards.all();
+    const page = mergeMessagePages(await Promise.all(shards.map((k) => listLoggedMessages(redis, k, filter, { limit: q.limit, cursor: q.cursor, decode }))), q.limit);
     return { result: page.result.map(view), next_cursor: page.nextCursor };
   });
 
   app.get('/messages/:id', { schema: { params: idParams } }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    const message = await getLoggedMessage(redis, keys, id);
+    const keys = await shardOf(id);
+    const message = keys && await getLoggedMessage(redis, keys, id);
     return message ? view(message) : reply.code(404).send(notFound(id));
   });
 
   app.get('/messages/:id/raw', { schema: { params: idParams } }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    const message = await getLoggedMessage(redis, keys, id);
-    const kept = await loadKeptRaw(redis, keys, id, message?.deliveries.map((d) => d.id) ?? []);
+    const keys = await shardOf(id);
+    const message = keys && await getLoggedMessage(redis, keys, id);
+    const kept = keys && await loadKeptRaw(redis, keys, id, message?.deliveries.map((d) => d.id) ?? []);
     if (!kept) return reply.code(404).send({ errors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
     return reply.type('message/rfc822').header('content-disposition', `attachment; filename="${id}.eml"`).send(kept.raw);
   });
@@ -145,8 +152,9 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
     const preview = opts.preview;
     app.get('/messages/:id/preview', { schema: { params: idParams, summary: 'What the app receives for this message, with its route\'s settings: its parsed fields (stripped_* with strip_replies), attachments listed by name, type and size, payload_format and send_raw' } }, async (req, reply) => {
       const { id } = req.params as { id: string };
-      const message = await getLoggedMessage(redis, keys, id);
-      const kept = await loadKeptRaw(redis, keys, id, message?.deliveries.map((d) => d.id) ?? []);
+      const keys = await shardOf(id);
+      const message = keys && await getLoggedMessage(redis, keys, id);
+      const kept = keys && await loadKeptRaw(redis, keys, id, message?.deliveries.map((d) => d.id) ?? []);
       if (!kept) return reply.code(404).send({ errors: [{ field: 'id', message: `the raw message of ${id} is no longer kept` }] });
       const hostname = Object.keys(kept.meta.recipients)[0] ?? '';
       return preview(kept.raw, kept.meta, hostname);
@@ -155,34 +163,40 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
 
   app.post('/messages/:id/redeliver', { schema: { params: idParams } }, async (req, reply) => {
     const { id } = req.params as { id: string };
+    const keys = await shardOf(id);
+    if (!keys) return reply.code(404).send(notFound(id));
     return reply.code(202).send({ redelivered: await redeliverLogged(redis, keys, opts.accept, id) });
   });
 
   let clients = 0;
   // Server-Sent Events tailing the log's stream, each client on its own connection (XREAD BLOCK),
-  // closed when the client goes. `Last-Event-ID` resumes from an event still in the stream.
+  // closed when the client goes. `Last-Event-ID` resumes from an event still in the stream. With
+  // several shards (several streams) the streams are read in turns instead (tailShardStreams).
   app.get('/events', async (req, reply) => {
     if (clients >= (opts.maxEventClients ?? 16)) return reply.code(503).send({ errors: [{ field: null, message: 'too many event clients' }] });
+    const streams = await opts.shards.streams();
     const last = req.headers['last-event-id'];
-    let from = typeof last === 'string' && /^\d+-\d+$/.test(last) ? last : '$';
     clients++;
-    // Its own connection for the blocking read: no auto-pipelining, and ready before the first
-    // XREAD (a fail-fast connection queues nothing while it connects: the read would fail at once).
-    const tail = redis.duplicate({ enableAutoPipelining: false });
-    tail.on('error', () => {});
+    let tail: Redis | undefined;
     let open = true;
     const close = () => {
       if (!open) return;
       open = false;
       clients--;
-      tail.disconnect();
+      tail?.disconnect();
     };
-    // Ready before `: connected`, so the first XREAD ("$": what comes next) is sent at once after it.
-    try {
-      await waitForRedis(tail, 10_000);
-    } catch {
-      close();
-      return reply.code(503).send({ errors: [{ field: null, message: 'the event stream is unavailable: Redis did not answer' }] });
+    if (streams.length === 1) {
+      // Its own connection for the blocking read: no auto-pipelining, and ready before the first
+      // XREAD (a fail-fast connection queues nothing while it connects: the read would fail at once).
+      tail = duplicateConnection(redis, { enableAutoPipelining: false });
+      tail.on('error', () => {});
+      // Ready before `: connected`, so the first XREAD ("$": what comes next) is sent at once after it.
+      try {
+        await waitForRedis(tail, 10_000);
+      } catch {
+        close();
+        return reply.code(503).send({ errors: [{ field: null, message: 'the event stream is unavailable: Redis did not answer' }] });
+      }
     }
     reply.hijack();
     const res = reply.raw;
@@ -191,19 +205,25 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
     req.raw.on('close', close);
     res.on('close', close);
     try {
-      while (open) {
-        const reply = await tail.xread('COUNT', 100, 'BLOCK', 15_000, 'STREAMS', logKeys(keys).events, from);
-        if (!open) break;
-        if (!reply) {
-          res.write(': keep-alive\n\n');
-          continue;
-        }
-        for (const [, entries] of reply) {
-          for (const { id, event, json } of await readLogEvents(redis, keys, entries)) {
-            from = id;
-            res.write(`id: ${id}\nevent: ${event}\ndata: ${json}\n\n`);
+      if (tail) {
+        const keys = streams[0]!;
+        let from = typeof last === 'string' && /^\d+-\d+$/.test(last) ? last : '$';
+        while (open) {
+          const reply = await tail.xread('COUNT', 100, 'BLOCK', 15_000, 'STREAMS', logKeys(keys).events, from);
+          if (!open) break;
+          if (!reply) {
+            res.write(': keep-alive\n\n');
+            continue;
+          }
+          for (const [, entries] of reply) {
+            for (const { id, event, json } of await readLogEvents(redis, keys, entries)) {
+              from = id;
+              res.write(`id: ${id}\nevent: ${event}\ndata: ${json}\n\n`);
+            }
           }
         }
+      } else {
+        await tailShardStreams(redis, streams, typeof last === 'string' ? last : undefined, (text) => res.write(text), () => open);
       }
     } catch {
       // the connection was closed under a blocking read: the client went away
@@ -212,4 +232,38 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
       res.end();
     }
   });
+}
+
+/** How often the streams of several shards are read (non-blocking: one connection serves them all). */
+const SHARD_STREAMS_POLL_MS = 250;
+
+/**
+ * Several shards' streams to one SSE client: each read in turn from its own place, without
+ * blocking (a blocking read holds a connection per stream). An event's id is every stream's
+ * place, `~`-joined, so `Last-Event-ID` resumes all of them.
+ */
+async function tailShardStreams(redis: Redis, streams: readonly KeySpace[], last: string | undefined, write: (text: string) => void, isOpen: () => boolean): Promise<void> {
+  const resumed = last?.split('~');
+  const places = resumed?.length === streams.length && resumed.every((p) => /^\d+-\d+$/.test(p)) ? resumed
+    : await Promise.all(streams.map(async (k) => (await redis.xrevrange(logKeys(k).events, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'));
+  let quietSince = Date.now();
+  while (isOpen()) {
+    let sent = false;
+    for (let s = 0; s < streams.length && isOpen(); s++) {
+      const reply = await redis.xread('COUNT', 100, 'STREAMS', logKeys(streams[s]!).events, places[s]!);
+      for (const [, entries] of reply ?? []) {
+        for (const { id, event, json } of await readLogEvents(redis, streams[s]!, entries)) {
+          places[s] = id;
+          sent = true;
+          write(`id: ${places.join('~')}\nevent: ${event}\ndata: ${json}\n\n`);
+        }
+      }
+    }
+    if (sent) quietSince = Date.now();
+    else if (Date.now() - quietSince > 15_000) {
+      write(': keep-alive\n\n');
+      quietSince = Date.now();
+    }
+    if (!sent) await new Promise((resolve) => setTimeout(resolve, SHARD_STREAMS_POLL_MS));
+  }
 }

@@ -1,6 +1,6 @@
 /** GET .../overview: the console's overview figures over the last N minutes (services/overview.ts). */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { OVERVIEW_MINUTES_DEFAULT, OVERVIEW_MINUTES_MAX, readOverview, type QueueCounts } from '../services/overview.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { errorBody } from './schemas.ts';

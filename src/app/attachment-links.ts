@@ -1,7 +1,7 @@
 /** The worker's maker of attachment download links for JSON POSTs (deliver/attempt.ts asks it). */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Config } from '../config/schema.ts';
 import { ATTACHMENTS_PATH, attachmentToken } from '../domain/attachment-token.ts';
 import { createAttachmentSecret, keepRawForLinks } from '../store/attachment-links.ts';
@@ -13,9 +13,11 @@ import { API_URL_FILE, isLoopbackUrl } from './api-url.ts';
  * at MXHOOK_PUBLIC_URL or else the address this data directory's api role wrote at its start. That
  * address is a loopback one when the API binds a wildcard or loopback address: it serves only apps
  * on this machine, so a remote app gets an error (the delivery retried) instead of a dead link.
+ * `keys`: the shard of the messages it links to.
  */
-export function createAttachmentLinks(config: Config, store: Redis, keys: KeySpace): (messageId: string, part: number, destination: string) => Promise<{ url: string; expiresAt: number }> {
-  const secret = createAttachmentSecret(store, keys);
+export function createAttachmentLinks(config: Config, store: Redis, shared: KeySpace, keys: KeySpace): (messageId: string, part: number, destination: string) => Promise<{ url: string; expiresAt: number }> {
+  // The secret is shared (the API checks every shard's links); the raw copy is the message's shard's.
+  const secret = createAttachmentSecret(store, shared);
   return async (messageId, part, destination) => {
     const expiresAt = Math.floor((Date.now() + config.attachmentUrlTtl) / 1000);
     const base = config.publicUrl ?? (await readFile(path.join(config.dataDir, API_URL_FILE), 'utf8').then((text) => text.trim(), () => undefined));

@@ -4,7 +4,7 @@
  * batches, until usage is below that share. The message log's kept raw messages go first, then
  * the copies kept for attachment download links (store/attachment-links.ts). Returns stop().
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Logger } from 'pino';
 import { evictLinkCopies } from '../store/attachment-links.ts';
 import type { KeySpace } from '../store/keys.ts';

@@ -1,5 +1,5 @@
 /** Runs the message log's trim every `intervalMs` (one process at a time wins its lock); returns stop(). */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Logger } from 'pino';
 import type { KeySpace } from '../store/keys.ts';
 import { trimMessageLog } from '../store/message-log-retention.ts';

@@ -3,18 +3,19 @@
  * against REDIS_URL or a managed local redis-server. Each role starts in its own module
  * (app/roles/); this one owns what they share, and stopping them in order.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { redactConfig } from '../config/load.ts';
-import { createDeliveryQueue } from '../queue/delivery-queue.ts';
+import { createShardQueues } from '../queue/delivery-queue.ts';
 import { createRouteRegistry } from '../routes/registry.ts';
 import type { DnsResolver } from '../smtp/auth-check.ts';
-import { createKeySpace } from '../store/keys.ts';
+import { createShardDirectory, createShardSet, recordShards, sumOverShards } from '../store/shards.ts';
 import { lockDataDir } from '../store/data-dir-lock.ts';
 import { startManagedRedis, type ManagedRedis } from '../store/managed-redis.ts';
-import { createRedis, waitForRedis, type RedisRole } from '../store/redis.ts';
+import { createRedis, waitForRedis, type RedisRole, type RedisTarget } from '../store/redis.ts';
+import { checkClusterReplicas } from '../store/cluster-check.ts';
 import { createRedisMemoryWatch } from '../store/redis-memory.ts';
 import { closeHttp } from './http-listener.ts';
 import { createMetrics, serveMetrics } from './metrics.ts';
@@ -64,7 +65,8 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
   };
   try {
     let managed: ManagedRedis | undefined;
-    let redisUrl = config.redisUrl;
+    let redisUrl = config.redisUrl ?? (config.redisCluster ? config.redisCluster.join(',') : undefined);
+    const target: RedisTarget | undefined = config.redisCluster ? { cluster: config.redisCluster } : config.redisUrl;
     if (!redisUrl) {
       // Refused here, before a second redis-server could take over the first one's socket and file.
       const lock = await lockDataDir(config.dataDir);
@@ -77,18 +79,26 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
       redisUrl = managed.socketPath;
       logger.info({ event: 'managed_redis_started', socket: redisUrl });
     }
-    const keys = createKeySpace(config.redisPrefix);
+    const cluster = config.redisCluster !== undefined;
+    const shardSet = createShardSet(config.redisPrefix, config.shards, cluster);
+    const keys = shardSet.shared;
     const connect = (role: RedisRole, name: string, autoPipelining = false): Redis => {
-      const redis = createRedis(redisUrl, role, name, autoPipelining);
+      const redis = createRedis(target ?? redisUrl, role, name, autoPipelining);
       redis.on('error', (err) => logger.debug({ event: 'redis_error', connection: name, err: String(err) }));
       stops.push(() => redis.quit().catch(() => redis.disconnect()));
       return redis;
     };
     const redis = connect('fail-fast', 'mxhook', true);
     await waitForRedis(redis);
+    // Refused at start, not at the first 451: a cluster whose primaries lack the replicas an
+    // accept waits for would refuse every message.
+    const waitReplicas = config.redisWaitReplicas ?? (cluster ? 1 : 0);
+    if (cluster && waitReplicas > 0) await checkClusterReplicas(redis, waitReplicas);
+    await recordShards(redis, shardSet);
+    const shards = createShardDirectory(redis, shardSet);
     const routes = createRouteRegistry(redis, keys);
     // One metrics registry per process (app/metrics.ts); queue depth is read from Redis when scraped.
-    const metricsQueue = roles.includes('api') || config.metricsPort !== undefined ? createDeliveryQueue(connect('fail-fast', 'mxhook-metrics'), keys) : undefined;
+    const metricsQueue = roles.includes('api') || config.metricsPort !== undefined ? createShardQueues(connect('fail-fast', 'mxhook-metrics'), shards) : undefined;
     if (metricsQueue) stops.push(() => metricsQueue.close());
     const redisMemory = createRedisMemoryWatch({
       redis, highFraction: config.redisMemoryHigh,
@@ -104,12 +114,12 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
       stops.push(async () => redisMemory.stop());
     }
     const metrics = createMetrics({
-      ...(config.messageLog ? { logCuts: () => readLogCuts(redis, keys), eventCounts: () => readEventCounts(redis, keys) } : {}),
+      ...(config.messageLog ? { logCuts: () => sumOverShards(shards, (k) => readLogCuts(redis, k)), eventCounts: () => readEventCounts(redis, keys) } : {}),
       ...(watchesMemory ? { redisMemory: () => redisMemory.state() } : {}),
-      ...(metricsQueue ? { queueCounts: () => metricsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed') } : {}),
+      ...(metricsQueue ? { queueCounts: () => metricsQueue.counts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed') } : {}),
     });
     const ctx: RoleContext = {
-      config, logger, keys, redis, routes, metrics, connect, redisMemory,
+      config, logger, keys, shards, waitReplicas, redis, routes, metrics, connect, redisMemory,
       onStopListening: (stop) => listenerStops.push(stop),
       onStop: (stop) => stops.push(stop),
     };

@@ -58,6 +58,13 @@ export function loadConfig(
   if ((values.rawRetentionMemory as number) >= (values.redisMemoryHigh as number)) {
     throw new ConfigError(`${settingsSchema.rawRetentionMemory.env} (${settingsSchema.rawRetentionMemory.flag}) must be below ${settingsSchema.redisMemoryHigh.env} (${settingsSchema.redisMemoryHigh.flag})`);
   }
+  if (values.redisCluster !== undefined && values.redisUrl !== undefined) {
+    throw new ConfigError(`set ${settingsSchema.redisUrl.env} or ${settingsSchema.redisCluster.env}, not both`);
+  }
+  // Each shard gets a hash tag of its own: one in the prefix would put them all in one slot.
+  if ((values.shards as number) > 1 && /\{[^}]+\}/.test(values.redisPrefix as string)) {
+    throw new ConfigError(`${settingsSchema.shards.env} (${settingsSchema.shards.flag}) above 1 needs ${settingsSchema.redisPrefix.env} without a {hash tag} (it is ${String(values.redisPrefix)})`);
+  }
   // Frozen all the way down: list and range values are arrays, which Object.freeze alone leaves open.
   for (const value of Object.values(values)) if (Array.isArray(value)) Object.freeze(value);
   return { config: Object.freeze(values) as Config, rest };
@@ -76,6 +83,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
 function redactSecret(name: SettingName, value: string): string {
   // Credentials may hold a raw "@" (greedy up to the last one before the path) or sit in the query.
   if (name === 'redisUrl') return maskUrlCredentials(value);
+  if (name === 'redisCluster') return value.split(',').map(maskUrlCredentials).join(',');
   return '***';
 }
 

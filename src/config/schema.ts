@@ -30,13 +30,34 @@ function setting<T, D extends string | undefined>(
 
 const text = (value: string): string => value;
 
+/** Seed nodes, comma-separated, as written (a password in the first may have capitals). */
+function parseSeeds(value: string): readonly string[] {
+  const seeds = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!seeds.length) throw new Error('expected host:port,host:port,...');
+  return seeds;
+}
+
+function parseShardCount(value: string): number {
+  const n = parsePositiveInt(value);
+  if (n > 256) throw new Error(`expected a whole number from 1 to 256, got "${value}"`);
+  return n;
+}
+
 export const settingsSchema = {
   dataDir: setting({ env: 'MXHOOK_DATA_DIR', flag: '--data-dir', default: './data', parse: text,
     description: 'Directory for the managed redis-server (socket, append-only file) and spooled attachments.' }),
   redisUrl: setting({ env: 'REDIS_URL', flag: '--redis-url', default: undefined, parse: text, secret: true,
     description: 'Redis to use (redis://, rediss:// or a unix socket path). Unset: start and supervise a local redis-server in the data directory.' }),
+  redisCluster: setting({ env: 'MXHOOK_REDIS_CLUSTER', flag: '--redis-cluster', default: undefined, parse: parseSeeds, secret: true,
+    description: 'Redis Cluster seed nodes, host:port,host:port,... (instead of REDIS_URL). For a password or TLS write the first as redis://:password@host:port or rediss://...; it applies to every node.' }),
   redisPrefix: setting({ env: 'MXHOOK_REDIS_PREFIX', flag: '--redis-prefix', default: 'mxhook', parse: text,
-    description: 'Prefix of every Redis key; use a {hash-tag} such as {mxhook} on Redis Cluster.' }),
+    description: 'Prefix of every Redis key. On Redis Cluster shards get hash tags of their own (docs/scale-out.md); a prefix with a {hash tag} keeps everything in one slot and allows one shard only.' }),
+  shards: setting({ env: 'MXHOOK_SHARDS', flag: '--shards', default: '1', parse: parseShardCount,
+    description: 'Shards mail is spread over, each its own queue and hash tag (e.g. 16 on a cluster of 3 to 8 primaries). A change drains the old shards; nothing is lost.' }),
+  redisWaitReplicas: setting({ env: 'MXHOOK_REDIS_WAIT_REPLICAS', flag: '--redis-wait-replicas', default: undefined, parse: parseCount(16),
+    description: 'Replicas that must hold a message before SMTP answers 250 (Redis WAIT); a shortfall answers 451. Default: 1 on a cluster, 0 on a single Redis.' }),
+  redisWaitTimeout: setting({ env: 'MXHOOK_REDIS_WAIT_TIMEOUT', flag: '--redis-wait-timeout', default: '2s', parse: parseDuration,
+    description: 'How long an accept waits for the replicas of MXHOOK_REDIS_WAIT_REPLICAS before answering 451.' }),
   hostname: setting({ env: 'MXHOOK_HOSTNAME', flag: '--hostname', default: undefined, parse: text,
     description: 'Name this server gives itself in the SMTP greeting and Received headers (default: the machine hostname).' }),
   smtpHost: setting({ env: 'MXHOOK_SMTP_HOST', flag: '--smtp-host', default: '0.0.0.0', parse: text,

@@ -24,7 +24,7 @@ import { attemptDelivery, type AttemptContext } from './attempt.ts';
 import type { ByteBudget } from './memory-budget.ts';
 import { postTarget, type PostTarget } from './post.ts';
 import { spamCheckFields } from './spam-check.ts';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Agent } from 'undici';
 import type { BreakerPolicy } from '../domain/circuit-breaker.ts';
 import type { DeliveryMetrics } from '../domain/metrics.ts';
@@ -41,7 +41,12 @@ export interface DeliveryWorkerOptions {
   readonly connection: Redis;
   /** Connection for message, attempt and dead-letter reads and writes. */
   readonly redis: Redis;
+  /** The shard whose queue this worker consumes: its messages, log, dead letters and counters. */
   readonly keys: KeySpace;
+  /** Where the breakers are, shared by every shard's worker (store/shards.ts). Default: `keys`. */
+  readonly sharedKeys?: KeySpace;
+  /** The large-message budget, when several workers (one per shard) share one process's. */
+  readonly budget?: ByteBudget;
   readonly routes: RouteRegistry;
   readonly secrets: SigningSecrets;
   /** Loads the server's ECDSA key (for routes with sendgrid_signature); called once, lazily. */
@@ -145,7 +150,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
     loadMessage(redis, keys, messageId, INLINE_BYTES),
     settle(options.routes.get(hostname)),
     settle(options.secrets.keysFor(hostname)),
-    lastOrigin === undefined ? undefined : settle(readBreaker(redis, keys, lastOrigin)),
+    lastOrigin === undefined ? undefined : settle(readBreaker(redis, options.sharedKeys ?? keys, lastOrigin)),
   ]);
   let message: StoredMessage | undefined = head;
   if (pending && head && head.raw.length < head.meta.size) {
@@ -165,7 +170,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
       // An address rule's delivery goes to the rule's URL (a read of a moved origin costs one more breaker read).
       target = postTarget(ruleUrl(route.address_rules, deliveryOf(message.meta, deliveryId, hostname).rule, route.url));
       ctx.origins.set(hostname, target.origin);
-      breaker = lastOrigin === target.origin && lastBreaker?.ok ? lastBreaker.value : await readBreaker(redis, keys, target.origin);
+      breaker = lastOrigin === target.origin && lastBreaker?.ok ? lastBreaker.value : await readBreaker(redis, options.sharedKeys ?? keys, target.origin);
     } catch (err) {
       error = unexpected(err);
     }
@@ -222,7 +227,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   if (result.kind !== 'error') {
     const next = result.kind === 'retry' ? afterFailure(breaker!, options.breaker, Date.now()) : afterSuccess();
     if (next !== breaker) {
-      await writeBreaker(redis, keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
+      await writeBreaker(redis, options.sharedKeys ?? keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
       logBreakerChange(ctx, log, breaker!, next, { deliveryId, messageId, hostname, origin: target!.origin });
     }
   }

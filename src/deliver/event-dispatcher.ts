@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Logger } from 'pino';
 import { BATCH_MAX_EVENTS, BATCH_WAIT_MS, webhookEventsOf, type EventDestination, type WebhookEvent } from '../domain/event-webhook.ts';
 import { EVENT_JOB_NAME, EVENT_JOB_OPTIONS, type EventBatchJob } from '../queue/event-queue.ts';
@@ -25,7 +25,13 @@ export interface EventDispatcherOptions {
   /** For the blocking XREAD only. */
   readonly stream: Redis;
   readonly queue: Queue<EventBatchJob>;
+  /** Where destinations, their backlogs and the refusal counts are (the shared key space). */
   readonly keys: KeySpace;
+  /**
+   * The shard whose stream this dispatcher reads (its lock and cursor are kept there too); one
+   * dispatcher runs per shard. Default: `keys`. Refusals are published by the one reading `keys`'s own.
+   */
+  readonly streamKeys?: KeySpace;
   readonly routes: RouteRegistry;
   /** Most events waiting per destination; past it the oldest batches are dropped. */
   readonly backlogCap: number;
@@ -54,7 +60,10 @@ const REFUSAL_LOOKBACK_MINUTES = 120;
 
 export function startEventDispatcher(options: EventDispatcherOptions): { stop(): Promise<void> } {
   const { redis, stream, queue, keys, logger } = options;
-  const k = eventKeys(keys);
+  const streamKeys = options.streamKeys ?? keys;
+  const readsShared = streamKeys.prefix === keys.prefix;
+  const k = eventKeys(streamKeys);
+  const events = logKeys(streamKeys).events;
   const lockMs = options.lockMs ?? 10_000;
   const token = `${process.pid}-${randomBytes(4).toString('hex')}`;
   let running = true;
@@ -136,13 +145,13 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
           windowEnds = 0;
           lastRead = '';
           const saved = await redis.get(k.cursor);
-          const newest = saved ? undefined : await redis.xrevrange(logKeys(keys).events, '+', '-', 'COUNT', 1);
+          const newest = saved ? undefined : await redis.xrevrange(events, '+', '-', 'COUNT', 1);
           readFrom = saved ?? newest?.[0]?.[0] ?? '0-0';
         }
-        await publishRefusals();
+        if (readsShared) await publishRefusals();
         // The stream's end, read before the destinations: one made after this reading gets
         // everything logged after it (its `since`) from here.
-        const newest = pending.size ? undefined : (await redis.xrevrange(logKeys(keys).events, '+', '-', 'COUNT', 1))[0]?.[0];
+        const newest = pending.size ? undefined : (await redis.xrevrange(events, '+', '-', 'COUNT', 1))[0]?.[0];
         if (!pending.size && !(await listWithSecrets(redis, keys)).some((d) => d.enabled)) {
           // Nobody to tell: follow the stream's end instead of reading (and parsing) every event.
           if (newest && newest !== readFrom) {
@@ -153,12 +162,12 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
           continue;
         }
         const block = windowEnds ? Math.max(1, windowEnds - Date.now()) : BATCH_WAIT_MS;
-        const reply = await stream.xread('COUNT', BATCH_MAX_EVENTS, 'BLOCK', block, 'STREAMS', logKeys(keys).events, readFrom);
+        const reply = await stream.xread('COUNT', BATCH_MAX_EVENTS, 'BLOCK', block, 'STREAMS', events, readFrom);
         // Read after the events: a destination made before an event was logged is in the list.
         const destinations = new Map((await listWithSecrets(redis, keys)).filter((d) => d.enabled).map((d) => [d.id, d]));
         customArgsCache.clear();
         for (const [, entries] of reply ?? []) {
-          for (const { id, json } of await readLogEvents(redis, keys, entries)) {
+          for (const { id, json } of await readLogEvents(redis, streamKeys, entries)) {
             readFrom = id;
             lastRead = id;
             let log: Record<string, unknown>;
@@ -172,6 +181,8 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
               const args = await customArgsOf(event.hostname);
               const withArgs: WebhookEvent = args ? { ...event, custom_args: args } : event;
               for (const d of destinations.values()) {
+                // Stream ids are times (ms-seq) in every shard's stream alike, so a destination's
+                // `since` (read from one of them) holds for all.
                 if (streamIdBefore(id, d.since) || !d.events.includes(event.event)) continue;
                 const list = pending.get(d.id) ?? [];
                 list.push(withArgs);

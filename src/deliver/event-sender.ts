@@ -6,7 +6,7 @@
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
 import { batchRetryDelay } from '../domain/event-webhook.ts';

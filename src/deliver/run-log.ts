@@ -4,7 +4,8 @@
  * opening or closing.
  */
 import type { Job } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Logger } from 'pino';
 import type { BreakerState } from '../domain/circuit-breaker.ts';
 import type { DeliveryJobData } from '../domain/message.ts';

@@ -12,9 +12,10 @@ import { endFailedJob } from './failed-job.ts';
 import { createByteBudget } from './memory-budget.ts';
 
 export type { DeliveryWorkerOptions } from './delivery-run.ts';
+export { createByteBudget } from './memory-budget.ts';
 
 /** Raw bytes of large messages one worker process holds at once: one 30 MB message, or several smaller ones. */
-const LARGE_MESSAGE_BUDGET = 32 * 1024 * 1024;
+export const LARGE_MESSAGE_BUDGET = 32 * 1024 * 1024;
 
 export function createDeliveryWorker(options: DeliveryWorkerOptions): Worker<DeliveryJobData> {
   let ecdsa: Promise<KeyObject> | undefined;
@@ -23,7 +24,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): Worker<Del
     ecdsa = undefined;
     throw err;
   }));
-  const ctx: RunContext = { options, ecdsaKey, origins: new Map(), budget: createByteBudget(LARGE_MESSAGE_BUDGET) };
+  const ctx: RunContext = { options, ecdsaKey, origins: new Map(), budget: options.budget ?? createByteBudget(LARGE_MESSAGE_BUDGET) };
   const processor = (job: Job<DeliveryJobData>, token: string | undefined) => {
     const held: Held = { release: () => {} };
     return runDelivery(job, token, ctx, held).finally(() => held.release());

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { Logger } from 'pino';
 import type { DeliveryJobData } from '../domain/message.ts';
 import { forgetIncoming, incomingState, parseJournalMember, unconfirmedBefore } from '../store/incoming.ts';

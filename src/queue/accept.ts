@@ -7,10 +7,10 @@
  * journalled message whose jobs are not all there.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { recipientsByHostname, type AcceptMessage, type DeliveryJobData, type IncomingMessage } from '../domain/message.ts';
-import { forgetIncoming, journalMember, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
+import { awaitReplicas, forgetIncoming, journalMember, prepareStoreIncoming, removeIncoming, storeIncoming } from '../store/incoming.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { acceptedLogArgs, confirmLogged, forgetLogged, sendAccepted, type AcceptLogIncludes, type MessageLogOptions } from '../store/message-log.ts';
 import type { MinuteFigures } from '../store/minute-figures.ts';
@@ -41,6 +41,12 @@ export interface AcceptOptions {
   readonly messageLog?: MessageLogOptions;
   /** The overview's figures (store/minute-figures.ts): mail in, counted once its jobs exist. */
   readonly figures?: MinuteFigures;
+  /**
+   * Replicas that must hold the message and its jobs before the accept is done
+   * (MXHOOK_REDIS_WAIT_REPLICAS), asked on `redis` (a connection of its own: WAIT holds its
+   * connection until answered); fewer in `timeoutMs`: the accept is undone and refused.
+   */
+  readonly replicas?: { readonly count: number; readonly timeoutMs: number; readonly redis: Redis };
 }
 
 /** Redis's answer when it is at maxmemory with noeviction. */
@@ -79,6 +85,15 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     } catch (err) {
       await undoAccept(queue, redis, keys, message.id, ids, options.refused);
       throw failure(err);
+    }
+    if (options.replicas) {
+      // A primary lost before its replica had these would take a 250'd message with it.
+      const { count, timeoutMs } = options.replicas;
+      const held = await awaitReplicas(options.replicas.redis, keys, message.id, Math.ceil(options.messageTtlMs / 1000), count, timeoutMs).catch(() => -1);
+      if (held < count) {
+        await undoAccept(queue, redis, keys, message.id, ids, options.refused);
+        throw new MxhookError('STORE_UNAVAILABLE', { message: `message ${message.id} reached ${Math.max(held, 0)} of ${count} Redis replicas`, cause: new Error('not replicated') });
+      }
     }
     // Its jobs exist: the log may tell of it, and it counts as mail in (a replay or redeliver does not).
     const tell = options.messageLog !== undefined && logged !== undefined;

@@ -1,8 +1,9 @@
 /** The BullMQ queue of deliveries: its name, job options and delivery ids (storing a message: accept.ts). */
-import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Queue, type JobsOptions, type JobType } from 'bullmq';
+import type { Redis } from '../store/redis-client.ts';
 import type { DeliveryJobData } from '../domain/message.ts';
 import type { KeySpace } from '../store/keys.ts';
+import { sumFields, type ShardDirectory } from '../store/shards.ts';
 
 export { utcDay } from '../store/incoming.ts';
 
@@ -31,3 +32,33 @@ export function deliveryId(messageId: string, index: number): string {
   return `${messageId}.${index + 1}`;
 }
 
+
+/** Every shard's delivery queue on one connection, made when first asked for. */
+export interface ShardQueues {
+  of(keys: KeySpace): Queue<DeliveryJobData>;
+  /** Job counts by state, added up over every shard (current and draining). */
+  counts(...states: JobType[]): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+export function createShardQueues(connection: Redis, directory: ShardDirectory): ShardQueues {
+  const queues = new Map<string, Queue<DeliveryJobData>>();
+  const of = (keys: KeySpace) => {
+    let queue = queues.get(keys.prefix);
+    if (!queue) {
+      queue = createDeliveryQueue(connection, keys);
+      queues.set(keys.prefix, queue);
+    }
+    return queue;
+  };
+  return {
+    of,
+    async counts(...states) {
+      const shards = await directory.all();
+      return sumFields(await Promise.all(shards.map((k) => of(k).getJobCounts(...states))));
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+    },
+  };
+}

@@ -1,6 +1,6 @@
 /** The BullMQ queue of event-webhook batches (its own queue: a slow destination never holds up deliveries). */
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { WebhookEvent } from '../domain/event-webhook.ts';
 import type { KeySpace } from '../store/keys.ts';
 

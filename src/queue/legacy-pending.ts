@@ -5,7 +5,7 @@
  * A delivery is pending when its BullMQ job still exists and has not completed.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { DeliveryJobData, StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { deliveryId } from './delivery-queue.ts';

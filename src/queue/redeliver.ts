@@ -4,7 +4,7 @@
  * (new delivery id; the POST carries X-Mxhook-Replay-Of with the old one). Works for any recent
  * message whose raw bytes are still kept, not only dead letters.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { deliveryOf, newMessageId, type AcceptMessage, type StoredMessageMeta } from '../domain/message.ts';
 import { loadDeadLetterMessage } from '../store/dead-letters.ts';
 import type { KeySpace } from '../store/keys.ts';

@@ -2,7 +2,7 @@
  * Replaying a dead letter: its kept raw message becomes a new message with one delivery to the
  * same route (a new delivery id; the POST carries X-Mxhook-Replay-Of with the old one).
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { newMessageId, type AcceptMessage } from '../domain/message.ts';
 import { deleteDeadLetter, loadDeadLetterMessage } from '../store/dead-letters.ts';
 import type { KeySpace } from '../store/keys.ts';

@@ -4,7 +4,7 @@
  * `mxhook inspect HOST`. For trying mxhook before an app exists; not a delivery target for real mail.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { INSPECT_PATH_PREFIX, INSPECT_VALUE_LIMIT, type InspectedField, type InspectedFile, type InspectedPost } from '../domain/inspection.ts';
 import type { KeySpace } from '../store/keys.ts';
 import type { SigningSecrets } from './signing-secrets.ts';

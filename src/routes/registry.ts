@@ -1,5 +1,5 @@
 /** The hostname -> route registry, one Redis hash shared by every mxhook process. */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { ParseSetting } from '../domain/route.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { newSigningSecret, routeSecretsKey, type NewSecret } from './signing-secrets.ts';

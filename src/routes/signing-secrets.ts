@@ -3,7 +3,7 @@
  * server's ECDSA P-256 key for SendGrid-style signatures. Secret values are shown once when made.
  */
 import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import type { KeySpace } from '../store/keys.ts';
 
 export interface SecretInfo {

@@ -4,7 +4,7 @@
  * URLs, precise errors (catalogue codes thrown as MxhookError).
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { maskUrlPassword, restoreMaskedPassword } from '../config/redact.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { validateEventDestination, type EventDestination } from '../domain/event-webhook.ts';

@@ -3,7 +3,7 @@
  * of a message's every delivery, and marking a delivery `replayed` once a new one was made of it
  * (a redeliver here, a dead-letter replay in dead-letter-admin.ts).
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { MxhookError } from '../domain/errors.ts';
 import type { AcceptMessage } from '../domain/message.ts';
 import { messageIdOf } from '../domain/message-log.ts';

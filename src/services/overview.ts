@@ -1,5 +1,5 @@
 /** The overview (mail per minute, latency, queue, refusals, routes) for the API and the console. */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { foldOverview, type OverviewAnswer } from '../domain/overview.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { readRefusals } from '../store/message-log-retention.ts';

@@ -1,5 +1,5 @@
 /** Messages received per UTC day (SendGrid's parse stats), for the API and the console. */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { utcDay } from '../queue/delivery-queue.ts';
 import type { KeySpace } from '../store/keys.ts';
@@ -15,7 +15,8 @@ export interface DayStats {
 /** Days from `startDate` to `endDate` (default today), both YYYY-MM-DD, paged by offset/limit. */
 export async function receivedStats(
   redis: Redis,
-  keys: KeySpace,
+  /** Every shard (each counts its own mail). */
+  shards: readonly KeySpace[],
   query: { startDate: string; endDate?: string | undefined; offset?: number; limit?: number },
 ): Promise<DayStats[]> {
   const start = parseDay(query.startDate, 'start_date');
@@ -29,12 +30,15 @@ export async function receivedStats(
   const days: string[] = [];
   for (let t = start; t <= end; t += DAY_MS) days.push(utcDay(t));
   const page = days.slice(offset, offset + limit);
-  const pipeline = redis.pipeline();
-  for (const day of page) pipeline.hvals(keys.receivedStats(day));
-  const results = (await pipeline.exec()) ?? [];
+  // One pipeline per shard (a pipeline keeps to one slot on a cluster).
+  const perShard = await Promise.all(shards.map(async (keys) => {
+    const pipeline = redis.pipeline();
+    for (const day of page) pipeline.hvals(keys.receivedStats(day));
+    return (await pipeline.exec()) ?? [];
+  }));
   return page.map((date, i) => {
-    const counts = (results[i]?.[1] as string[] | undefined) ?? [];
-    return { date, stats: [{ metrics: { received: counts.reduce((sum, n) => sum + Number(n), 0) } }] };
+    const received = perShard.reduce((total, results) => total + ((results[i]?.[1] as string[] | undefined) ?? []).reduce((sum, n) => sum + Number(n), 0), 0);
+    return { date, stats: [{ metrics: { received } }] };
   });
 }
 

@@ -3,13 +3,14 @@
  * validation, the route and its first secret in one step, masked URLs, precise errors (catalogue
  * codes, thrown as MxhookError for each surface to word its own way).
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from '../store/redis-client.ts';
 import { maskUrlPassword, restoreMaskedPassword } from '../config/redact.ts';
 import { normalizeHostname } from '../domain/address.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { validateParseSetting, type ParseSetting } from '../domain/route.ts';
 import { createRouteRegistry, type RouteRegistry } from '../routes/registry.ts';
 import { createSigningSecrets, type NewSecret, type SecretInfo, type SigningSecrets } from '../routes/signing-secrets.ts';
+import { singleShardDirectory, sumOverShards, type ShardDirectory } from '../store/shards.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { readRouteStats, type RouteStats } from '../store/route-stats.ts';
 
@@ -57,6 +58,8 @@ export function createRouteAdmin(
   keys: KeySpace,
   registry: RouteRegistry = createRouteRegistry(redis, keys),
   secrets: SigningSecrets = createSigningSecrets(redis, keys),
+  /** Where a route's counters are, each shard counting its own share. */
+  shards: ShardDirectory = singleShardDirectory(keys),
 ): RouteAdmin {
   const requireRoute = async (hostname: string): Promise<ParseSetting> => {
     const normalized = normalizeHostname(hostname);
@@ -109,7 +112,8 @@ export function createRouteAdmin(
       }
     },
     async stats(hostname) {
-      return readRouteStats(redis, keys, (await requireRoute(hostname)).hostname);
+      const { hostname: name } = await requireRoute(hostname);
+      return sumOverShards(shards, (k) => readRouteStats(redis, k, name));
     },
   };
 }

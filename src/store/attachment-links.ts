@@ -6,7 +6,7 @@
  * dropped first) and eviction when Redis is short of memory, both counted with the log's cuts.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { KeySpace } from './keys.ts';
 import { logKeys } from './message-log.ts';
 import { evictSizedIndex } from './message-log-retention.ts';
@@ -96,6 +96,11 @@ export function evictLinkCopies(redis: Redis, keys: KeySpace, count: number): Pr
 }
 
 /** The raw bytes a link serves from: the kept copy, else the message while it is still stored. */
+/** Whether a raw copy or the message itself is there (without reading it). */
+export async function hasRawForLinks(redis: Redis, keys: KeySpace, messageId: string): Promise<boolean> {
+  return (await redis.exists(rawCopyKey(keys, messageId))) + (await redis.exists(keys.messageRaw(messageId))) > 0;
+}
+
 export async function rawForLinks(redis: Redis, keys: KeySpace, messageId: string): Promise<Buffer | undefined> {
   return (await redis.getBuffer(rawCopyKey(keys, messageId))) ?? (await redis.getBuffer(keys.messageRaw(messageId))) ?? undefined;
 }

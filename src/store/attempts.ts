@@ -1,5 +1,5 @@
 /** The attempt history of one delivery (time, outcome, status), kept until the delivery ends. */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { KeySpace } from './keys.ts';
 import { execOrThrow } from './messages.ts';
 

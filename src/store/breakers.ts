@@ -1,5 +1,5 @@
 /** Circuit-breaker state per destination origin, shared by every worker through Redis. */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import { CLOSED, type BreakerState } from '../domain/circuit-breaker.ts';
 import type { KeySpace } from './keys.ts';
 

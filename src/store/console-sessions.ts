@@ -4,7 +4,7 @@
  * end after `idleMs` without use and never outlive `maxAgeMs`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { KeySpace } from './keys.ts';
 
 export interface ConsoleSession {

@@ -2,7 +2,7 @@
  * The dead-letter store: deliveries that failed for good keep their raw message (for the retention
  * time), their envelope and their attempt history, instead of being dropped as SendGrid does.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import { MxhookError } from '../domain/errors.ts';
 import { deliveryOf, isDeliveryId, type DeliveryTarget, type StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';

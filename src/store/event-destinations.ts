@@ -5,7 +5,7 @@
  * `P:events:backlog:{id}` a sorted set of its unsent batches (`jobId:count` by enqueue time) and
  * `P:events:backlog-n:{id}` their event count; `P:events:counts` sent / failed / dropped totals.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { EventDestination } from '../domain/event-webhook.ts';
 import type { KeySpace } from './keys.ts';
 

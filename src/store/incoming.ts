@@ -5,7 +5,7 @@
  * way). The journal entry says "jobs not yet confirmed"; the SMTP side clears it once the jobs are
  * in (queue/accept.ts), and a sweep removes what an accept left half done (queue/accept-sweep.ts).
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import { recipientsByHostname, ruleDeliveries, type IncomingMessage, type StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { ARGS_FROM_LUA, LOG_ACCEPT_LUA } from './message-log-scripts.ts';
@@ -58,7 +58,8 @@ end
 if #ARGV > 9 + 2 * n then pcall(logAccept, argsFrom(10 + 2 * n)) end
 return n`;
 
-const COMMAND = 'mxhookStoreIncoming';
+export const STORE_INCOMING_COMMAND = 'mxhookStoreIncoming';
+const COMMAND = STORE_INCOMING_COMMAND;
 type StoreCommand = (numberOfKeys: number, ...args: (string | Buffer | number)[]) => Promise<number>;
 
 export function utcDay(time: number): string {
@@ -143,4 +144,18 @@ export function unconfirmedBefore(redis: Redis, keys: KeySpace, before: number, 
 export async function incomingState(redis: Redis, keys: KeySpace, messageId: string): Promise<{ stored: boolean; pending: string[] }> {
   const [stored, pending] = await Promise.all([redis.exists(keys.messageRaw(messageId)), redis.smembers(keys.messagePending(messageId))]);
   return { stored: stored === 1, pending };
+}
+
+/**
+ * Waits until `replicas` replicas hold the message and its jobs (Redis WAIT); resolves with how
+ * many do. WAIT covers what its own connection wrote, so the message's pending set is given its
+ * TTL again on it first (the same TTL, a few ms later: no key outlives the others by more): a
+ * write after the jobs were added, which a replica can only have with all before it. On a
+ * cluster both go to the message's shard's primary (the pipeline's slot).
+ */
+export async function awaitReplicas(redis: Redis, keys: KeySpace, messageId: string, ttlSeconds: number, replicas: number, timeoutMs: number): Promise<number> {
+  const replies = await redis.pipeline().expire(keys.messagePending(messageId), ttlSeconds).call('WAIT', replicas, timeoutMs).exec();
+  const failed = replies?.find(([err]) => err)?.[0];
+  if (failed) throw failed;
+  return Number(replies?.[1]?.[1] ?? 0);
 }

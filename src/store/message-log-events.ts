@@ -4,7 +4,8 @@
  * entry is `e` = an event's JSON, `c` = a delivery's event, compact (domain/message-log.ts
  * compactDeliveryEvent), or `a` = a message id, standing for that message's accepted event.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import { expandDeliveryEvent, logEvent, type LoggedMessage, type MessageRecord } from '../domain/message-log.ts';
 import type { DeliveryTarget } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';

@@ -3,13 +3,15 @@
  * (else the time index), and filters no index covers are checked on at most `scanLimit`
  * candidates per call, so a page view is bounded work whatever the log holds.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import { matchesFilter, type LoggedMessage, type MessageFilter } from '../domain/message-log.ts';
 import type { KeySpace } from './keys.ts';
 import { decodeRecord, INDEXED_STATES, logKeys } from './message-log.ts';
 
 export interface MessagePage {
   readonly result: LoggedMessage[];
+  /** The index score of each of `result` (its place, with its id: mergeMessagePages). */
+  readonly scores: number[];
   /** Pass back as `cursor` to continue; null when the index is exhausted. */
   readonly nextCursor: string | null;
 }
@@ -29,6 +31,7 @@ export async function listLoggedMessages(
   if (filter.until !== undefined && maxScore > filter.until) maxScore = filter.until;
   const min = filter.since ?? -Infinity;
   const result: LoggedMessage[] = [];
+  const scores: number[] = [];
   let scanned = 0;
   let last: [number, string] | undefined;
   let exhausted = false;
@@ -63,6 +66,7 @@ export async function listLoggedMessages(
       const message = decodeRecord((records[i]?.[1] ?? {}) as Record<string, string>);
       if (message && matchesFilter(message, { from: decode(message.record.from ?? ''), subject: decode(message.record.subject ?? '') }, filter)) {
         result.push(message);
+        scores.push(ids[i][1]);
         if (result.length === options.limit) {
           leftover = i < ids.length - 1;
           break;
@@ -73,7 +77,33 @@ export async function listLoggedMessages(
     if (exhausted) break;
   }
   const more = !exhausted || leftover;
-  return { result, nextCursor: last && more ? `${last[0]}:${last[1]}` : null };
+  return { result, scores, nextCursor: last && more ? `${last[0]}:${last[1]}` : null };
+}
+
+type Place = readonly [score: number, id: string];
+/** Whether `a` comes before `b` newest first (score, then id, both descending: the index's order). */
+const before = (a: Place, b: Place) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+
+/**
+ * One page out of every shard's page of the same query (and cursor), newest first. A shard that
+ * stopped early (its page full, or its scan limit) has seen everything from where it stopped up;
+ * past the newest such place another shard may not have looked yet, so the page ends there and
+ * the next one starts below it. Nothing is skipped, nothing shown twice.
+ */
+export function mergeMessagePages(pages: readonly MessagePage[], limit: number): MessagePage {
+  if (pages.length === 1) return pages[0]!;
+  let bound: Place | undefined;
+  for (const page of pages) {
+    if (page.nextCursor === null) continue;
+    const place = splitCursor(page.nextCursor);
+    if (!bound || before(place, bound)) bound = place;
+  }
+  const items = pages.flatMap((page) => page.result.map((message, i) => ({ message, place: [page.scores[i]!, message.record.id] as Place })))
+    .filter((item) => !bound || !before(bound, item.place))
+    .sort((a, b) => (before(a.place, b.place) ? -1 : before(b.place, a.place) ? 1 : 0));
+  const kept = items.slice(0, limit);
+  const last = kept.length > 0 && items.length > limit ? kept[kept.length - 1]!.place : bound;
+  return { result: kept.map((i) => i.message), scores: kept.map((i) => i.place[0]), nextCursor: last ? `${last[0]}:${last[1]}` : null };
 }
 
 function splitCursor(cursor: string): [number, string] {

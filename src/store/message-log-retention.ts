@@ -3,7 +3,8 @@
  * cut, and SMTP refusal counters. Raw messages kept after delivery are indexed by the worker's
  * own release script (store/messages.ts, keepRaw) and deleted by the trim once past their time.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { KeySpace } from './keys.ts';
 import { logEvent } from '../domain/message-log.ts';
 import { parseRefusalField, refusalField } from '../domain/overview.ts';

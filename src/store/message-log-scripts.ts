@@ -4,7 +4,8 @@
  * pcall so a log write can never fail the caller's transaction, and defined as an ioredis command
  * on every connection of ours so it goes out by SHA.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 
 /**
  * Delivery states with an index of their own (messages with a delivery in that state). Not
@@ -42,8 +43,8 @@ local function argsFrom(from)
   return t
 end`;
 
-// Lua: logAccept(A), the record of an accepted message. Keys: none declared (all derive from the
-// prefix: one slot with a {hash-tag} prefix). A: prefix, id, receivedAt, record JSON, hostnames
+// Lua: logAccept(A), the record of an accepted message. Keys: one declared, for routing only (all
+// derive from the prefix: one slot with a {hash-tag} prefix). A: prefix, id, receivedAt, record JSON, hostnames
 // csv, ttl s, max ('': no cap check this time), states csv, add hostnames ('1': to the set of
 // hostnames), delivery JSONs... Run alone (mxhookLogAccept) or at the end of the store script
 // (store/incoming.ts), so most accepts log in the command that stores them.
@@ -218,13 +219,20 @@ type LogScript = keyof typeof LOG_SCRIPTS;
  * first pipeline: a pipeline takes the commands its connection has when it is made.
  */
 export function defineMessageLogCommands(redis: Redis): void {
-  for (const [name, lua] of Object.entries(LOG_SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 0, lua });
+  for (const [name, lua] of Object.entries(LOG_SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua });
 }
+
+/**
+ * The one key each log script declares: unused by the script (every key it touches derives from
+ * the prefix, its first argument), it routes the call on a Redis Cluster to the node of the
+ * prefix's hash tag, the slot all those keys share.
+ */
+const routingKey = (args: readonly (string | number)[]) => `${String(args[0])}:log:cuts`;
 
 /** Runs a log script on `pipe`: by SHA when its connection has the command, else as EVAL (a connection made elsewhere). */
 export function runLogScript(pipe: ChainableCommander | Redis, name: LogScript, args: readonly (string | number)[]): unknown {
   const command = (pipe as unknown as Record<string, ((...a: (string | number)[]) => unknown) | undefined>)[name];
-  if (typeof command === 'function') return command.apply(pipe, [...args]);
-  return pipe.eval(LOG_SCRIPTS[name], 0, ...args);
+  if (typeof command === 'function') return command.apply(pipe, [routingKey(args), ...args]);
+  return pipe.eval(LOG_SCRIPTS[name], 1, routingKey(args), ...args);
 }
 

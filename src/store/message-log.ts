@@ -12,7 +12,8 @@
  * every message passes through: a scan of the time index finds those densely); `P:log:events` the event stream (store/message-log-events.ts); `P:log:min:{minute}` the
  * overview's figures of one minute (domain/overview.ts names the fields), kept 2 h 10 min.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import {
   ATTEMPTS_KEPT, compactDeliveryEvent, messageIdOf, RESPONSE_SNIPPET_BYTES, statesLeadingTo, stateAfter, truncateUtf8,
   type AttemptLog, type DeliveryEvent, type DeliveryLog, type LoggedMessage, type MessageRecord, type ParsedFacts,
@@ -59,7 +60,7 @@ local hostnames = redis.call('HGET', rec, 'h') or ''
 redis.call('DEL', rec)
 redis.call('ZREM', p .. ':log:idx', id)
 for h in string.gmatch(hostnames, '[^,]+') do redis.call('ZREM', p .. ':log:idx:host:' .. h, id) end
-return 1`, 0, keys.prefix, messageId);
+return 1`, 1, logKeys(keys).record(messageId), keys.prefix, messageId);
 }
 
 /**

@@ -5,7 +5,7 @@
  * left by a crash expires: each append pushes its expiry an hour ahead.
  */
 import { Readable } from 'node:stream';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { MessageStage, StageMessage } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
 import { execOrThrow, readInPieces } from './messages.ts';

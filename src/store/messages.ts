@@ -1,5 +1,5 @@
 /** Raw messages and their metadata in Redis: load for delivery, release when every delivery ended. */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { StoredMessageMeta } from '../domain/message.ts';
 import { logKeys } from './message-log.ts';
 import { ARGS_FROM_LUA, LOG_ATTEMPT_ENDED_LUA } from './message-log-scripts.ts';
@@ -127,7 +127,8 @@ export interface EndedCount {
   readonly retryingMarker?: string | undefined;
 }
 
-const RELEASE_COMMAND = 'mxhookReleaseDelivery';
+export const RELEASE_DELIVERY_COMMAND = 'mxhookReleaseDelivery';
+const RELEASE_COMMAND = RELEASE_DELIVERY_COMMAND;
 
 /** Defines the release script as an ioredis command (sent by SHA); before the connection's first pipeline. */
 export function defineMessageCommands(redis: Redis): void {

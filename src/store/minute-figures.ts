@@ -5,7 +5,7 @@
  * touched. So a message costs the figures no Redis command of its own; a process that dies loses
  * at most its last second of figures (they are charts, not accounts).
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import { latencyBucket, MINUTE_HOSTNAMES_MAX } from '../domain/overview.ts';
 import type { KeySpace } from './keys.ts';
 import { logKeys, MINUTE_FIGURES_TTL_S } from './message-log.ts';

@@ -1,5 +1,5 @@
 /** Reads the overview's per-minute figures (written by the message log's scripts, store/message-log.ts). */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import { decodeMinute, type MinuteFigures } from '../domain/overview.ts';
 import type { KeySpace } from './keys.ts';
 import { logKeys } from './message-log.ts';

@@ -5,7 +5,8 @@
  * maxmemory is never high. A failed read keeps the last state (an unreachable Redis is reported
  * by the failing commands themselves).
  */
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 
 export type MemoryLevel = 'ok' | 'high';
 
@@ -34,6 +35,17 @@ export function parseMemoryInfo(info: string): { usedBytes: number; maxBytes: nu
   return { usedBytes: field('used_memory'), maxBytes: field('maxmemory') };
 }
 
+/**
+ * used_memory and maxmemory of Redis; on a cluster, of its fullest primary (by share of its
+ * maxmemory): any shard may live there, so new mail is refused once one node is high.
+ */
+async function readMemory(redis: Redis): Promise<{ usedBytes: number; maxBytes: number }> {
+  if (!(redis instanceof Cluster)) return parseMemoryInfo(await redis.info('memory'));
+  const nodes = await Promise.all(redis.nodes('master').map(async (node) => parseMemoryInfo(await node.info('memory'))));
+  const share = (n: { usedBytes: number; maxBytes: number }) => (n.maxBytes > 0 ? n.usedBytes / n.maxBytes : 0);
+  return nodes.reduce((fullest, n) => (share(n) > share(fullest) ? n : fullest), nodes[0] ?? { usedBytes: 0, maxBytes: 0 });
+}
+
 export function memoryLevel(usedBytes: number, maxBytes: number, highFraction: number): MemoryLevel {
   return maxBytes > 0 && usedBytes >= maxBytes * highFraction ? 'high' : 'ok';
 }
@@ -55,8 +67,7 @@ export function createRedisMemoryWatch(options: {
   let timer: NodeJS.Timeout | undefined;
   let checking: Promise<RedisMemoryState> | undefined;
   const check = async (): Promise<RedisMemoryState> => {
-    const info = await redis.info('memory');
-    const { usedBytes, maxBytes } = parseMemoryInfo(info);
+    const { usedBytes, maxBytes } = await readMemory(redis);
     const next: RedisMemoryState = { level: memoryLevel(usedBytes, maxBytes, highFraction), usedBytes, maxBytes, highFraction };
     const changed = next.level !== current.level;
     current = next;

@@ -3,7 +3,7 @@
  * a refusal costs no round trip of its own and a flood of them costs one write a second. At most
  * REFUSALS_HELD distinct reason|hostname pairs wait between writes; past that they count as `reason|*`.
  */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { KeySpace } from './keys.ts';
 import { logRefusal } from './message-log-retention.ts';
 

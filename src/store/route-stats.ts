@@ -1,5 +1,5 @@
 /** Per-route counters: received, delivered, dead, and the deliveries currently waiting to retry. */
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis-client.ts';
 import type { KeySpace } from './keys.ts';
 import type { EndedCount } from './messages.ts';
 

@@ -9,10 +9,11 @@ import type { Config } from '../../src/config/schema.ts';
 import { startMxhook, type MxhookDependencies, type Role, type RunningMxhook } from '../../src/app/start.ts';
 import { createFixtureResolver } from './dns.ts';
 import { createRedis } from '../../src/store/redis.ts';
-import { createKeySpace, type KeySpace } from '../../src/store/keys.ts';
+import type { KeySpace } from '../../src/store/keys.ts';
+import { createShardSet } from '../../src/store/shards.ts';
 import { createRouteRegistry } from '../../src/routes/registry.ts';
 import { validateParseSetting } from '../../src/domain/route.ts';
-import type { Redis } from 'ioredis';
+import type { Redis } from '../../src/store/redis-client.ts';
 
 export const TEST_API_KEY = 'test-api-key';
 
@@ -30,13 +31,13 @@ export interface TestMxhook extends RunningMxhook {
  * authentication checks comes from `deps.dnsResolver`: by default a fixture resolver with no records.
  */
 export async function startTestMxhook(
-  redisUrl: string, flags: string[] = [], roles: Role[] = ['smtp', 'worker', 'api'],
+  redisUrl: string | { readonly cluster: string }, flags: string[] = [], roles: Role[] = ['smtp', 'worker', 'api'],
   deps: MxhookDependencies = { dnsResolver: createFixtureResolver({}) },
 ): Promise<TestMxhook> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mxhook-data-'));
-  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const prefix = flags.includes('--redis-prefix') ? flags[flags.indexOf('--redis-prefix') + 1]! : `t${randomBytes(4).toString('hex')}`;
   const { config } = loadConfig([
-    '--redis-url', redisUrl, '--redis-prefix', prefix, '--data-dir', dataDir,
+    ...(typeof redisUrl === 'string' ? ['--redis-url', redisUrl] : ['--redis-cluster', redisUrl.cluster]), '--redis-prefix', prefix, '--data-dir', dataDir,
     '--smtp-host', '127.0.0.1', '--smtp-port', '0', '--api-host', '127.0.0.1', '--api-port', '0',
     '--hostname', 'mx.test', '--api-key', TEST_API_KEY, '--log-level', process.env.MXHOOK_TEST_LOG ?? 'silent',
     '--retry-fast-interval', '50ms-100ms', '--retry-slow-interval', '50ms-100ms', '--worker-concurrency', '8',
@@ -47,8 +48,9 @@ export async function startTestMxhook(
   ], {});
   const logger = pino({ level: config.logLevel });
   const running = await startMxhook(config, roles, logger, deps);
-  const keys = createKeySpace(prefix);
-  const redis = createRedis(redisUrl, 'patient', 'test-assertions');
+  // The shared key space (routes; with one shard on a single Redis, also the mail).
+  const keys = createShardSet(prefix, config.shards, typeof redisUrl !== 'string').shared;
+  const redis = createRedis(typeof redisUrl === 'string' ? redisUrl : { cluster: redisUrl.cluster.split(',') }, 'patient', 'test-assertions');
   const routes = createRouteRegistry(redis, keys);
   return {
     ...running,

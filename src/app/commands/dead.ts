@@ -1,8 +1,8 @@
 /** `mxhook dead list|show|replay|purge`, through the same dead-letter service as the API. */
 import type { Config } from '../../config/schema.ts';
 import type { AcceptMessage } from '../../domain/message.ts';
-import { createAcceptMessage } from '../../queue/accept.ts';
-import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { createShardQueues } from '../../queue/delivery-queue.ts';
+import { createShardedAccept } from '../../queue/sharded-accept.ts';
 import { createDeadLetterAdmin, MAX_LIST_LIMIT } from '../../services/dead-letter-admin.ts';
 import { withRedis, type Output } from './with-redis.ts';
 import { messageLogOptions } from '../message-log-options.ts';
@@ -14,18 +14,16 @@ const DEAD_USAGE = `usage: mxhook dead list [HOSTNAME]
 `;
 
 export function runDeadCommand(config: Config, operands: string[], output: Output): Promise<number> {
-  return withRedis(config, output, async (redis, keys) => {
-    // The delivery queue is opened only by a replay.
-    let queue: ReturnType<typeof createDeliveryQueue> | undefined;
+  return withRedis(config, output, async (redis, keys, shards) => {
+    // The delivery queues are opened only by a replay (ready before it: BullMQ keeps a failed
+    // first connection's error for good).
+    const queues = createShardQueues(redis, shards);
+    let sharded: Promise<AcceptMessage> | undefined;
     const accept: AcceptMessage = async (message) => {
-      if (!queue) {
-        queue = createDeliveryQueue(redis, keys);
-        // Ready before the first replay: BullMQ keeps a failed first connection's error for good.
-        await queue.waitUntilReady();
-      }
-      return createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) })(message);
+      sharded ??= createShardedAccept(queues, redis, shards.shards, () => ({ messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) }));
+      return (await sharded)(message);
     };
-    const dead = createDeadLetterAdmin({ redis, keys, accept });
+    const dead = createDeadLetterAdmin({ redis, keys, accept, shards });
     const [sub, first, second] = operands;
     const route = first === '--route' ? second : undefined;
     try {
@@ -53,7 +51,7 @@ export function runDeadCommand(config: Config, operands: string[], output: Outpu
       output.err(DEAD_USAGE);
       return 2;
     } finally {
-      await queue?.close();
+      await queues.close();
     }
   });
 }

@@ -2,12 +2,12 @@
 import type { Config } from '../../config/schema.ts';
 import { normalizeHostname } from '../../domain/address.ts';
 import { isDeliveryState } from '../../domain/message-log.ts';
-import { createAcceptMessage } from '../../queue/accept.ts';
-import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { createShardQueues } from '../../queue/delivery-queue.ts';
+import { createShardedAccept } from '../../queue/sharded-accept.ts';
 import { loadKeptRaw } from '../../queue/redeliver.ts';
 import { redeliverLogged } from '../../services/message-admin.ts';
-import { getLoggedMessage } from '../../store/message-log.ts';
-import { isValidCursor, listLoggedMessages } from '../../store/message-log-query.ts';
+import { getLoggedMessage, logKeys } from '../../store/message-log.ts';
+import { isValidCursor, listLoggedMessages, mergeMessagePages } from '../../store/message-log-query.ts';
 import { MxhookError } from '../../domain/errors.ts';
 import { withRedis, type Output } from './with-redis.ts';
 import { messageLogOptions } from '../message-log-options.ts';
@@ -19,7 +19,7 @@ const MESSAGES_USAGE = `usage: mxhook messages list [HOSTNAME] [STATE] [--limit 
 `;
 
 export function runMessagesCommand(config: Config, operands: string[], output: Output & { raw?: (bytes: Buffer) => void }): Promise<number> {
-  return withRedis(config, output, async (redis, keys) => {
+  return withRedis(config, output, async (redis, _shared, shards) => {
     const [sub, first, second] = operands.filter((a, i) => !a.startsWith('--') && !operands[i - 1]?.startsWith('--'));
     if (sub === 'list') {
       const flag = (name: string) => { const at = operands.indexOf(name); return at < 0 ? undefined : operands[at + 1] ?? ''; };
@@ -36,7 +36,8 @@ export function runMessagesCommand(config: Config, operands: string[], output: O
       }
       const state = [first, second].find((a) => a !== undefined && isDeliveryState(a));
       const host = [first, second].find((a) => a !== undefined && !isDeliveryState(a));
-      const page = await listLoggedMessages(redis, keys, { hostname: host ? normalizeHostname(host) : undefined, state: state as never }, { limit, cursor });
+      const filter = { hostname: host ? normalizeHostname(host) : undefined, state: state as never };
+      const page = mergeMessagePages(await Promise.all((await shards.all()).map((k) => listLoggedMessages(redis, k, filter, { limit, cursor }))), limit);
       for (const m of page.result) {
         output.out(`${m.record.id}\t${new Date(m.record.receivedAt).toISOString()}\t${m.deliveries.map((d) => `${d.hostname}:${d.state}`).join(',')}\t${m.record.subject ?? ''}\n`);
       }
@@ -48,6 +49,8 @@ export function runMessagesCommand(config: Config, operands: string[], output: O
       output.err(MESSAGES_USAGE);
       return 2;
     }
+    const keys = await shards.locate(first, async (k) => (await redis.exists(logKeys(k).record(first))) === 1);
+    if (!keys) return notFound(output, first);
     const message = await getLoggedMessage(redis, keys, first);
     if (sub === 'show') {
       if (!message) return notFound(output, first);
@@ -61,16 +64,16 @@ export function runMessagesCommand(config: Config, operands: string[], output: O
       return 0;
     }
     if (!message) return notFound(output, first);
-    const queue = createDeliveryQueue(redis, keys);
+    const queues = createShardQueues(redis, shards);
     try {
-      const accept = createAcceptMessage(queue, redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) });
+      const accept = await createShardedAccept(queues, redis, shards.shards, () => ({ messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) }));
       for (const r of await redeliverLogged(redis, keys, accept, first)) output.out(`redelivered ${r.delivery_id} as ${r.new_delivery_id}\n`);
       return 0;
     } catch (err) {
       if (err instanceof MxhookError && err.code === 'NOT_FOUND') return notFound(output, first);
       throw err;
     } finally {
-      await queue.close();
+      await queues.close();
     }
   });
 }

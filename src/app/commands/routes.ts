@@ -18,8 +18,8 @@ export function runRoutesCommand(config: Config, args: string[], flags: Readonly
   const raw8bitAt = args.indexOf('--raw-8bit');
   const raw8bit = raw8bitAt < 0 ? undefined : args[raw8bitAt + 1] ?? '';
   const operands = raw8bitAt < 0 ? args : args.filter((_, i) => i !== raw8bitAt && i !== raw8bitAt + 1);
-  return withRedis(config, output, async (redis, keys) => {
-    const routes = createRouteAdmin(redis, keys);
+  return withRedis(config, output, async (redis, keys, shards) => {
+    const routes = createRouteAdmin(redis, keys, undefined, undefined, shards);
     const inspector = () => createInspector(redis, keys, createSigningSecrets(redis, keys));
     const [sub, hostname, url] = operands;
     if (sub === 'list') {

@@ -8,8 +8,8 @@ import { buildMessagePreview } from '../../parse/preview.ts';
 import { extractAttachment } from '../../parse/attachment-extract.ts';
 import { reachableHost, sendTestMail } from '../test-mail.ts';
 import { buildApiApp } from '../../api/app.ts';
-import { createAcceptMessage } from '../../queue/accept.ts';
-import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { createShardQueues } from '../../queue/delivery-queue.ts';
+import { createShardedAccept } from '../../queue/sharded-accept.ts';
 import { createSigningSecrets, loadEcdsaKey } from '../../routes/signing-secrets.ts';
 import { createDeadLetterAdmin } from '../../services/dead-letter-admin.ts';
 import { createRouteAdmin } from '../../services/route-admin.ts';
@@ -22,21 +22,21 @@ import { messageLogOptions } from '../message-log-options.ts';
 export async function startApiRole(ctx: RoleContext, smtpPort?: number): Promise<{ apiPort: number; generatedApiKey?: string }> {
   const { config, logger, keys, redis } = ctx;
   const apiKey = await resolveApiKey(redis, keys, config.apiKey);
-  const apiQueue = createDeliveryQueue(ctx.connect('fail-fast', 'mxhook-api-queue'), keys);
-  ctx.onStop(() => apiQueue.close());
-  // Ready before the first replay: BullMQ keeps a failed first connection's error for good.
-  await apiQueue.waitUntilReady();
+  const apiQueues = createShardQueues(ctx.connect('fail-fast', 'mxhook-api-queue'), ctx.shards);
+  ctx.onStop(() => apiQueues.close());
   const secrets = createSigningSecrets(redis, keys);
-  const accept = createAcceptMessage(apiQueue, redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) });
+  // Replays and redeliveries are new messages, placed like mail (queues ready before the first:
+  // BullMQ keeps a failed first connection's error for good).
+  const accept = await createShardedAccept(apiQueues, redis, ctx.shards.shards, () => ({ messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config) }));
   const app = await buildApiApp({
-    redis, keys, secrets,
-    routes: createRouteAdmin(redis, keys, ctx.routes, secrets),
-    deadLetters: createDeadLetterAdmin({ redis, keys, accept }),
+    redis, keys, shards: ctx.shards, secrets,
+    routes: createRouteAdmin(redis, keys, ctx.routes, secrets, ctx.shards),
+    deadLetters: createDeadLetterAdmin({ redis, keys, accept, shards: ctx.shards }),
     eventDestinations: createEventDestinationAdmin(redis, keys, { messageLog: config.messageLog }),
     ...(config.messageLog ? {
       messages: {
         accept,
-        queueCounts: () => apiQueue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
+        queueCounts: () => apiQueues.counts('waiting', 'active', 'delayed', 'failed'),
         // Through the SMTP listener like any sender's mail (this process's, or the configured one).
         testMail: async (hostname: string) => (await sendTestMail({ host: reachableHost(config.smtpHost), port: smtpPort ?? config.smtpPort }, hostname)).messageId,
         // With the route's settings as they are now, as a redelivery would be built.

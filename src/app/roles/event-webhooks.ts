@@ -37,9 +37,12 @@ export async function startEventWebhooks(ctx: RoleContext): Promise<void> {
   // Not waited for: a destination that hangs must not hold up a shutdown. A batch cut short is
   // sent again once its lock expires (at least once).
   ctx.onStop(() => sender.close(true));
-  const dispatcher = startEventDispatcher({
-    redis: store, stream: ctx.connect('patient', 'mxhook-events-stream'), queue, keys, routes: ctx.routes, backlogCap: config.eventWebhookBacklog, logger,
-  });
-  ctx.onStop(() => dispatcher.stop());
+  // One dispatcher per stream: the shared space's (refusals) and each shard's (its mail's events).
+  for (const streamKeys of await ctx.shards.streams()) {
+    const dispatcher = startEventDispatcher({
+      redis: store, stream: ctx.connect('patient', 'mxhook-events-stream'), queue, keys, streamKeys, routes: ctx.routes, backlogCap: config.eventWebhookBacklog, logger,
+    });
+    ctx.onStop(() => dispatcher.stop());
+  }
   await sender.waitUntilReady();
 }

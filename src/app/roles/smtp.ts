@@ -1,9 +1,10 @@
 /** The smtp role: the MX-facing listener (and the implicit-TLS one when asked for), draining on stop. */
 import type { AddressInfo } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
-import { createAcceptMessage, type RefusedAccepts } from '../../queue/accept.ts';
+import type { RefusedAccepts } from '../../queue/accept.ts';
+import { createShardedAccept } from '../../queue/sharded-accept.ts';
 import { startAcceptSweep } from '../../queue/accept-sweep.ts';
-import { createDeliveryQueue } from '../../queue/delivery-queue.ts';
+import { createShardQueues } from '../../queue/delivery-queue.ts';
 import { systemResolver, type DnsResolver } from '../../smtp/auth-check.ts';
 import { createSmtpIntake } from '../../smtp/intake.ts';
 import { assertSmtpServerInternals } from '../../smtp/smtp-server-check.ts';
@@ -22,16 +23,24 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
   const { config, logger, keys } = ctx;
   // Fails start-up loudly when the pinned smtp-server is not the one whose internals we patch.
   assertSmtpServerInternals();
-  const queue = createDeliveryQueue(ctx.connect('fail-fast', 'mxhook-intake'), keys);
-  ctx.onStop(() => queue.close());
-  await queue.waitUntilReady();
+  // One queue per shard, on one connection; a message and its jobs go to the shard of its id.
+  const queues = createShardQueues(ctx.connect('fail-fast', 'mxhook-intake'), ctx.shards);
+  ctx.onStop(() => queues.close());
+  const current = ctx.shards.shards.current;
   // Large messages are appended to Redis as they arrive, on a connection of their own so a
   // megabyte append never delays a RCPT's route lookup.
   const stageConnection = ctx.connect('fail-fast', 'mxhook-intake-stage');
   await waitForRedis(stageConnection);
-  const refused: RefusedAccepts = new Map();
-  const stopSweep = startAcceptSweep({ queue, redis: ctx.redis, keys, logger, refused }, ACCEPT_SWEEP_INTERVAL_MS);
-  ctx.onStop(stopSweep);
+  // Every shard's journal is swept, draining ones too (a half-done accept of an older process).
+  const refused = new Map<string, RefusedAccepts>(current.map((k) => [k.prefix, new Map()]));
+  for (const k of await ctx.shards.all()) {
+    const stopSweep = startAcceptSweep({ queue: queues.of(k), redis: ctx.redis, keys: k, logger, refused: refused.get(k.prefix) ?? new Map() }, ACCEPT_SWEEP_INTERVAL_MS);
+    ctx.onStop(stopSweep);
+  }
+  // WAIT holds its connection until the replicas answer: not the shared one.
+  const waitConnection = ctx.waitReplicas > 0 ? ctx.connect('fail-fast', 'mxhook-intake-wait', true) : undefined;
+  if (waitConnection) await waitForRedis(waitConnection);
+  const replicas = waitConnection ? { count: ctx.waitReplicas, timeoutMs: config.redisWaitTimeout, redis: waitConnection } : undefined;
   let draining = false;
   const hostname = config.hostname ?? 'localhost';
   // With the message log, refusals are also counted by reason and hostname: the overview draws them,
@@ -52,12 +61,17 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
       refusals.count(reason, refusedHostname);
     },
   } : ctx.metrics.smtp;
+  const stagers = current.map((k) => createMessageStager(stageConnection, k));
+  const acceptMessage = await createShardedAccept(queues, ctx.redis, ctx.shards.shards, (k) => ({
+    messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config), refused: refused.get(k.prefix)!,
+    ...(figures ? { figures } : {}), ...(replicas ? { replicas } : {}),
+  }));
   const server = createSmtpIntake({
-    isDraining: () => draining, metrics, stageMessage: createMessageStager(stageConnection, keys),
+    isDraining: () => draining, metrics, stageMessage: (id) => stagers[ctx.shards.shards.shardOf(id)]!(id),
     hostname, maxMessageSize: config.maxMessageSize, maxRecipients: config.maxRecipients,
     maxClients: config.maxClients, reservedLocalParts: config.reservedLocalParts, logProtocol: config.logSmtp,
     lookupRoute: (name) => ctx.routes.get(name),
-    acceptMessage: createAcceptMessage(queue, ctx.redis, keys, { messageTtlMs: config.messageTtl, messageLog: messageLogOptions(config), refused, ...(figures ? { figures } : {}) }), logger,
+    acceptMessage, logger,
     isStoreFull: () => ctx.redisMemory.isHigh(),
     maxConnectionsPerIp: config.maxConnectionsPerIp, sessionDeadlineMs: config.smtpSessionDeadline, maxCommands: config.maxCommands,
     maxConnectionsPerIpv4Network: config.maxConnectionsPerIpv4Network, maxConnectionsPerIpv6Network: config.maxConnectionsPerIpv6Network,
