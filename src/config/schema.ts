@@ -51,7 +51,7 @@ export const settingsSchema = {
   redisCluster: setting({ env: 'MXHOOK_REDIS_CLUSTER', flag: '--redis-cluster', default: undefined, parse: parseSeeds, secret: true,
     description: 'Redis Cluster seed nodes, host:port,host:port,... (instead of REDIS_URL). For a password or TLS write the first as redis://:password@host:port or rediss://...; it applies to every node.' }),
   redisPrefix: setting({ env: 'MXHOOK_REDIS_PREFIX', flag: '--redis-prefix', default: 'mxhook', parse: text,
-    description: 'Prefix of every Redis key. On Redis Cluster shards get hash tags of their own (docs/scale-out.md); a prefix with a {hash tag} keeps everything in one slot and allows one shard only.' }),
+    description: 'Prefix of every Redis key. On Redis Cluster shards get hash tags of their own (docs/scaling.md); a prefix with a {hash tag} keeps everything in one slot and allows one shard only.' }),
   shards: setting({ env: 'MXHOOK_SHARDS', flag: '--shards', default: '1', parse: parseShardCount,
     description: 'Shards mail is spread over, each its own queue and hash tag (e.g. 16 on a cluster of 3 to 8 primaries). A change drains the old shards; nothing is lost.' }),
   redisWaitReplicas: setting({ env: 'MXHOOK_REDIS_WAIT_REPLICAS', flag: '--redis-wait-replicas', default: undefined, parse: parseCount(16),

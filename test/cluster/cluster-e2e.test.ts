@@ -9,6 +9,7 @@ import { startTestCluster, type TestCluster } from '../helpers/redis-cluster.ts'
 import { startTestMxhook, TEST_API_KEY, type TestMxhook } from '../helpers/mxhook.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { sendMail } from '../helpers/smtp.ts';
+import { keySlot } from '../../src/store/shards.ts';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
@@ -52,7 +53,12 @@ describe('on a Redis Cluster with 16 shards', () => {
     const slotsOf = await cluster.primaries();
     const primaryOf = (slot: number) => slotsOf.find((p) => p.slots.some(([a, b]) => slot >= a && slot <= b))?.port;
     const owners = new Set<number>();
-    for (const shard of recorded) owners.add(primaryOf(Number(await mx.redis.cluster('KEYSLOT', `${shard}:x`)))!);
+    for (const shard of recorded) {
+      const slot = Number(await mx.redis.cluster('KEYSLOT', `${shard}:x`));
+      // The slot mxhook computes for its tags (shardTag) is the one Redis uses.
+      expect(keySlot(`${shard}:x`)).toBe(slot);
+      owners.add(primaryOf(slot)!);
+    }
     expect(owners.size).toBe(3);
   });
 
@@ -154,5 +160,43 @@ describe('on a Redis Cluster with 16 shards', () => {
     expect(routeStats.delivered).toBe(49);
     const metrics = await (await fetch(`http://127.0.0.1:${mx.apiPort}/metrics`)).text();
     expect(metrics).toMatch(/mxhook_queue_jobs\{state="waiting"\} 0/);
+  });
+
+  it('the event webhook gets received and delivered events of mail on every shard', async () => {
+    const events = await startReceiver();
+    try {
+      const made = await api('/v3/user/webhooks/event/settings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: events.url, enabled: true }) });
+      expect(made.status).toBe(201);
+      const subjects = Array.from({ length: 8 }, (_v, i) => `evented ${i}`);
+      for (const subject of subjects) await sendMail(mx.smtpPort!, { from: 'e@sender.test', to: 'ev@other.example.org', subject, text: subject });
+      const all = () => events.posts.flatMap((p) => p.json as { event: string; subject?: string; mxhook_message_id: string }[]);
+      await expect.poll(() => all().filter((e) => e.event === 'delivered').length, { timeout: 20_000, interval: 100 }).toBe(8);
+      const received = all().filter((e) => e.event === 'received');
+      expect(new Set(received.map((e) => e.subject))).toEqual(new Set(subjects));
+    } finally {
+      await events.close();
+    }
+  });
+
+  it('the live event stream (SSE) carries the events of every shard, each id holding every stream's place (what Last-Event-ID resumes from)', async () => {
+    const controller = new AbortController();
+    const res = await api('/v3/user/webhooks/parse/events', { signal: controller.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += Buffer.from(value).toString();
+      }
+    })().catch(() => {});
+    for (let i = 0; i < 6; i++) await sendMail(mx.smtpPort!, { from: 's@sender.test', to: 'sse@other.example.org', subject: `sse ${i}`, text: 'x' });
+    await expect.poll(() => (text.match(/event: message\.accepted/g) ?? []).length, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(6);
+    // Every id carries all 16 shards' places (and the shared stream's).
+    const ids = [...text.matchAll(/^id: (.+)$/gm)].map((m) => m[1]!);
+    expect(ids.at(-1)!.split('~').length).toBe(17);
+    controller.abort();
+    await read;
   });
 });
