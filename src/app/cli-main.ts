@@ -67,8 +67,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'start' || command === 'smtp' || command === 'worker' || command === 'api') {
     const roles: readonly Role[] = command === 'start' ? ALL_ROLES : [command];
-    if (command !== 'start' && !config.redisUrl) {
-      process.stderr.write(`mxhook: running "${command}" alone needs a shared Redis: set REDIS_URL (--redis-url)\n`);
+    if (command !== 'start' && !config.redisUrl && !config.redisCluster) {
+      process.stderr.write(`mxhook: running "${command}" alone needs a shared Redis: set REDIS_URL (--redis-url) or MXHOOK_REDIS_CLUSTER (--redis-cluster)\n`);
       return 2;
     }
     return runServer(config, roles);

@@ -10,6 +10,9 @@ import { startTestMxhook, TEST_API_KEY, type TestMxhook } from '../helpers/mxhoo
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { sendMail } from '../helpers/smtp.ts';
 import { keySlot } from '../../src/store/shards.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { runMessagesCommand } from '../../src/app/commands/messages.ts';
+import { runDeadCommand } from '../../src/app/commands/dead.ts';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
@@ -178,7 +181,7 @@ describe('on a Redis Cluster with 16 shards', () => {
     }
   });
 
-  it('the live event stream (SSE) carries the events of every shard, each id holding every stream's place (what Last-Event-ID resumes from)', async () => {
+  it('the live event stream (SSE) carries the events of every shard, each id holding every stream\'s place (what Last-Event-ID resumes from)', async () => {
     const controller = new AbortController();
     const res = await api('/v3/user/webhooks/parse/events', { signal: controller.signal });
     expect(res.headers.get('content-type')).toBe('text/event-stream');
@@ -198,5 +201,28 @@ describe('on a Redis Cluster with 16 shards', () => {
     expect(ids.at(-1)!.split('~').length).toBe(17);
     controller.abort();
     await read;
+  });
+
+  it('a large message, staged in its shard while it arrives, is delivered whole', async () => {
+    const big = Buffer.alloc(900 * 1024, 7);
+    const before = other.posts.length;
+    const info = await sendMail(mx.smtpPort!, { from: 'l@sender.test', to: 'big@other.example.org', subject: 'large', text: 'big one', attachments: [{ filename: 'big.bin', content: big }] });
+    expect(info.response).toMatch(/^250 /);
+    const [post] = (await other.waitFor(before + 1, 20_000)).slice(before);
+    expect(post!.fields.subject).toBe('large');
+    expect(post!.files.attachment1!.data.equals(big)).toBe(true);
+  });
+
+  it('the CLI reads the log and dead letters of every shard', async () => {
+    const { config } = loadConfig(['--redis-cluster', cluster.seeds, '--redis-prefix', prefix, '--shards', '16'], {});
+    let out = '';
+    let err = '';
+    const output = { out: (t: string) => { out += t; }, err: (t: string) => { err += t; } };
+    expect(await runMessagesCommand(config, ['list', 'parse.example.com', '--limit', '500'], output)).toBe(0);
+    expect(err).toBe('');
+    expect(out).toMatch(/^49 message\(s\)$/m);
+    out = '';
+    expect(await runDeadCommand(config, ['list'], output)).toBe(0);
+    expect(out).toMatch(/^0 dead letter\(s\)$/m);
   });
 });
