@@ -98,7 +98,9 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     const shards = createShardDirectory(redis, shardSet);
     const routes = createRouteRegistry(redis, keys);
     // One metrics registry per process (app/metrics.ts); queue depth is read from Redis when scraped.
-    const metricsQueue = roles.includes('api') || config.metricsPort !== undefined ? createShardQueues(connect('fail-fast', 'mxhook-metrics'), shards) : undefined;
+    const metricsConnection = roles.includes('api') || config.metricsPort !== undefined ? connect('fail-fast', 'mxhook-metrics') : undefined;
+    if (metricsConnection) await waitForRedis(metricsConnection);
+    const metricsQueue = metricsConnection ? createShardQueues(metricsConnection, shards) : undefined;
     if (metricsQueue) stops.push(() => metricsQueue.close());
     const redisMemory = createRedisMemoryWatch({
       redis, highFraction: config.redisMemoryHigh,

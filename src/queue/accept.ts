@@ -49,6 +49,9 @@ export interface AcceptOptions {
   readonly replicas?: { readonly count: number; readonly timeoutMs: number; readonly redis: Redis };
 }
 
+/** How long a shortfall of replicas refuses a shard's accepts without asking again. */
+const REPLICAS_SHORT_HOLD_MS = 1000;
+
 /** Redis's answer when it is at maxmemory with noeviction. */
 const isOutOfMemory = (err: unknown) => /\bOOM\b/.test(String((err as Error)?.message ?? err));
 const failure = (err: unknown) => new MxhookError(isOutOfMemory(err) ? 'STORE_FULL' : 'STORE_UNAVAILABLE', { cause: err });
@@ -61,7 +64,13 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
   prepareStoreIncoming(redis);
   const now = options.now ?? Date.now;
   const logWrites = loggedWrites();
+  // After a shortfall of replicas, the next second's accepts are refused at once: each WAIT holds
+  // its connection up to the timeout, so waiting for every one would queue them behind each other.
+  let replicasShortUntil = 0;
   return async (message: IncomingMessage) => {
+    if (options.replicas && now() < replicasShortUntil) {
+      throw new MxhookError('STORE_UNAVAILABLE', { message: `message ${message.id} not taken: Redis replicas were short a moment ago`, cause: new Error('not replicated') });
+    }
     const ids = message.deliveries.map((_d, index) => deliveryId(message.id, index));
     const storedAt = now();
     // Logged before the jobs exist, so a worker's first state write finds the record: by the
@@ -89,10 +98,13 @@ export function createAcceptMessage(queue: Queue<DeliveryJobData>, redis: Redis,
     if (options.replicas) {
       // A primary lost before its replica had these would take a 250'd message with it.
       const { count, timeoutMs } = options.replicas;
-      const held = await awaitReplicas(options.replicas.redis, keys, message.id, Math.ceil(options.messageTtlMs / 1000), count, timeoutMs).catch(() => -1);
-      if (held < count) {
+      const held = await awaitReplicas(options.replicas.redis, keys, message.id, Math.ceil(options.messageTtlMs / 1000), count, timeoutMs)
+        .catch((err: unknown) => err as Error);
+      if (typeof held !== 'number' || held < count) {
+        replicasShortUntil = now() + REPLICAS_SHORT_HOLD_MS;
         await undoAccept(queue, redis, keys, message.id, ids, options.refused);
-        throw new MxhookError('STORE_UNAVAILABLE', { message: `message ${message.id} reached ${Math.max(held, 0)} of ${count} Redis replicas`, cause: new Error('not replicated') });
+        const cause = typeof held === 'number' ? new Error(`not replicated: ${held} of ${count} replicas answered within ${timeoutMs} ms`) : held;
+        throw new MxhookError('STORE_UNAVAILABLE', { message: `message ${message.id} not replicated`, cause });
       }
     }
     // Its jobs exist: the log may tell of it, and it counts as mail in (a replay or redeliver does not).

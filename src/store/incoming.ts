@@ -5,6 +5,7 @@
  * way). The journal entry says "jobs not yet confirmed"; the SMTP side clears it once the jobs are
  * in (queue/accept.ts), and a sweep removes what an accept left half done (queue/accept-sweep.ts).
  */
+import { Cluster } from 'ioredis';
 import type { Redis } from './redis-client.ts';
 import { recipientsByHostname, ruleDeliveries, type IncomingMessage, type StoredMessageMeta } from '../domain/message.ts';
 import type { KeySpace } from './keys.ts';
@@ -154,7 +155,14 @@ export async function incomingState(redis: Redis, keys: KeySpace, messageId: str
  * cluster both go to the message's shard's primary (the pipeline's slot).
  */
 export async function awaitReplicas(redis: Redis, keys: KeySpace, messageId: string, ttlSeconds: number, replicas: number, timeoutMs: number): Promise<number> {
-  const replies = await redis.pipeline().expire(keys.messagePending(messageId), ttlSeconds).call('WAIT', replicas, timeoutMs).exec();
+  const ask = () => redis.pipeline().expire(keys.messagePending(messageId), ttlSeconds).call('WAIT', replicas, timeoutMs).exec();
+  let replies = await ask();
+  // After a failover the slot moved: ioredis retries a pipeline's MOVED only when all its commands
+  // are reads (WAIT is not), so the slot map is refreshed here and the question asked again.
+  if (redis instanceof Cluster && replies?.some(([err]) => err && /^(MOVED|ASK) /.test(err.message))) {
+    await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+    replies = await ask();
+  }
   const failed = replies?.find(([err]) => err)?.[0];
   if (failed) throw failed;
   return Number(replies?.[1]?.[1] ?? 0);

@@ -16,13 +16,17 @@ import { createRouteAdmin } from '../../services/route-admin.ts';
 import { createEventDestinationAdmin } from '../../services/event-destination-admin.ts';
 import { closeHttp, listenHttp } from '../http-listener.ts';
 import { API_URL_FILE, localApiUrl } from '../api-url.ts';
+import { waitForRedis } from '../../store/redis.ts';
 import type { RoleContext } from './context.ts';
 import { messageLogOptions } from '../message-log-options.ts';
 
 export async function startApiRole(ctx: RoleContext, smtpPort?: number): Promise<{ apiPort: number; generatedApiKey?: string }> {
   const { config, logger, keys, redis } = ctx;
   const apiKey = await resolveApiKey(redis, keys, config.apiKey);
-  const apiQueues = createShardQueues(ctx.connect('fail-fast', 'mxhook-api-queue'), ctx.shards);
+  // Ready first (BullMQ's first command is sent at once, and a fail-fast client not yet connected refuses it).
+  const queueConnection = ctx.connect('fail-fast', 'mxhook-api-queue');
+  await waitForRedis(queueConnection);
+  const apiQueues = createShardQueues(queueConnection, ctx.shards);
   ctx.onStop(() => apiQueues.close());
   const secrets = createSigningSecrets(redis, keys);
   // Replays and redeliveries are new messages, placed like mail (queues ready before the first:

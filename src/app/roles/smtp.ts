@@ -24,7 +24,11 @@ export async function startSmtpRole(ctx: RoleContext, dnsResolver: DnsResolver |
   // Fails start-up loudly when the pinned smtp-server is not the one whose internals we patch.
   assertSmtpServerInternals();
   // One queue per shard, on one connection; a message and its jobs go to the shard of its id.
-  const queues = createShardQueues(ctx.connect('fail-fast', 'mxhook-intake'), ctx.shards);
+  // Ready first: BullMQ asks the server's version at once, which a fail-fast client not yet
+  // connected refuses (a Cluster's takes a moment longer than one Redis).
+  const intake = ctx.connect('fail-fast', 'mxhook-intake');
+  await waitForRedis(intake);
+  const queues = createShardQueues(intake, ctx.shards);
   ctx.onStop(() => queues.close());
   const current = ctx.shards.shards.current;
   // Large messages are appended to Redis as they arrive, on a connection of their own so a
