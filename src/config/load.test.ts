@@ -98,6 +98,20 @@ describe('loadConfig sources', () => {
 });
 
 describe('loadConfig errors', () => {
+  it('refuses REDIS_URL and MXHOOK_REDIS_CLUSTER together, and shards with a {hash tag} prefix', () => {
+    expect(() => loadConfig(['--redis-url', 'redis://r:6379', '--redis-cluster', 'a:7000,b:7001'], {})).toThrow(/set REDIS_URL or MXHOOK_REDIS_CLUSTER, not both/);
+    expect(() => loadConfig(['--redis-prefix', '{mx}', '--shards', '2'], {})).toThrow(/MXHOOK_SHARDS .*above 1 needs MXHOOK_REDIS_PREFIX without a \{hash tag\}/);
+    expect(loadConfig(['--redis-prefix', '{mx}', '--shards', '1'], {}).config.shards).toBe(1);
+    expect(() => loadConfig(['--shards', '0'], {})).toThrow(/MXHOOK_SHARDS/);
+    expect(() => loadConfig(['--shards', '257'], {})).toThrow(/from 1 to 256/);
+  });
+
+  it('keeps cluster seeds as written (a password may have capitals) and masks their credentials in the log line', () => {
+    const { config } = loadConfig(['--redis-cluster', 'rediss://:PassWord@a:7000, b:7001'], {});
+    expect(config.redisCluster).toEqual(['rediss://:PassWord@a:7000', 'b:7001']);
+    expect(JSON.stringify(redactConfig(config))).not.toContain('PassWord');
+  });
+
   it('refuses an unknown flag with a ConfigError naming it', () => {
     expect(() => loadConfig(['--smtp-prot', '25'], {})).toThrow(ConfigError);
     expect(() => loadConfig(['--smtp-prot', '25'], {})).toThrow(/--smtp-prot/);
