@@ -12,12 +12,12 @@ import { sendMxhookError } from './errors.ts';
 import { DELIVERY_STATES, type LoggedMessage, type MessageFilter } from '../domain/message-log.ts';
 import type { AcceptMessage, StoredMessageMeta } from '../domain/message.ts';
 import { loadKeptRaw } from '../queue/redeliver.ts';
-import { redeliverLogged } from '../services/message-admin.ts';
+import { findLoggedShard, listLoggedAcrossShards, redeliverLogged } from '../services/message-admin.ts';
 import type { KeySpace } from '../store/keys.ts';
 import type { ShardDirectory } from '../store/shards.ts';
 import { getLoggedMessage, logKeys } from '../store/message-log.ts';
 import { readLogEvents } from '../store/message-log-events.ts';
-import { isValidCursor, listLoggedMessages, mergeMessagePages } from '../store/message-log-query.ts';
+import { isValidCursor } from '../store/message-log-query.ts';
 import { duplicateConnection, waitForRedis } from '../store/redis.ts';
 
 export interface MessagesApiOptions {
@@ -101,7 +101,7 @@ function view(message: LoggedMessage) {
 export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions): Promise<void> {
   const { redis } = opts;
   // The shard holding a logged message (asked by its record, in its own shard by id first).
-  const shardOf = async (id: string): Promise<KeySpace | undefined> => opts.shards.locate(id, async (k) => (await redis.exists(logKeys(k).record(id))) === 1);
+  const shardOf = (id: string) => findLoggedShard(redis, opts.shards, id);
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err instanceof MxhookError) return sendMxhookError(reply, err);
     if (err instanceof FieldProblem) return reply.code(400).send({ errors: [{ field: err.field, message: err.message }] });
@@ -127,8 +127,7 @@ export async function messagesApi(app: FastifyInstance, opts: MessagesApiOptions
       subjectWords: q.subject?.split(/\s+/).filter(Boolean), since: parseTime('since', q.since), until: parseTime('until', q.until),
     };
     if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) throw new FieldProblem('since', 'since is after until');
-    const shards = await opts.shards.all();
-    const page = mergeMessagePages(await Promise.all(shards.map((k) => listLoggedMessages(redis, k, filter, { limit: q.limit, cursor: q.cursor, decode }))), q.limit);
+    const page = await listLoggedAcrossShards(redis, opts.shards, filter, { limit: q.limit, cursor: q.cursor, decode });
     return { result: page.result.map(view), next_cursor: page.nextCursor };
   });
 

@@ -9,7 +9,10 @@ import type { AcceptMessage } from '../domain/message.ts';
 import { messageIdOf } from '../domain/message-log.ts';
 import { redeliver } from '../queue/redeliver.ts';
 import type { KeySpace } from '../store/keys.ts';
-import { getLoggedMessage, logDeliveryState } from '../store/message-log.ts';
+import { getLoggedMessage, logDeliveryState, logKeys } from '../store/message-log.ts';
+import { listLoggedMessages, mergeMessagePages, type MessagePage } from '../store/message-log-query.ts';
+import type { ShardDirectory } from '../store/shards.ts';
+import type { MessageFilter } from '../domain/message-log.ts';
 
 export interface Redelivered {
   readonly delivery_id: string;
@@ -42,4 +45,17 @@ export async function redeliverLogged(redis: Redis, keys: KeySpace, accept: Acce
     redelivered.push({ delivery_id: d.id, new_delivery_id: next });
   }
   return redelivered;
+}
+
+/** The shard holding a logged message (asked by its record; its own shard by id first), or undefined. */
+export function findLoggedShard(redis: Redis, shards: ShardDirectory, id: string): Promise<KeySpace | undefined> {
+  return shards.locate(id, async (k) => (await redis.exists(logKeys(k).record(id))) === 1);
+}
+
+/** A page of the log across every shard (the API's and the CLI's list), newest first. */
+export async function listLoggedAcrossShards(
+  redis: Redis, shards: ShardDirectory, filter: MessageFilter, options: Parameters<typeof listLoggedMessages>[3],
+): Promise<MessagePage> {
+  const all = await shards.all();
+  return mergeMessagePages(await Promise.all(all.map((k) => listLoggedMessages(redis, k, filter, options))), options.limit);
 }

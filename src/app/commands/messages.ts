@@ -5,9 +5,9 @@ import { isDeliveryState } from '../../domain/message-log.ts';
 import { createShardQueues } from '../../queue/delivery-queue.ts';
 import { createShardedAccept } from '../../queue/sharded-accept.ts';
 import { loadKeptRaw } from '../../queue/redeliver.ts';
-import { redeliverLogged } from '../../services/message-admin.ts';
-import { getLoggedMessage, logKeys } from '../../store/message-log.ts';
-import { isValidCursor, listLoggedMessages, mergeMessagePages } from '../../store/message-log-query.ts';
+import { findLoggedShard, listLoggedAcrossShards, redeliverLogged } from '../../services/message-admin.ts';
+import { getLoggedMessage } from '../../store/message-log.ts';
+import { isValidCursor } from '../../store/message-log-query.ts';
 import { MxhookError } from '../../domain/errors.ts';
 import { withRedis, type Output } from './with-redis.ts';
 import { messageLogOptions } from '../message-log-options.ts';
@@ -37,7 +37,7 @@ export function runMessagesCommand(config: Config, operands: string[], output: O
       const state = [first, second].find((a) => a !== undefined && isDeliveryState(a));
       const host = [first, second].find((a) => a !== undefined && !isDeliveryState(a));
       const filter = { hostname: host ? normalizeHostname(host) : undefined, state: state as never };
-      const page = mergeMessagePages(await Promise.all((await shards.all()).map((k) => listLoggedMessages(redis, k, filter, { limit, cursor }))), limit);
+      const page = await listLoggedAcrossShards(redis, shards, filter, { limit, cursor });
       for (const m of page.result) {
         output.out(`${m.record.id}\t${new Date(m.record.receivedAt).toISOString()}\t${m.deliveries.map((d) => `${d.hostname}:${d.state}`).join(',')}\t${m.record.subject ?? ''}\n`);
       }
@@ -49,7 +49,7 @@ export function runMessagesCommand(config: Config, operands: string[], output: O
       output.err(MESSAGES_USAGE);
       return 2;
     }
-    const keys = await shards.locate(first, async (k) => (await redis.exists(logKeys(k).record(first))) === 1);
+    const keys = await findLoggedShard(redis, shards, first);
     if (!keys) return notFound(output, first);
     const message = await getLoggedMessage(redis, keys, first);
     if (sub === 'show') {
