@@ -91,6 +91,8 @@ export async function runThroughput(s, count, deployment, sink) {
     cpuMsPerMessage: Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, (cpuAfter[k] - cpuBefore[k]) / count])),
     // Every process's commands, accept to delivery (the bench's own few INFO calls included).
     redisCommandsPerMessage: (commandsAfter - commandsBefore) / count,
+    // What smtp-source said (it reports a 4xx/5xx reply and carries on): nothing when all went well.
+    ...(run.output.trim() ? { smtpSourceOutput: run.output.trim().slice(0, 2000) } : {}),
   };
 }
 
