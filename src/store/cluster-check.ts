@@ -19,10 +19,18 @@ export function replicasPerPrimary(clusterNodes: string): Map<string, number> {
   return new Map([...primaries.values()].map((p) => [p.address, p.replicas]));
 }
 
-export async function checkClusterReplicas(redis: Redis, wanted: number): Promise<void> {
+/** How long a shortfall may last before start-up gives up: a node just joined is known to the rest by gossip, within a second or two. */
+const SETTLE_MS = 5_000;
+
+export async function checkClusterReplicas(redis: Redis, wanted: number, settleMs = SETTLE_MS): Promise<void> {
   if (!(redis instanceof Cluster)) return;
-  const nodes = String(await redis.cluster('NODES'));
-  const short = [...replicasPerPrimary(nodes)].filter(([, n]) => n < wanted);
+  const deadline = Date.now() + settleMs;
+  let short: [string, number][];
+  for (;;) {
+    short = [...replicasPerPrimary(String(await redis.cluster('NODES')))].filter(([, n]) => n < wanted);
+    if (!short.length || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
   if (short.length) {
     throw new Error(`Redis Cluster primaries ${short.map(([a, n]) => `${a} (${n})`).join(', ')} have fewer than the ${wanted} replica(s) `
       + 'an accept waits for (MXHOOK_REDIS_WAIT_REPLICAS): add replicas, or set MXHOOK_REDIS_WAIT_REPLICAS=0 to accept mail a failover may lose');
