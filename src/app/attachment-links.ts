@@ -7,6 +7,7 @@ import { ATTACHMENTS_PATH, attachmentToken } from '../domain/attachment-token.ts
 import { createAttachmentSecret, keepRawForLinks } from '../store/attachment-links.ts';
 import type { KeySpace } from '../store/keys.ts';
 import { API_URL_FILE, isLoopbackUrl } from './api-url.ts';
+import { rawBytesPerShard } from './message-log-options.ts';
 
 /**
  * Download links of large attachments in JSON POSTs: signed tokens on the API (api/attachments.ts),
@@ -26,7 +27,7 @@ export function createAttachmentLinks(config: Config, store: Redis, shared: KeyS
       throw new Error(`attachment links need an address the app can reach: set MXHOOK_PUBLIC_URL (the API is known only as ${base}, on loopback)`);
     }
     const key = await secret();
-    const kept = await keepRawForLinks(store, keys, messageId, expiresAt * 1000, config.rawRetentionMaxBytes);
+    const kept = await keepRawForLinks(store, keys, messageId, expiresAt * 1000, rawBytesPerShard(config));
     if (kept === 'gone') throw new Error('the raw message is no longer stored');
     if (kept === 'too-large') throw new Error('the message is larger than MXHOOK_RAW_RETENTION_MAX_BYTES, which bounds the raw copies kept for attachment links');
     return { url: `${base}${ATTACHMENTS_PATH}/${attachmentToken(key, { messageId, part, expiresAt })}`, expiresAt };

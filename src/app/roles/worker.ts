@@ -20,6 +20,7 @@ import { startMessageLogTrim } from '../message-log-trim.ts';
 import { createMinuteFigures } from '../../store/minute-figures.ts';
 import type { RoleContext } from './context.ts';
 import { startEventWebhooks } from './event-webhooks.ts';
+import { rawBytesPerShard } from '../message-log-options.ts';
 
 function retryPolicyFrom(config: Config): RetryPolicy {
   return {
@@ -73,7 +74,7 @@ export async function startWorkerRole(ctx: RoleContext): Promise<void> {
       attachmentLink: createAttachmentLinks(config, store, keys, shard),
       // Raw bytes are kept for the log's download and redeliver only while Redis has room for them.
       ...(figures ? { figures } : {}),
-      ...(keepsRaw ? { keepRaw: () => (usesShareOfMax(ctx.redisMemory.state(), config.rawRetentionMemory) ? undefined : { ttlMs: config.rawRetention, maxBytes: config.rawRetentionMaxBytes }) } : {}),
+      ...(keepsRaw ? { keepRaw: () => (usesShareOfMax(ctx.redisMemory.state(), config.rawRetentionMemory) ? undefined : { ttlMs: config.rawRetention, maxBytes: rawBytesPerShard(config) }) } : {}),
     });
     workers.set(shard.prefix, worker);
     await worker.waitUntilReady();
