@@ -1,5 +1,6 @@
 /** Builds the frozen Config from flags and env vars, validating every value against the schema. */
 import os from 'node:os';
+import { hashTagOf } from './hash-tag.ts';
 import { maskUrlCredentials } from './redact.ts';
 import { settingsSchema, type Config, type SettingName, type SettingDefinition } from './schema.ts';
 
@@ -62,7 +63,7 @@ export function loadConfig(
     throw new ConfigError(`set ${settingsSchema.redisUrl.env} or ${settingsSchema.redisCluster.env}, not both`);
   }
   // Each shard gets a hash tag of its own: one in the prefix would put them all in one slot.
-  if ((values.shards as number) > 1 && /\{[^}]+\}/.test(values.redisPrefix as string)) {
+  if ((values.shards as number) > 1 && hashTagOf(values.redisPrefix as string) !== undefined) {
     throw new ConfigError(`${settingsSchema.shards.env} (${settingsSchema.shards.flag}) above 1 needs ${settingsSchema.redisPrefix.env} without a {hash tag} (it is ${String(values.redisPrefix)})`);
   }
   // Frozen all the way down: list and range values are arrays, which Object.freeze alone leaves open.

@@ -7,6 +7,7 @@
  *
  * With one shard on a single Redis both are the configured prefix, as before shards existed.
  */
+import { hashTagOf } from '../config/hash-tag.ts';
 import { createKeySpace, type KeySpace } from './keys.ts';
 import type { Redis } from './redis-client.ts';
 
@@ -34,12 +35,7 @@ function crc16(text: string): number {
 
 /** The slot of a key, hash tag rules included (a `{...}` with something inside decides). */
 export function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) return crc16(key.slice(open + 1, close)) % SLOTS;
-  }
-  return crc16(key) % SLOTS;
+  return crc16(hashTagOf(key) ?? key) % SLOTS;
 }
 
 /**
@@ -58,8 +54,6 @@ export function shardTag(index: number, count: number): string {
   }
 }
 
-export const hasHashTag = (prefix: string) => /\{[^}]+\}/.test(prefix);
-
 /**
  * The key spaces for `prefix`. A prefix with its own hash tag keeps everything in that one slot,
  * as before (config/load.ts then allows one shard only). On a cluster
@@ -67,7 +61,7 @@ export const hasHashTag = (prefix: string) => /\{[^}]+\}/.test(prefix);
  * so routes and secrets stay where they are when shards are added.
  */
 export function createShardSet(prefix: string, count: number, cluster: boolean): ShardSet {
-  const shared = createKeySpace(hasHashTag(prefix) || !cluster ? prefix : `{${prefix}}`);
+  const shared = createKeySpace(hashTagOf(prefix) !== undefined || !cluster ? prefix : `{${prefix}}`);
   const current = count === 1 ? [shared]
     : Array.from({ length: count }, (_v, index) => createKeySpace(`${prefix}:{${shardTag(index, count)}}`));
   return {
