@@ -133,6 +133,7 @@ export function attemptNumber(job: Pick<Job, 'attemptsMade' | 'stalledCounter'>)
 export async function runDelivery(job: Job<DeliveryJobData>, token: string | undefined, ctx: RunContext, held: Held): Promise<void> {
   const { options } = ctx;
   const { redis, keys } = options;
+  const breakerKeys = options.sharedKeys ?? keys;
   const { messageId, hostname } = job.data;
   const deliveryId = job.id as string;
   const crashes = job.stalledCounter;
@@ -150,7 +151,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
     loadMessage(redis, keys, messageId, INLINE_BYTES),
     settle(options.routes.get(hostname)),
     settle(options.secrets.keysFor(hostname)),
-    lastOrigin === undefined ? undefined : settle(readBreaker(redis, options.sharedKeys ?? keys, lastOrigin)),
+    lastOrigin === undefined ? undefined : settle(readBreaker(redis, breakerKeys, lastOrigin)),
   ]);
   let message: StoredMessage | undefined = head;
   if (pending && head && head.raw.length < head.meta.size) {
@@ -170,7 +171,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
       // An address rule's delivery goes to the rule's URL (a read of a moved origin costs one more breaker read).
       target = postTarget(ruleUrl(route.address_rules, deliveryOf(message.meta, deliveryId, hostname).rule, route.url));
       ctx.origins.set(hostname, target.origin);
-      breaker = lastOrigin === target.origin && lastBreaker?.ok ? lastBreaker.value : await readBreaker(redis, options.sharedKeys ?? keys, target.origin);
+      breaker = lastOrigin === target.origin && lastBreaker?.ok ? lastBreaker.value : await readBreaker(redis, breakerKeys, target.origin);
     } catch (err) {
       error = unexpected(err);
     }
@@ -227,7 +228,7 @@ export async function runDelivery(job: Job<DeliveryJobData>, token: string | und
   if (result.kind !== 'error') {
     const next = result.kind === 'retry' ? afterFailure(breaker!, options.breaker, Date.now()) : afterSuccess();
     if (next !== breaker) {
-      await writeBreaker(redis, options.sharedKeys ?? keys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
+      await writeBreaker(redis, breakerKeys, target!.origin, next).catch((err: unknown) => log().warn({ event: 'breaker_write_failed', err: String(err) }));
       logBreakerChange(ctx, log, breaker!, next, { deliveryId, messageId, hostname, origin: target!.origin });
     }
   }

@@ -55,12 +55,12 @@ export function createDeadLetterAdmin(deps: { readonly redis: Redis; readonly ke
   const shards = deps.shards ?? singleShardDirectory(deps.keys);
   // The shard a dead letter is in: that of its message, asked by its record.
   const shardOf = (id: string) => shards.locate(messageIdOf(id), async (k) => (await redis.exists(k.deadLetter(id))) === 1);
-  const replayOne = async (id: string): Promise<Replayed | undefined> => {
-    const keys = await shardOf(id);
-    const deliveryId = keys && await replayDeadLetter(redis, keys, accept, id);
+  /** Replays dead letter `id` of shard `keys`. */
+  const replayIn = async (keys: KeySpace, id: string): Promise<Replayed | undefined> => {
+    const deliveryId = await replayDeadLetter(redis, keys, accept, id);
     if (!deliveryId) return undefined;
     // The log shows the dead-lettered delivery as replayed, pointing at the new one.
-    await markReplayed(redis, keys!, id, deliveryId, 'replay').catch(() => {});
+    await markReplayed(redis, keys, id, deliveryId, 'replay').catch(() => {});
     return { dead_letter: id, delivery_id: deliveryId };
   };
   return {
@@ -82,15 +82,17 @@ export function createDeadLetterAdmin(deps: { readonly redis: Redis; readonly ke
       return letter;
     },
     async replay(id) {
-      const done = await replayOne(id);
+      const keys = await shardOf(id);
+      const done = keys && await replayIn(keys, id);
       if (!done) throw notFound(id);
       return done;
     },
     async replayRoute(hostname) {
+      const route = hostnameArgument(hostname);
       const replayed: Replayed[] = [];
       for (const keys of await shards.all()) {
-        for (const id of await deadLetterIds(redis, keys, hostnameArgument(hostname))) {
-          const done = await replayOne(id);
+        for (const id of await deadLetterIds(redis, keys, route)) {
+          const done = await replayIn(keys, id);
           if (done) replayed.push(done);
         }
       }
@@ -102,8 +104,9 @@ export function createDeadLetterAdmin(deps: { readonly redis: Redis; readonly ke
     },
     async purgeRoute(hostname) {
       let purged = 0;
+      const route = hostnameArgument(hostname);
       for (const keys of await shards.all()) {
-        for (const id of await deadLetterIds(redis, keys, hostnameArgument(hostname))) if (await deleteDeadLetter(redis, keys, id)) purged++;
+        for (const id of await deadLetterIds(redis, keys, route)) if (await deleteDeadLetter(redis, keys, id)) purged++;
       }
       return purged;
     },

@@ -98,7 +98,7 @@ export function evictLinkCopies(redis: Redis, keys: KeySpace, count: number): Pr
 /** The raw bytes a link serves from: the kept copy, else the message while it is still stored. */
 /** Whether a raw copy or the message itself is there (without reading it). */
 export async function hasRawForLinks(redis: Redis, keys: KeySpace, messageId: string): Promise<boolean> {
-  return (await redis.exists(rawCopyKey(keys, messageId))) + (await redis.exists(keys.messageRaw(messageId))) > 0;
+  return (await redis.exists(rawCopyKey(keys, messageId), keys.messageRaw(messageId))) > 0;
 }
 
 export async function rawForLinks(redis: Redis, keys: KeySpace, messageId: string): Promise<Buffer | undefined> {

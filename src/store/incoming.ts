@@ -60,7 +60,6 @@ if #ARGV > 9 + 2 * n then pcall(logAccept, argsFrom(10 + 2 * n)) end
 return n`;
 
 export const STORE_INCOMING_COMMAND = 'mxhookStoreIncoming';
-const COMMAND = STORE_INCOMING_COMMAND;
 type StoreCommand = (numberOfKeys: number, ...args: (string | Buffer | number)[]) => Promise<number>;
 
 export function utcDay(time: number): string {
@@ -88,7 +87,7 @@ export function metaOf(message: IncomingMessage): StoredMessageMeta {
  * fails the message and can throw inside ioredis (a burst of first messages found it).
  */
 export function prepareStoreIncoming(redis: Redis): void {
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: STORE_SCRIPT });
+  if (!(STORE_INCOMING_COMMAND in redis)) redis.defineCommand(STORE_INCOMING_COMMAND, { lua: STORE_SCRIPT });
 }
 
 /**
@@ -102,7 +101,7 @@ export async function storeIncoming(
   logArgs: readonly (string | number)[] = [],
 ): Promise<void> {
   prepareStoreIncoming(redis);
-  const run = (redis as unknown as Record<string, StoreCommand>)[COMMAND];
+  const run = (redis as unknown as Record<string, StoreCommand>)[STORE_INCOMING_COMMAND];
   const id = message.id;
   const storeKeys = [
     keys.messageRaw(id), keys.messageMeta(id), keys.messagePending(id), keys.acceptJournal, keys.messageStaging(id),

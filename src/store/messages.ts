@@ -128,11 +128,10 @@ export interface EndedCount {
 }
 
 export const RELEASE_DELIVERY_COMMAND = 'mxhookReleaseDelivery';
-const RELEASE_COMMAND = RELEASE_DELIVERY_COMMAND;
 
 /** Defines the release script as an ioredis command (sent by SHA); before the connection's first pipeline. */
 export function defineMessageCommands(redis: Redis): void {
-  if (!(RELEASE_COMMAND in redis)) redis.defineCommand(RELEASE_COMMAND, { lua: RELEASE_SCRIPT });
+  if (!(RELEASE_DELIVERY_COMMAND in redis)) redis.defineCommand(RELEASE_DELIVERY_COMMAND, { lua: RELEASE_SCRIPT });
 }
 
 /** The message log keeps a delivered message's raw bytes this long, within `maxBytes` in all (oldest dropped first). */
@@ -160,7 +159,7 @@ export async function releaseDelivery(
     : ['', '', '', '', '', '', '', ''];
   const counting = count ? [count.statsKey, count.counter, count.retryingMarker ?? ''] : ['', '', ''];
   counting.push(keepRaw?.size === undefined ? '' : String(keepRaw.size));
-  const release = (redis as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[RELEASE_COMMAND];
+  const release = (redis as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[RELEASE_DELIVERY_COMMAND];
   // By SHA on a connection of ours (store/redis.ts defines it), else the script's text.
   const left = await (release ? release.bind(redis) : (...args: unknown[]) => redis.eval(RELEASE_SCRIPT, ...(args as [number, ...string[]])))(3 + alsoDelete.length,
     keys.messageRaw(messageId), keys.messageMeta(messageId), keys.messagePending(messageId), ...alsoDelete, deliveryId, ...keep, ...counting, ...logArgs);
