@@ -82,10 +82,15 @@ export async function startMxhook(config: Config, roles: readonly Role[], logger
     const cluster = config.redisCluster !== undefined;
     const shardSet = createShardSet(config.redisPrefix, config.shards, cluster);
     const keys = shardSet.shared;
+    // Closed together, after everything that uses them has stopped (registered first, so run
+    // last of all but the managed redis-server): one at a time, a process with a connection per
+    // shard (and a cluster client's per node) took seconds to close them.
+    const connections: Redis[] = [];
+    stops.push(() => Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect()))));
     const connect = (role: RedisRole, name: string, autoPipelining = false): Redis => {
       const redis = createRedis(target ?? redisUrl, role, name, autoPipelining);
       redis.on('error', (err) => logger.debug({ event: 'redis_error', connection: name, err: String(err) }));
-      stops.push(() => redis.quit().catch(() => redis.disconnect()));
+      connections.push(redis);
       return redis;
     };
     const redis = connect('fail-fast', 'mxhook', true);

@@ -68,7 +68,10 @@ export function startEventDispatcher(options: EventDispatcherOptions): { stop():
   const token = `${process.pid}-${randomBytes(4).toString('hex')}`;
   let running = true;
   let wake: (() => void) | undefined;
+  // Not begun once stopping: a stop that came between the loop's check and the pause would
+  // otherwise wait the pause out.
   const pause = (ms: number) => new Promise<void>((resolve) => {
+    if (!running) return resolve();
     const timer = setTimeout(resolve, ms);
     wake = () => { clearTimeout(timer); resolve(); };
   });

@@ -38,11 +38,10 @@ export async function startEventWebhooks(ctx: RoleContext): Promise<void> {
   // sent again once its lock expires (at least once).
   ctx.onStop(() => sender.close(true));
   // One dispatcher per stream: the shared space's (refusals) and each shard's (its mail's events).
-  for (const streamKeys of await ctx.shards.streams()) {
-    const dispatcher = startEventDispatcher({
-      redis: store, stream: ctx.connect('patient', 'mxhook-events-stream'), queue, keys, streamKeys, routes: ctx.routes, backlogCap: config.eventWebhookBacklog, logger,
-    });
-    ctx.onStop(() => dispatcher.stop());
-  }
+  const dispatchers = (await ctx.shards.streams()).map((streamKeys) => startEventDispatcher({
+    redis: store, stream: ctx.connect('patient', 'mxhook-events-stream'), queue, keys, streamKeys, routes: ctx.routes, backlogCap: config.eventWebhookBacklog, logger,
+  }));
+  // Stopped together: each may be finishing a read or a pause.
+  ctx.onStop(() => Promise.all(dispatchers.map((d) => d.stop())));
   await sender.waitUntilReady();
 }
